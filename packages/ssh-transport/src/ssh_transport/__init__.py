@@ -1,0 +1,3 @@
+"""ssh-transport: not built yet (see README)."""
+
+__all__: list[str] = []

@@ -1,0 +1,244 @@
+"""Declarative message schemas: a message is declared once, as the RFC lays it out.
+
+    class Disconnect(Message):
+        NUMBER = MSG_DISCONNECT
+        reason: UInt32
+        description: Text
+        language: Text
+
+A subclass becomes a frozen, slotted dataclass whose encode/decode plan is
+compiled once, when the class is created; an annotation the schema does not
+understand fails right there. Decoding is strict: every read is bounded,
+trailing bytes are rejected unless the last field is :data:`Rest`, and errors
+name the message, field and offset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import typing
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
+
+from .errors import DecodeError
+from .reader import Buffer, Reader
+from .writer import Writer
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, dataclass_transform
+else:
+
+    def dataclass_transform(**_: object) -> Callable[[type], type]:
+        return lambda cls: cls
+
+
+__all__ = [
+    "WireType",
+    "Fixed",
+    "Byte",
+    "Boolean",
+    "UInt32",
+    "UInt64",
+    "String",
+    "Text",
+    "Name",
+    "MPInt",
+    "NameList",
+    "Rest",
+    "Struct",
+    "Message",
+    "MessageTable",
+    "decode_message",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class WireType:
+    """How one field is read and written. Used as an ``Annotated`` marker."""
+
+    name: str
+    read: Callable[[Reader, str], Any]
+    write: Callable[[Writer, Any], object]
+
+
+def Fixed(size: int) -> WireType:  # noqa: N802 - reads as a type in annotations
+    """Exactly ``size`` raw bytes with no length prefix (e.g. the KEXINIT cookie)."""
+
+    def write(w: Writer, value: bytes) -> None:
+        if len(value) != size:
+            raise ValueError(f"expected {size} bytes, got {len(value)}")
+        w.raw(value)
+
+    return WireType(f"byte[{size}]", lambda r, f: r.raw(size, f), write)
+
+
+def _write_names(w: Writer, value: tuple[str, ...]) -> None:
+    w.name_list(value)
+
+
+BYTE = WireType("byte", Reader.byte, Writer.byte)
+BOOLEAN = WireType("boolean", Reader.boolean, Writer.boolean)
+UINT32 = WireType("uint32", Reader.uint32, Writer.uint32)
+UINT64 = WireType("uint64", Reader.uint64, Writer.uint64)
+STRING = WireType("string", Reader.string, Writer.string)
+TEXT = WireType("text", Reader.text, Writer.text)
+NAME = WireType("name", Reader.ascii, lambda w, v: w.string(v.encode("ascii")))
+MPINT = WireType("mpint", Reader.mpint, Writer.mpint)
+NAME_LIST = WireType("name-list", Reader.name_list, _write_names)
+REST = WireType("rest", lambda r, f: r.rest(), Writer.raw)
+
+Byte = Annotated[int, BYTE]
+Boolean = Annotated[bool, BOOLEAN]
+UInt32 = Annotated[int, UINT32]
+UInt64 = Annotated[int, UINT64]
+String = Annotated[bytes, STRING]
+#: UTF-8 text in a ``string``.
+Text = Annotated[str, TEXT]
+#: US-ASCII text in a ``string`` (algorithm, method and request names).
+Name = Annotated[str, NAME]
+MPInt = Annotated[int, MPINT]
+NameList = Annotated[tuple[str, ...], NAME_LIST]
+#: Everything after the other fields; only allowed last.
+Rest = Annotated[bytes, REST]
+
+
+_Plan = tuple[tuple[str, WireType], ...]
+
+
+def _compile(cls: type) -> _Plan:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    plan: list[tuple[str, WireType]] = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        markers = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, WireType)]
+        if len(markers) != 1:
+            raise TypeError(f"{cls.__name__}.{f.name}: annotation {hint!r} has no wire type")
+        plan.append((f.name, markers[0]))
+    for name, wire in plan[:-1]:
+        if wire is REST:
+            raise TypeError(f"{cls.__name__}.{name}: Rest must be the last field")
+    return tuple(plan)
+
+
+@dataclass_transform(frozen_default=True)
+class _StructMeta(type):
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> _StructMeta:
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        if namespace.get("_abstract", False) or "__slots__" in namespace:
+            # The bases themselves, or the class dataclass() rebuilds with slots.
+            if "__slots__" in namespace and not namespace.get("_abstract", False):
+                cls._plan = _compile(cls)  # type: ignore[attr-defined]
+            return cls
+        return dataclasses.dataclass(frozen=True, slots=True)(cls)  # type: ignore[no-any-return]
+
+
+_T = TypeVar("_T", bound="Struct")
+
+
+class Struct(metaclass=_StructMeta):
+    """A wire structure without a message number (a key blob, a request body)."""
+
+    __slots__ = ()
+    _abstract: ClassVar[bool] = True
+    _plan: ClassVar[_Plan]
+
+    def encode(self) -> bytes:
+        w = Writer()
+        self.encode_into(w)
+        return w.getvalue()
+
+    def encode_into(self, w: Writer) -> None:
+        for name, wire in self._plan:
+            try:
+                wire.write(w, getattr(self, name))
+            except (ValueError, TypeError, OverflowError, struct.error) as exc:
+                raise ValueError(f"{type(self).__name__}.{name}: {exc}") from None
+
+    @classmethod
+    def read_from(cls, r: Reader) -> Self:
+        """Read this structure from the reader's position, leaving the rest."""
+        try:
+            values = [wire.read(r, name) for name, wire in cls._plan]
+        except DecodeError as exc:
+            raise exc.within(cls.__name__) from None
+        return cls(*values)
+
+    @classmethod
+    def decode(cls, data: Buffer, *, strict: bool = True) -> Self:
+        """Decode exactly one structure; trailing bytes are an error."""
+        r = Reader(data, strict=strict)
+        value = cls.read_from(r)
+        if not r.at_end():
+            raise DecodeError(
+                f"{r.remaining} trailing bytes", offset=r.offset, message=cls.__name__
+            )
+        return value
+
+
+class Message(Struct):
+    """A message: its number byte, then its fields."""
+
+    __slots__ = ()
+    _abstract: ClassVar[bool] = True
+    NUMBER: ClassVar[int]
+
+    def encode_into(self, w: Writer) -> None:
+        w.byte(self.NUMBER)
+        super().encode_into(w)
+
+    @classmethod
+    def read_from(cls, r: Reader) -> Self:
+        start = r.offset
+        number = r.byte("message number")
+        if number != cls.NUMBER:
+            raise DecodeError(
+                f"message number {number}, expected {cls.NUMBER}",
+                offset=start,
+                message=cls.__name__,
+            )
+        return super().read_from(r)
+
+
+class MessageTable:
+    """Maps message numbers to schemas for one protocol state.
+
+    Numbers 30-49 (kex) and 60-79 (userauth) mean different things in different
+    states, so each state decodes through its own table.
+    """
+
+    __slots__ = ("_by_number",)
+
+    def __init__(self, *messages: type[Message]) -> None:
+        by_number: dict[int, type[Message]] = {}
+        for m in messages:
+            if m.NUMBER in by_number:
+                raise ValueError(f"two messages numbered {m.NUMBER}")
+            by_number[m.NUMBER] = m
+        self._by_number = by_number
+
+    def __contains__(self, number: int) -> bool:
+        return number in self._by_number
+
+    def get(self, number: int) -> type[Message] | None:
+        return self._by_number.get(number)
+
+    @property
+    def numbers(self) -> Mapping[int, type[Message]]:
+        return self._by_number
+
+    def extended(self, *messages: type[Message]) -> MessageTable:
+        return MessageTable(*self._by_number.values(), *messages)
+
+
+def decode_message(data: Buffer, table: MessageTable, *, strict: bool = True) -> Message:
+    """Decode a whole message payload using the schema its number selects."""
+    if not data:
+        raise DecodeError("empty message", offset=0)
+    number = data[0]
+    cls = table.get(number)
+    if cls is None:
+        raise DecodeError(f"unexpected message number {number}", offset=0)
+    return cls.decode(data, strict=strict)
