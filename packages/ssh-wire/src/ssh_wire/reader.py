@@ -66,6 +66,9 @@ class Reader:
 
     def _need(self, n: int, field: str) -> int:
         pos = self._pos
+        if n < 0:
+            # A computed length gone negative would otherwise move the position backwards.
+            raise DecodeError(f"negative length {n}", field=field, offset=pos)
         if n > self._end - pos:
             raise DecodeError(
                 f"truncated: need {n} bytes, {self._end - pos} left", field=field, offset=pos
@@ -152,9 +155,13 @@ class Reader:
         data = self.string_view(field, max_length=(max_bits + 7) // 8 + 1)
         if not data:
             return 0
-        if self.strict and len(data) > 1:
-            first, second = data[0], data[1]
-            if (first == 0 and second < 0x80) or (first == 0xFF and second >= 0x80):
+        if self.strict:
+            # RFC 4251 5: zero is the empty string, and no unnecessary leading 00 or ff byte.
+            first = data[0]
+            second = data[1] if len(data) > 1 else None
+            if (first == 0 and (second is None or second < 0x80)) or (
+                first == 0xFF and second is not None and second >= 0x80
+            ):
                 raise DecodeError("mpint is not minimal", field=field, offset=start)
         return int.from_bytes(data, "big", signed=True)
 

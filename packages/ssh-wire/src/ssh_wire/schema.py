@@ -62,8 +62,10 @@ class WireType:
     write: Callable[[Writer, Any], object]
 
 
-def Fixed(size: int) -> WireType:  # noqa: N802 - reads as a type in annotations
+def Fixed(size: int) -> WireType:  # a function that reads as a type in annotations
     """Exactly ``size`` raw bytes with no length prefix (e.g. the KEXINIT cookie)."""
+    if not isinstance(size, int) or size < 0:
+        raise TypeError(f"Fixed() takes a size >= 0, not {size!r}")
 
     def write(w: Writer, value: bytes) -> None:
         if len(value) != size:
@@ -77,13 +79,19 @@ def _write_names(w: Writer, value: tuple[str, ...]) -> None:
     w.name_list(value)
 
 
+def _write_name(w: Writer, value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"name must be a str, not {type(value).__name__}")
+    w.string(value.encode("ascii"))
+
+
 BYTE = WireType("byte", Reader.byte, Writer.byte)
 BOOLEAN = WireType("boolean", Reader.boolean, Writer.boolean)
 UINT32 = WireType("uint32", Reader.uint32, Writer.uint32)
 UINT64 = WireType("uint64", Reader.uint64, Writer.uint64)
 STRING = WireType("string", Reader.string, Writer.string)
 TEXT = WireType("text", Reader.text, Writer.text)
-NAME = WireType("name", Reader.ascii, lambda w, v: w.string(v.encode("ascii")))
+NAME = WireType("name", Reader.ascii, _write_name)
 MPINT = WireType("mpint", Reader.mpint, Writer.mpint)
 NAME_LIST = WireType("name-list", Reader.name_list, _write_names)
 REST = WireType("rest", lambda r, f: r.rest(), Writer.raw)
@@ -107,7 +115,11 @@ _Plan = tuple[tuple[str, WireType], ...]
 
 
 def _compile(cls: type) -> _Plan:
-    hints = typing.get_type_hints(cls, include_extras=True)
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except NameError as exc:
+        # Postponed annotations resolve here; an unknown name is a bad annotation too.
+        raise TypeError(f"{cls.__name__}: cannot resolve an annotation: {exc}") from None
     plan: list[tuple[str, WireType]] = []
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
@@ -118,6 +130,10 @@ def _compile(cls: type) -> _Plan:
     for name, wire in plan[:-1]:
         if wire is REST:
             raise TypeError(f"{cls.__name__}.{name}: Rest must be the last field")
+    if getattr(cls, "_numbered", False):
+        number = getattr(cls, "NUMBER", None)
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 255:
+            raise TypeError(f"{cls.__name__}: NUMBER must be an int 0-255, not {number!r}")
     return tuple(plan)
 
 
@@ -132,7 +148,9 @@ class _StructMeta(type):
             if "__slots__" in namespace and not namespace.get("_abstract", False):
                 cls._plan = _compile(cls)  # type: ignore[attr-defined]
             return cls
-        return dataclasses.dataclass(frozen=True, slots=True)(cls)  # type: ignore[no-any-return]
+        # slots=True builds a new class, which comes back through here to compile its plan.
+        made = dataclasses.dataclass(frozen=True, slots=True)(typing.cast(Any, cls))
+        return typing.cast(_StructMeta, made)
 
 
 _T = TypeVar("_T", bound="Struct")
@@ -183,6 +201,7 @@ class Message(Struct):
 
     __slots__ = ()
     _abstract: ClassVar[bool] = True
+    _numbered: ClassVar[bool] = True
     NUMBER: ClassVar[int]
 
     def encode_into(self, w: Writer) -> None:

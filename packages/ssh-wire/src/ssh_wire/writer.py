@@ -27,8 +27,33 @@ _pack_u64 = _U64.pack
 Buffer = bytes | bytearray | memoryview
 
 
+def _u32(value: int) -> bytes:
+    try:
+        return _pack_u32(value)
+    except struct.error:
+        # struct.error is no ValueError; callers catch ValueError for bad values.
+        raise ValueError(f"uint32 out of range: {value!r}") from None
+
+
+def _u64(value: int) -> bytes:
+    try:
+        return _pack_u64(value)
+    except struct.error:
+        raise ValueError(f"uint64 out of range: {value!r}") from None
+
+
+def _nbytes(data: Buffer) -> int:
+    """Byte length of a buffer; ``len`` of a memoryview counts items, not bytes."""
+    if isinstance(data, (bytes, bytearray)):
+        return len(data)
+    # memoryview() also rejects str and other non-buffers with a TypeError.
+    return memoryview(data).nbytes
+
+
 def mpint_bytes(value: int) -> bytes:
     """The minimal two's complement body of an mpint (empty for zero)."""
+    if not isinstance(value, int):
+        raise TypeError(f"mpint must be an int, not {type(value).__name__}")
     if value == 0:
         return b""
     if value > 0:
@@ -38,32 +63,41 @@ def mpint_bytes(value: int) -> bytes:
 
 
 def _check_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {type(name).__name__}")
     if not name or "," in name or "\x00" in name or not name.isascii():
         raise ValueError(f"invalid name for a name-list: {name!r}")
     return name
 
 
+def _join_names(names: Iterable[str]) -> bytes:
+    if isinstance(names, (str, bytes)):
+        # A lone string would otherwise be split into one name per character.
+        raise TypeError("name-list takes an iterable of names, not a single string")
+    return ",".join(_check_name(n) for n in names).encode("ascii")
+
+
 def encode_uint32(value: int) -> bytes:
-    return _pack_u32(value)
+    return _u32(value)
 
 
 def encode_uint64(value: int) -> bytes:
-    return _pack_u64(value)
+    return _u64(value)
 
 
 def encode_string(data: Buffer | str) -> bytes:
     if isinstance(data, str):
         data = data.encode("utf-8")
-    return _pack_u32(len(data)) + bytes(data)
+    return _u32(_nbytes(data)) + bytes(data)
 
 
 def encode_mpint(value: int) -> bytes:
     body = mpint_bytes(value)
-    return _pack_u32(len(body)) + body
+    return _u32(len(body)) + body
 
 
 def encode_name_list(names: Iterable[str]) -> bytes:
-    return encode_string(",".join(_check_name(n) for n in names).encode("ascii"))
+    return encode_string(_join_names(names))
 
 
 class Writer:
@@ -93,11 +127,11 @@ class Writer:
         return self
 
     def uint32(self, value: int) -> Writer:
-        self._buf += _pack_u32(value)
+        self._buf += _u32(value)
         return self
 
     def uint64(self, value: int) -> Writer:
-        self._buf += _pack_u64(value)
+        self._buf += _u64(value)
         return self
 
     def raw(self, data: Buffer) -> Writer:
@@ -105,15 +139,19 @@ class Writer:
         return self
 
     def string(self, data: Buffer) -> Writer:
-        self._buf += _pack_u32(len(data))
+        # Everything that can fail runs before the first append: no half-written field.
+        prefix = _u32(_nbytes(data))
+        self._buf += prefix
         self._buf += data
         return self
 
     def text(self, value: str) -> Writer:
+        if not isinstance(value, str):
+            raise TypeError(f"text must be a str, not {type(value).__name__}")
         return self.string(value.encode("utf-8"))
 
     def mpint(self, value: int) -> Writer:
         return self.string(mpint_bytes(value))
 
     def name_list(self, names: Iterable[str]) -> Writer:
-        return self.string(",".join(_check_name(n) for n in names).encode("ascii"))
+        return self.string(_join_names(names))

@@ -1,0 +1,35 @@
+"""Errors of the SSH transport layer, each a disconnect with its RFC 4253 reason code."""
+
+from __future__ import annotations
+
+from ssh_wire import DisconnectError, DisconnectReason
+
+__all__ = ["MACError", "PacketError", "CompressionError", "ProtocolError"]
+
+
+class MACError(DisconnectError):
+    """A packet's MAC or AEAD tag did not verify: corruption or tampering."""
+
+    def __init__(self, description: str = "message authentication failed") -> None:
+        super().__init__(DisconnectReason.MAC_ERROR, description, local=True)
+
+
+class PacketError(DisconnectError):
+    """A packet is malformed: bad length, bad padding, or a size over our limit."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(DisconnectReason.PROTOCOL_ERROR, description, local=True)
+
+
+class CompressionError(DisconnectError):
+    """Compressed data that does not inflate, or inflates past the per-packet limit."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(DisconnectReason.COMPRESSION_ERROR, description, local=True)
+
+
+class ProtocolError(DisconnectError):
+    """The peer sent a message the protocol does not allow in this state."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(DisconnectReason.PROTOCOL_ERROR, description, local=True)

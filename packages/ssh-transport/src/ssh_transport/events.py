@@ -1,0 +1,94 @@
+"""Events the transport core reports. Small immutable records, one per happening."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ssh_keys import PublicKey
+from ssh_wire import DisconnectError
+
+from .negotiation import Algorithms
+
+__all__ = [
+    "Event",
+    "HostKeyReceived",
+    "KexComplete",
+    "ExtInfoReceived",
+    "ServiceRequested",
+    "ServiceAccepted",
+    "MessageReceived",
+    "DebugReceived",
+    "PongReceived",
+    "ConnectionTerminated",
+]
+
+
+class Event:
+    """Base of every transport event."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HostKeyReceived(Event):
+    """Client: the server proved it holds this key. The core waits for
+    ``accept_host_key()`` or ``reject_host_key()`` before going on."""
+
+    key: PublicKey
+    algorithm: str
+
+
+@dataclass(frozen=True, slots=True)
+class KexComplete(Event):
+    algorithms: Algorithms
+    session_id: bytes
+    first: bool
+    strict: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExtInfoReceived(Event):
+    extensions: dict[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRequested(Event):
+    """Server: the client asked for this service and it was accepted."""
+
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccepted(Event):
+    """Client: the server accepted our service request."""
+
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived(Event):
+    """A message for an upper layer (numbers 50-127)."""
+
+    payload: bytes
+
+    @property
+    def number(self) -> int:
+        return self.payload[0]
+
+
+@dataclass(frozen=True, slots=True)
+class DebugReceived(Event):
+    always_display: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PongReceived(Event):
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTerminated(Event):
+    """The connection is over. ``error`` is None for an orderly local close."""
+
+    error: DisconnectError | None
