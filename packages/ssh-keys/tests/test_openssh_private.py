@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from functools import cache
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import dsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ssh_keys import (
     DSAPrivateKey,
     KeyFormatError,
@@ -54,8 +54,7 @@ fnQNc7aNweQP4oTw==
 -----END OPENSSH PRIVATE KEY-----
 """
 ENC_PUB = (
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBPPPjo2PDq/ICeKVv4Pvno961npTijiAOUe4gxDLkRw "
-    "enc fixture"
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBPPPjo2PDq/ICeKVv4Pvno961npTijiAOUe4gxDLkRw enc fixture"
 )
 ENC_PASS = "correct horse"
 
@@ -303,10 +302,8 @@ def _samples() -> dict[str, str]:
 
 
 def _load_quietly(text: str | bytes) -> None:
-    try:
+    with contextlib.suppress(*ERRORS):
         decode_openssh_private_key(text, "pw")
-    except ERRORS:
-        pass
 
 
 @settings(max_examples=150, deadline=None)

@@ -9,7 +9,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ssh_keys import (
     DSAPrivateKey,
     KeyFormatError,
@@ -20,8 +19,8 @@ from ssh_keys import (
     UnsupportedAlgorithm,
     WrongPassphrase,
     generate_private_key,
+    pem,
 )
-from ssh_keys import pem
 from ssh_keys.pem import (
     decode_pem_private_key,
     decode_pem_public_key,

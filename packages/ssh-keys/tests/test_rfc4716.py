@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ssh_keys import KeyFormatError, UnsupportedAlgorithm, generate_private_key
 from ssh_keys.rfc4716 import (
     RFC4716PublicKey,
@@ -84,7 +85,7 @@ def test_no_comment() -> None:
         FROM_SSH_KEYGEN.replace("AAAAC3", "AA*AC3"),
         FROM_SSH_KEYGEN.replace("Comment", "Bad Tag"),
         FROM_SSH_KEYGEN.replace("Comment", "C" * 65),
-        FROM_SSH_KEYGEN.replace("256-bit", "x" * 80),  # line over 72 bytes
+        FROM_SSH_KEYGEN.replace("256-bit", "x" * 5000),  # absurd line
         "---- BEGIN SSH2 PUBLIC KEY ----\nComment: \\\n",  # runaway continuation
         FROM_SSH_KEYGEN.replace("AAAAC3NzaC1lZDI1NTE5", "AAAAC3NzaC1lZDI1NTE4"),
     ],
@@ -92,6 +93,12 @@ def test_no_comment() -> None:
 def test_malformed(text: str) -> None:
     with pytest.raises(ERRORS):
         decode_rfc4716_public_key(text)
+
+
+def test_long_unwrapped_comment_accepted() -> None:
+    # ssh-keygen -e does not wrap "converted by user@host" however long the host name is.
+    text = FROM_SSH_KEYGEN.replace("root@vm", "root@" + "h" * 60)
+    assert decode_rfc4716_public_key(text).comment.endswith("h from OpenSSH")
 
 
 def test_header_value_limit() -> None:
@@ -124,16 +131,12 @@ def test_mutations(data: st.DataObject) -> None:
         text = text[:i] + char + text[i:]
     else:
         text = text[:i]
-    try:
+    with contextlib.suppress(*ERRORS):
         decode_rfc4716_public_key(text)
-    except ERRORS:
-        pass
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=200))
 def test_random_bytes(blob: bytes) -> None:
-    try:
+    with contextlib.suppress(*ERRORS):
         decode_rfc4716_public_key(b"---- BEGIN SSH2 PUBLIC KEY ----\n" + blob)
-    except ERRORS:
-        pass

@@ -6,8 +6,9 @@
     ---- END SSH2 PUBLIC KEY ----
 
 Header lines are ``Tag: value``; a line ending in a backslash continues on
-the next. Lines are at most 72 bytes, tags at most 64, values at most 1024
-(RFC 4716 3.3, 3.3.1); unknown tags are kept but otherwise ignored.
+the next. Lines are at most 72 bytes (we write them so; we read longer ones),
+tags at most 64, values at most 1024 (RFC 4716 3.3, 3.3.1); unknown tags are
+kept but otherwise ignored.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ __all__ = [
 RFC4716_BEGIN = "---- BEGIN SSH2 PUBLIC KEY ----"
 RFC4716_END = "---- END SSH2 PUBLIC KEY ----"
 _MAX_LINE = 72
+# Reading is lenient: ssh-keygen -e does not wrap its Comment header, which
+# passes 72 bytes with a long user@host.
+_MAX_READ_LINE = 4096
 _MAX_TAG = 64
 _MAX_VALUE = 1024
 _MAX_SIZE = 1024 * 1024
@@ -87,8 +91,8 @@ def decode_rfc4716_public_key(data: bytes | str) -> RFC4716PublicKey:
         i += 1
         if line == RFC4716_END:
             break
-        if len(line.encode("utf-8")) > _MAX_LINE:
-            raise KeyFormatError(f"RFC 4716 line {i} is longer than {_MAX_LINE} bytes")
+        if len(line) > _MAX_READ_LINE:
+            raise KeyFormatError(f"RFC 4716 line {i} is longer than {_MAX_READ_LINE} characters")
         if in_headers and ":" in line:
             # A header, possibly continued over lines ending in a backslash.
             full = line

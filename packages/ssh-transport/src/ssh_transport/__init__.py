@@ -1,3 +1,59 @@
-"""ssh-transport: not built yet (see README)."""
+"""ssh-transport: the SSH transport layer (RFC 4253) as a sans-I/O core.
 
-__all__: list[str] = []
+``Transport`` is the protocol state machine; ``ssh_transport.sync`` and
+``ssh_transport.aio`` run it over sockets or any byte stream. Importing this
+package never imports asyncio or socket.
+"""
+
+from __future__ import annotations
+
+from .config import TransportConfig
+from .errors import CompressionError, MACError, PacketError, ProtocolError
+from .events import (
+    ConnectionTerminated,
+    DebugReceived,
+    Event,
+    ExtInfoReceived,
+    HostKeyReceived,
+    KexComplete,
+    MessageReceived,
+    PongReceived,
+    ServiceAccepted,
+    ServiceRequested,
+)
+from .hostkeys import HostKey
+from .kex import KexFailed, KexSpec, register_kex
+from .negotiation import Algorithms
+from .transport import Role, Transport
+from .version import ProtocolVersionError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Transport",
+    "Role",
+    "TransportConfig",
+    "HostKey",
+    "Algorithms",
+    # events
+    "Event",
+    "HostKeyReceived",
+    "KexComplete",
+    "ExtInfoReceived",
+    "ServiceRequested",
+    "ServiceAccepted",
+    "MessageReceived",
+    "DebugReceived",
+    "PongReceived",
+    "ConnectionTerminated",
+    # errors
+    "MACError",
+    "PacketError",
+    "CompressionError",
+    "ProtocolError",
+    "KexFailed",
+    "ProtocolVersionError",
+    # extension points
+    "KexSpec",
+    "register_kex",
+]

@@ -139,125 +139,173 @@ _mul_3 = _SmallProduct(1, 3)  # small times small, for R/3
 # that depends only on delta and the low n coefficients of f and g. After 2p - 1 steps
 # g = 0 and f is the constant c when G is invertible, and then
 #   1/G = x^p P01(1/x) / c  in R/m.
-# Matrices are lists [P00, P01, P10, P11] of coefficient lists (values in [0, m)).
+# jump() splits n steps into two halves and multiplies the halves' matrices.
+#
+# Every polynomial here stays packed (slot width fixed per field) with coefficients only
+# lazily reduced: below 2q for R/q, at most 4 for R/3. Products and sums of two products
+# then fit the slots, and reduce() brings slots back into range with a few whole-int
+# operations (folding with 2^k = r mod m, then a Barrett step), never touching a list.
 
-_Mat = list[list[int]]
-_LEAF = 40  # divsteps done directly on packed ints below this size
-_K = 64  # slot bits for the leaf computations
-_SLOT = (1 << _K) - 1
+_Mat = list[int]  # [P00, P01, P10, P11], packed
+_LEAF = 40  # divsteps done one by one (on packed rows) at or below this size
 
 
 class _Field:
-    def __init__(self, m: int) -> None:
-        self.m = m
-        self.inv = [0] + [pow(i, -1, m) for i in range(1, m)]
-        # Lazy slot-wise reduction z -> z - m*floor(z*mc / 2**s), valid for slots < 2**38.
-        self.shift = 38
-        self.mc = (1 << self.shift) // m
-        self.tmask = _ones(4 * _LEAF + 8, 8) * ((1 << (_K - self.shift)) - 1)
+    m: int
+    bits: int  # slot width
 
-    def leaf(self, n: int, delta: int, f: list[int], g: list[int]) -> tuple[int, _Mat]:
-        """n divsteps. U and W hold rows (x^i f_i | P00 | P01) and (x^i g_i | P10 | P11)."""
-        m, inv, mc, sh, tmask = self.m, self.inv, self.mc, self.shift, self.tmask
+    def __init__(self) -> None:
+        self.width = self.bits // 8
+        self.slot = (1 << self.bits) - 1
+        self.inv = [0] + [pow(i, -1, self.m) for i in range(1, self.m)]
+        self.ones = _ones(2 * _P + 2, self.width)
+
+    def low(self, k: int) -> int:
+        """Mask keeping the low k bits of every slot."""
+        return self.ones * ((1 << k) - 1)
+
+    def reduce(self, z: int) -> int:  # slots < 2**(bits - 3) -> lazily reduced
+        raise NotImplementedError
+
+    def leaf_reduce(self, z: int) -> int:  # slots below u + c*w after one divstep
+        raise NotImplementedError
+
+    def leaf(self, n: int, delta: int, f: int, g: int) -> tuple[int, _Mat]:
+        """n divsteps. u and w hold rows (x^i f_i | P00 | P01) and (x^i g_i | P10 | P11)."""
+        m, inv, k, slot, red = self.m, self.inv, self.bits, self.slot, self.leaf_reduce
         col0 = 2 * n  # x^i f_i spreads over at most 2n slots
         col1 = col0 + n + 1
-        u = _pack(f[:n], 8) | (1 << (_K * col0))
-        w = _pack(g[:n], 8) | (1 << (_K * col1))
+        mask = (1 << (k * n)) - 1
+        u = (f & mask) | (1 << (k * col0))
+        w = (g & mask) | (1 << (k * col1))
         for i in range(n):
-            b = _K * i
-            g0 = ((w >> b) & _SLOT) % m
+            g0 = ((w >> (k * i)) & slot) % m
             if g0 == 0:
                 delta += 1
-                u <<= _K
+                u <<= k
                 continue
-            f0 = ((u >> b) & _SLOT) % m
+            f0 = ((u >> (k * i)) & slot) % m
             if delta > 0:
                 delta = 1 - delta
                 z = u + (m - f0 * inv[g0] % m) * w
-                u = w << _K
+                u = w << k
             else:
                 delta += 1
                 z = w + (m - g0 * inv[f0] % m) * u
-                u <<= _K
-            w = z - m * (((z * mc) >> sh) & tmask)
-        seg = (1 << (_K * (n + 1))) - 1
-        mat = [
-            _unpack((u >> (_K * col0)) & seg, n + 1, 8),
-            _unpack((u >> (_K * col1)) & seg, n + 1, 8),
-            _unpack((w >> (_K * col0)) & seg, n + 1, 8),
-            _unpack((w >> (_K * col1)) & seg, n + 1, 8),
-        ]
-        return delta, [[c % m for c in poly] for poly in mat]
+                u <<= k
+            w = red(z)
+        seg = (1 << (k * (n + 1))) - 1
+        c0, c1 = k * col0, k * col1
+        return delta, [(u >> c0) & seg, (u >> c1) & seg, (w >> c0) & seg, (w >> c1) & seg]
 
-    def width(self, terms: int, shortest: int) -> int:
-        bound = terms * shortest * (self.m - 1) ** 2
-        return (bound.bit_length() + 7) // 8
-
-    def apply(self, mat: _Mat, f: list[int], g: list[int], lo: int, hi: int) -> tuple[list[int], list[int]]:
+    def apply(self, mat: _Mat, f: int, g: int, lo: int, hi: int) -> tuple[int, int]:
         """Coefficients lo..hi-1 of both rows of mat * (f, g)."""
-        m = self.m
-        width = self.width(2, min(len(mat[0]), len(f)))
-        bits = 8 * width
-        pf, pg = _pack(f, width), _pack(g, width)
-        mask = (1 << (bits * (hi - lo))) - 1
-        out = []
-        for a, b in ((mat[0], mat[1]), (mat[2], mat[3])):
-            z = _pack(a, width) * pf + _pack(b, width) * pg
-            out.append([c % m for c in _unpack((z >> (bits * lo)) & mask, hi - lo, width)])
-        return out[0], out[1]
+        k, red = self.bits, self.reduce
+        mask = (1 << (k * (hi - lo))) - 1
+        z0 = mat[0] * f + mat[1] * g
+        z1 = mat[2] * f + mat[3] * g
+        return red((z0 >> (k * lo)) & mask), red((z1 >> (k * lo)) & mask)
 
     def matmul(self, p2: _Mat, p1: _Mat) -> _Mat:
-        m = self.m
-        width = self.width(2, min(len(p2[0]), len(p1[0])))
-        n = len(p2[0]) + len(p1[0]) - 1
-        a00, a01, a10, a11 = (_pack(c, width) for c in p2)
-        b00, b01, b10, b11 = (_pack(c, width) for c in p1)
+        a00, a01, a10, a11 = p2
+        b00, b01, b10, b11 = p1
+        red = self.reduce
         return [
-            [c % m for c in _unpack(z, n, width)]
-            for z in (
-                a00 * b00 + a01 * b10,
-                a00 * b01 + a01 * b11,
-                a10 * b00 + a11 * b10,
-                a10 * b01 + a11 * b11,
-            )
+            red(a00 * b00 + a01 * b10),
+            red(a00 * b01 + a01 * b11),
+            red(a10 * b00 + a11 * b10),
+            red(a10 * b01 + a11 * b11),
         ]
 
-    def jump(self, n: int, delta: int, f: list[int], g: list[int]) -> tuple[int, _Mat]:
+    def jump(self, n: int, delta: int, f: int, g: int) -> tuple[int, _Mat]:
         if n <= _LEAF:
             return self.leaf(n, delta, f, g)
+        mask = (1 << (self.bits * n)) - 1
+        f &= mask
+        g &= mask
         j = n // 2
         delta, p1 = self.jump(j, delta, f, g)
-        fj, gj = self.apply(p1, f[:n], g[:n], j, n)
+        fj, gj = self.apply(p1, f, g, j, n)
         delta, p2 = self.jump(n - j, delta, fj, gj)
         return delta, self.matmul(p2, p1)
 
     def reciprocal(self, coeffs: Sequence[int]) -> list[int]:
         """1/G in R/m for G = sum coeffs[i] x^i (values in [0, m)); garbage if not invertible."""
-        m = self.m
+        m, k, width = self.m, self.bits, self.width
         n = 2 * _P - 1
-        f = [0] * (n + 1)
-        f[0], f[_P - 1], f[_P] = 1, m - 1, m - 1  # reverse(x^p - x - 1)
-        g = list(reversed(coeffs)) + [0] * (n + 1 - _P)
+        g = _pack(coeffs[::-1], width)
         j = n // 2
-        delta, p1 = self.jump(j, 1, f, g)
-        fj, gj = self.apply(p1, f, g, j, n + 1)
+        delta, p1 = self.jump(j, 1, 1, g)  # f = 1 mod x^j
+        # Rows of p1 * (f, g) with the sparse f = 1 - x^(p-1) - x^p done by shifts.
+        rows = []
+        for a, b in ((p1[0], p1[1]), (p1[2], p1[3])):
+            z = a + (m - 1) * ((a << (k * (_P - 1))) + (a << (k * _P))) + b * g
+            rows.append(self.reduce((z >> (k * j)) & ((1 << (k * (n + 1 - j))) - 1)))
+        fj, gj = rows
         delta, p2 = self.jump(n - j, delta, fj, gj)
         # Only P01 = P2_00 P1_01 + P2_01 P1_11 and c = f_n(0) are needed.
-        k = n - j
-        c = sum(a * b for a, b in zip(p2[0], reversed(fj[: k + 1])))
-        c += sum(a * b for a, b in zip(p2[1], reversed(gj[: k + 1])))
+        t = n - j + 1
+        a0, a1 = _unpack(p2[0], t, width), _unpack(p2[1], t, width)
+        b0, b1 = _unpack(fj, t, width), _unpack(gj, t, width)
+        c = sum(x * y for x, y in zip(a0, reversed(b0))) + sum(x * y for x, y in zip(a1, reversed(b1)))
         scale = self.inv[c % m]
-        width = self.width(2, min(len(p2[0]), len(p1[1])))
-        z = _pack(p2[0], width) * _pack(p1[1], width) + _pack(p2[1], width) * _pack(p1[3], width)
-        p01 = _unpack(z, _P + 1, width)  # degree <= p (higher slots are zero)
-        out = p01[_P:0:-1]  # coefficient of x^i is P01[p - i]
+        p01 = _unpack(self.reduce(p2[0] * p1[1] + p2[1] * p1[3]), _P + 1, width)
+        out = p01[_P:0:-1]  # coefficient of x^i is P01[p - i]; degree <= p
         out[0] += p01[0]  # x^p = x + 1
         out[1] += p01[0]
-        return [c * scale % m for c in out]
+        return [v * scale % m for v in out]
 
 
-_field_q = _Field(_Q)
-_field_3 = _Field(3)
+class _FieldQ(_Field):
+    """R/q with 40-bit slots; coefficients kept below 2q."""
+
+    m = _Q
+    bits = 40
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.m20, self.m15, self.m25, self.m17 = self.low(20), self.low(15), self.low(25), self.low(17)
+        self.r20 = pow(2, 20, _Q)  # 1828
+        self.r15 = pow(2, 15, _Q)  # 631
+        self.mc = (1 << 23) // _Q  # Barrett constant for slots < 2^23
+
+    def reduce(self, z: int) -> int:
+        # slots < 2^37 -> < 2^27.9 -> < 2^22.4 -> [0, 2q)
+        z = (z & self.m20) + self.r20 * ((z >> 20) & self.m20)
+        return self.leaf_reduce(z)
+
+    def leaf_reduce(self, z: int) -> int:
+        z = (z & self.m15) + self.r15 * ((z >> 15) & self.m25)
+        return z - _Q * (((z * self.mc) >> 23) & self.m17)
+
+
+class _Field3(_Field):
+    """R/3 with 16-bit slots; coefficients kept in [0, 4] (4 = 1 mod 3 = 2^2)."""
+
+    m = 3
+    bits = 16
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.masks = {s: (self.low(s), self.low(16 - s)) for s in (8, 4, 2)}
+
+    def _fold(self, z: int, s: int) -> int:  # 2^s = 1 mod 3 for even s
+        lo, hi = self.masks[s]
+        return (z & lo) + ((z >> s) & hi)
+
+    def reduce(self, z: int) -> int:
+        # slots < 2^15 -> < 350 -> < 36 -> <= 11 -> <= 5 -> <= 4
+        for s in (8, 4, 2, 2, 2):
+            z = self._fold(z, s)
+        return z
+
+    def leaf_reduce(self, z: int) -> int:
+        # slots <= 12 -> <= 6 -> <= 4
+        return self._fold(self._fold(z, 2), 2)
+
+
+_field_q = _FieldQ()
+_field_3 = _Field3()
 _INV3_Q = pow(3, -1, _Q)
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,84 @@
+"""Forwarding glue: relay ordering, session binding and refusals."""
+
+from __future__ import annotations
+
+import os
+
+from ssh_agent import AgentClientCore, AgentServerCore, KeyStore
+from ssh_agent.forwarding import AgentChannelRelay, ForwardedAgentBridge
+from ssh_agent.protocol import frame
+from ssh_keys import generate_private_key
+
+
+
+def _pump(relay, agent, client):
+    while True:
+        moved = False
+        out = client.data_to_send()
+        if out:
+            relay.channel_data(out)
+            moved = True
+        to_agent = relay.data_for_agent()
+        if to_agent:
+            agent.receive_data(to_agent, 0.0)
+            moved = True
+        from_agent = agent.data_to_send()
+        if from_agent:
+            relay.agent_data(from_agent)
+            moved = True
+        back = relay.data_for_channel()
+        if back:
+            client.receive_data(back)
+            moved = True
+        if not moved:
+            return
+
+
+def test_relay_binds_then_relays_and_refuses_changes():
+    user_key = generate_private_key("ed25519")
+    host = generate_private_key("ed25519")
+    store = KeyStore()
+    store.add(user_key, "u", now=0)
+    agent = AgentServerCore(store)  # an ordinary local agent connection
+    sid = os.urandom(32)
+    relay = AgentChannelRelay(host.public_key.blob, sid, host.sign(sid))
+    remote = AgentClientCore()  # the program on the server using the forwarded agent
+
+    listing = remote.request_identities()
+    add = remote.add_identity(generate_private_key("ed25519"))
+    sign = remote.sign(user_key.public_key.blob, b"data")
+    lock = remote.lock(b"pw")
+    _pump(relay, agent, remote)
+
+    assert relay.bound is True
+    assert len(agent.bindings) == 1 and agent.bindings[0].forwarded
+    assert [i.comment for i in listing.result()] == ["u"]
+    assert add.done and sign.done and lock.done
+    user_key.public_key.verify(b"data", sign.result())
+    for refused in (add, lock):
+        try:
+            refused.result()
+        except Exception as exc:
+            assert type(exc).__name__ == "AgentFailure"
+        else:
+            raise AssertionError("forwarded change was not refused")
+    assert len(store) == 1 and not store.locked
+
+
+def test_relay_closes_on_oversized_message():
+    relay = AgentChannelRelay()
+    relay.channel_data((300 * 1024).to_bytes(4, "big"))
+    assert relay.closed and relay.data_for_agent() == b""
+
+
+def test_bridge_passes_whole_messages():
+    bridge = ForwardedAgentBridge()
+    msg = frame(b"\x0b")
+    bridge.client_data(msg[:2])
+    assert bridge.data_for_channel() == b""
+    bridge.client_data(msg[2:])
+    assert bridge.data_for_channel() == msg
+    bridge.channel_data(frame(b"\x05"))
+    assert bridge.data_for_client() == frame(b"\x05")
+    bridge.channel_data(b"")
+    assert bridge.closed
