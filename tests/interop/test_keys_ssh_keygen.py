@@ -8,10 +8,14 @@ fingerprints ssh-keygen prints; keys we write are read by ``ssh-keygen -y``,
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
 import random
 import shutil
+import socket
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +36,9 @@ from ssh_keys.keyfile import (
 )
 from ssh_keys.openssh_private import CIPHERS, encode_openssh_private_key
 from ssh_keys.pem import encode_pem_public_key
+from ssh_keys.private_wire import read_private_entry, write_private_fields
 from ssh_keys.rfc4716 import encode_rfc4716_public_key
+from ssh_wire import Reader
 
 pytestmark = [
     pytest.mark.interop,
@@ -276,7 +282,7 @@ def test_damaged_ssh_keygen_files(
         else:
             damaged = text[:i]
         with contextlib.suppress(*ERRORS):
-            load_private_key(damaged, m.passphrase)
+            load_private_key(damaged, m.passphrase, max_rounds=8)
 
 
 def test_our_key_written_under_openssh_default(tmp_path: Path) -> None:
@@ -288,3 +294,71 @@ def test_our_key_written_under_openssh_default(tmp_path: Path) -> None:
     path.write_bytes(encode_openssh_private_key(key, PW))
     path.chmod(0o600)
     assert keygen("-y", "-P", PW, "-f", path).strip() == key.public_key.to_line("ours@here")
+
+
+# -- the same per-type encoding as ssh-add sends it (agent ADD_IDENTITY) ---------------
+
+
+def _capture_ssh_add(work: Path, key_path: Path) -> list[bytes]:
+    """Run ssh-add against a minimal agent socket; return the messages it sent."""
+    sock_path = work / "agent.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(sock_path))
+    server.listen(1)
+    server.settimeout(30)
+    messages: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            buf = b""
+            while chunk := conn.recv(65536):
+                buf += chunk
+                while len(buf) >= 4 and len(buf) >= 4 + int.from_bytes(buf[:4], "big"):
+                    n = int.from_bytes(buf[:4], "big")
+                    msg, buf = buf[4 : 4 + n], buf[4 + n :]
+                    messages.append(msg)
+                    # SSH_AGENT_SUCCESS for ADD_IDENTITY (17), FAILURE for anything else.
+                    conn.sendall(b"\x00\x00\x00\x01" + (b"\x06" if msg[:1] == b"\x11" else b"\x05"))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        subprocess.run(
+            ["ssh-add", str(key_path)],
+            env={**os.environ, "SSH_AUTH_SOCK": str(sock_path)},
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
+        thread.join(30)
+    finally:
+        server.close()
+    return [m for m in messages if m[:1] == b"\x11"]
+
+
+@pytest.mark.skipif(shutil.which("ssh-add") is None, reason="needs ssh-add")
+@pytest.mark.parametrize("name", ["ed25519", "ecdsa384", "rsa2048", "dsa"])
+def test_private_fields_match_ssh_add(
+    made: dict[tuple[str, str], Made], tmp_path: Path, name: str
+) -> None:
+    """ssh-add sends the key, then key + certificate: both decode, and we encode them alike."""
+    key_path = tmp_path / "id"
+    shutil.copy(made[name, "openssh"].path, key_path)
+    key_path.chmod(0o600)
+    shutil.copy(made[name, "openssh"].path.with_name(f"{name}.pub"), tmp_path / "id.pub")
+    keygen("-q", "-t", "ed25519", "-N", "", "-f", tmp_path / "ca")
+    keygen("-q", "-s", tmp_path / "ca", "-I", "cert-id", "-n", "bob", tmp_path / "id.pub")
+    cert_blob = base64.b64decode((tmp_path / "id-cert.pub").read_text().split()[1])
+
+    plain_msg, cert_msg = _capture_ssh_add(tmp_path, key_path)
+    key = load_private_key(key_path.read_bytes())
+    for msg, cert in ((plain_msg, None), (cert_msg, cert_blob)):
+        r = Reader(msg[1:])
+        entry = read_private_entry(r)
+        r.string("comment")
+        assert r.at_end()
+        assert entry.key.public_key == key.public_key
+        assert entry.certificate == cert
+        expected = write_private_fields(key, certificate=cert)
+        assert msg[1 : 1 + len(expected)] == expected

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-
 from ssh_agent import AgentFailure, ConfirmationRequested, KeyStore
 from ssh_agent.aio import AsyncAgentClient
 from ssh_agent.sync import AgentClient, AgentServer, bind_unix_listener
@@ -45,7 +44,8 @@ def agent(tmp_path) -> Iterator[Running]:
 
 def test_socket_is_private(agent):
     mode = os.stat(agent.path).st_mode
-    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600
 
 
 def test_listener_refuses_shared_directory(tmp_path):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from ssh_agent import AgentClientCore, AgentServerCore, KeyStore
+import pytest
+from ssh_agent import AgentClientCore, AgentFailure, AgentServerCore, KeyStore
 from ssh_agent.forwarding import AgentChannelRelay, ForwardedAgentBridge
 from ssh_agent.protocol import frame
 from ssh_keys import generate_private_key
-
 
 
 def _pump(relay, agent, client):
@@ -51,24 +51,25 @@ def test_relay_binds_then_relays_and_refuses_changes():
     _pump(relay, agent, remote)
 
     assert relay.bound is True
-    assert len(agent.bindings) == 1 and agent.bindings[0].forwarded
+    assert len(agent.bindings) == 1
+    assert agent.bindings[0].forwarded
     assert [i.comment for i in listing.result()] == ["u"]
-    assert add.done and sign.done and lock.done
+    assert add.done
+    assert sign.done
+    assert lock.done
     user_key.public_key.verify(b"data", sign.result())
     for refused in (add, lock):
-        try:
+        with pytest.raises(AgentFailure):
             refused.result()
-        except Exception as exc:
-            assert type(exc).__name__ == "AgentFailure"
-        else:
-            raise AssertionError("forwarded change was not refused")
-    assert len(store) == 1 and not store.locked
+    assert len(store) == 1
+    assert not store.locked
 
 
 def test_relay_closes_on_oversized_message():
     relay = AgentChannelRelay()
     relay.channel_data((300 * 1024).to_bytes(4, "big"))
-    assert relay.closed and relay.data_for_agent() == b""
+    assert relay.closed
+    assert relay.data_for_agent() == b""
 
 
 def test_bridge_passes_whole_messages():

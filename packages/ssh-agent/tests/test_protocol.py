@@ -8,7 +8,6 @@ import os
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ssh_agent import AgentClientCore, AgentError, AgentProtocolError, AgentServerCore, KeyStore
 from ssh_agent.protocol import (
     MAX_MESSAGE,
@@ -128,11 +127,12 @@ def test_mutated_requests_never_crash(data):
         i = data.draw(st.integers(0, len(payload) - 1))
         payload[i] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(1, len(payload)))
-    server, store = _server_with_key()
+    server, _store = _server_with_key()
     server.receive_data(frame(bytes(payload[:cut])), 1.0)
     assert server.internal_errors == 0
     out = server.data_to_send()
-    assert len(out) >= 5 and int.from_bytes(out[:4], "big") == len(out) - 4
+    assert len(out) >= 5
+    assert int.from_bytes(out[:4], "big") == len(out) - 4
 
 
 def test_every_truncation_of_add_fails_and_adds_nothing():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from ssh_agent import AgentFailure, Constraints, KeyStore, destination
 from ssh_agent.restrictions import MAX_BINDINGS, parse_userauth_request
 from ssh_keys import PrivateKey, generate_private_key
@@ -19,9 +18,7 @@ def hosts() -> dict[str, PrivateKey]:
 
 def bind(p, host: PrivateKey, *, forwarding: bool, sid: bytes | None = None) -> bytes:
     sid = os.urandom(32) if sid is None else sid
-    reply = p.client.session_bind(
-        host.public_key.blob, sid, host.sign(sid), forwarding=forwarding
-    )
+    reply = p.client.session_bind(host.public_key.blob, sid, host.sign(sid), forwarding=forwarding)
     p.call(reply)
     return sid
 
@@ -193,4 +190,5 @@ def test_constraints_round_trip_through_add(make_pair, ed_key, hosts):
     p = make_pair()
     p.call(p.client.add_identity(ed_key, "", Constraints(lifetime=9, destinations=dcs)))
     entry = p.store.get(ed_key.public_key.blob)
-    assert entry is not None and entry.destinations == dcs
+    assert entry is not None
+    assert entry.destinations == dcs

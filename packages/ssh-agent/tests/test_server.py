@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ssh_agent import (
     AgentFailure,
     ConfirmationRequested,
@@ -28,9 +27,7 @@ def test_add_list_sign_remove(pair, ed_key, ec_key):
     sig = pair.call(pair.client.sign(ec_key.public_key.blob, b"data"))
     ec_key.public_key.verify(b"data", sig)
     pair.call(pair.client.remove_identity(ed_key.public_key.blob))
-    assert [i.blob for i in pair.call(pair.client.request_identities())] == [
-        ec_key.public_key.blob
-    ]
+    assert [i.blob for i in pair.call(pair.client.request_identities())] == [ec_key.public_key.blob]
     with pytest.raises(AgentFailure):
         pair.call(pair.client.remove_identity(ed_key.public_key.blob))
     pair.call(pair.client.remove_all())
@@ -42,7 +39,9 @@ def test_readding_replaces_comment_and_constraints(pair, ed_key):
     pair.call(pair.client.add_identity(ed_key, "b"))
     assert len(pair.store) == 1
     entry = pair.store.get(ed_key.public_key.blob)
-    assert entry is not None and entry.comment == "b" and not entry.confirm
+    assert entry is not None
+    assert entry.comment == "b"
+    assert not entry.confirm
 
 
 @pytest.mark.parametrize(
@@ -73,9 +72,7 @@ def test_lifetime_expires_with_time_passed_in(pair, ed_key, ec_key):
     pair.now += 9.5
     assert len(pair.call(pair.client.request_identities())) == 2
     pair.now += 1
-    assert [i.blob for i in pair.call(pair.client.request_identities())] == [
-        ec_key.public_key.blob
-    ]
+    assert [i.blob for i in pair.call(pair.client.request_identities())] == [ec_key.public_key.blob]
     with pytest.raises(AgentFailure):
         pair.call(pair.client.sign(ed_key.public_key.blob, b"x"))
 
@@ -120,8 +117,10 @@ def test_confirm_event_pauses_until_answered(pair, ed_key):
     pair.pump()
     event = pair.server.next_event()
     assert isinstance(event, ConfirmationRequested)
-    assert event.comment == "c" and event.fingerprint == ed_key.public_key.fingerprint()
-    assert not first.done and not second.done  # replies stay in order
+    assert event.comment == "c"
+    assert event.fingerprint == ed_key.public_key.fingerprint()
+    assert not first.done
+    assert not second.done
     pair.server.answer_confirmation(True, pair.now)
     pair.pump()
     ed_key.public_key.verify(b"one", first.result())
@@ -190,7 +189,8 @@ def test_unknown_constraint_extension_refused(pair, ed_key):
 
 def test_query_extension(pair):
     names = pair.call(pair.client.query_extensions())
-    assert "session-bind@openssh.com" in names and "query" in names
+    assert "session-bind@openssh.com" in names
+    assert "query" in names
 
 
 def test_unknown_extension_fails(pair):
@@ -243,7 +243,6 @@ def test_eof_closes(pair):
 
 def test_cannot_add_keys_that_cannot_sign(pair):
     from cryptography.hazmat.primitives.asymmetric import dsa
-
     from ssh_keys import DSAPrivateKey
 
     key = DSAPrivateKey(dsa.generate_private_key(1024))
@@ -257,4 +256,5 @@ def test_destination_helper_builds_a_valid_constraint(pair, ed_key):
     dc = destination("host.example", [host.public_key], to_user="bob")
     pair.call(pair.client.add_identity(ed_key, "", Constraints(destinations=(dc,))))
     entry = pair.store.get(ed_key.public_key.blob)
-    assert entry is not None and entry.destinations == (dc,)
+    assert entry is not None
+    assert entry.destinations == (dc,)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ssh_keys import PublicKey
+from ssh_keys.certificate import Certificate, CertType
 from ssh_keys.patterns import match_glob
-from ssh_wire import DecodeError, Reader
+from ssh_wire import DecodeError, Reader, SSHError
 
 from .protocol import DestinationConstraint, Hop
 
@@ -78,19 +79,16 @@ def parse_userauth_request(data: bytes) -> UserauthRequest | None:
 
 
 def _certificate_authority(key: PublicKey, hostname: str) -> PublicKey | None:
-    """The CA of a host certificate valid for ``hostname``; None for anything else.
-
-    Duck-typed so this module works before and after ssh_keys grows certificates.
-    """
-    ca = getattr(key, "signature_key", None)
-    if not isinstance(ca, PublicKey):
+    """The CA of a host certificate valid for ``hostname`` whose CA signature verifies."""
+    if not isinstance(key, Certificate) or key.cert_type != CertType.HOST:
         return None
-    if getattr(key, "cert_type", 2) != 2:  # 2 = SSH2_CERT_TYPE_HOST
+    if key.valid_principals and hostname not in key.valid_principals:
         return None
-    principals = getattr(key, "valid_principals", None)
-    if principals and hostname not in principals:
+    try:
+        key.verify_ca_signature()
+    except SSHError:
         return None
-    return ca
+    return key.signature_key
 
 
 def hop_matches(hop: Hop, key: PublicKey | None) -> bool:

@@ -6,6 +6,20 @@ the byte on fingerprints and randomart.
 
 from __future__ import annotations
 
+from .authorized_keys import (
+    AuthorizedKey,
+    AuthorizedKeyOptions,
+    AuthorizedKeys,
+    AuthorizedKeysError,
+)
+from .certificate import (
+    DEFAULT_USER_EXTENSIONS,
+    FOREVER,
+    Certificate,
+    CertType,
+    sign_certificate,
+)
+from .certificate import describe as describe_certificate
 from .errors import (
     CertificateInvalid,
     KeyFormatError,
@@ -37,8 +51,13 @@ from .public import (
     parse_public_key_blob,
     parse_public_key_line,
 )
+from .known_hosts import HostKeyLookup, HostKeyStatus, KnownHosts, hash_host
+from .ppk import dump_ppk, is_ppk, load_ppk
 from .randomart import randomart
 from .signer import AsyncSigner, Signer
+from .sshsig import AllowedSigner, AllowedSigners, SSHSignature, parse_signature
+from .sshsig import sign as sshsig_sign
+from .sshsig import verify as sshsig_verify
 
 __version__ = "0.1.0"
 
@@ -74,4 +93,31 @@ __all__ = [
     "private_key_from_crypto",
     "Signer",
     "AsyncSigner",
+    # certificates
+    "Certificate",
+    "CertType",
+    "sign_certificate",
+    "describe_certificate",
+    "FOREVER",
+    "DEFAULT_USER_EXTENSIONS",
+    # PuTTY
+    "load_ppk",
+    "dump_ppk",
+    "is_ppk",
+    # host and user files
+    "KnownHosts",
+    "HostKeyStatus",
+    "HostKeyLookup",
+    "hash_host",
+    "AuthorizedKeys",
+    "AuthorizedKey",
+    "AuthorizedKeyOptions",
+    "AuthorizedKeysError",
+    # SSHSIG
+    "sshsig_sign",
+    "sshsig_verify",
+    "parse_signature",
+    "SSHSignature",
+    "AllowedSigners",
+    "AllowedSigner",
 ]

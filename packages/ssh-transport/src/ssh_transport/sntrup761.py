@@ -147,7 +147,7 @@ _mul_3 = _SmallProduct(1, 3)  # small times small, for R/3
 # operations (folding with 2^k = r mod m, then a Barrett step), never touching a list.
 
 _Mat = list[int]  # [P00, P01, P10, P11], packed
-_LEAF = 40  # divsteps done one by one (on packed rows) at or below this size
+_LEAF = 32  # divsteps done one by one (on packed rows) at or below this size
 
 
 class _Field:
@@ -159,6 +159,12 @@ class _Field:
         self.slot = (1 << self.bits) - 1
         self.inv = [0] + [pow(i, -1, self.m) for i in range(1, self.m)]
         self.ones = _ones(2 * _P + 2, self.width)
+        # Leaf divsteps make slots u + c*w < 2m + (m - 1) * 2m <= 2**leaf_shift, so one
+        # Barrett step with mc = floor(2**leaf_shift / m) returns them below 2m.
+        self.leaf_shift = (2 * self.m * self.m).bit_length()
+        self.leaf_mc = (1 << self.leaf_shift) // self.m
+        assert (2 * self.m * self.m * self.leaf_mc).bit_length() <= self.bits
+        self.leaf_tmask = self.low(self.bits - self.leaf_shift)
 
     def low(self, k: int) -> int:
         """Mask keeping the low k bits of every slot."""
@@ -167,33 +173,32 @@ class _Field:
     def reduce(self, z: int) -> int:  # slots < 2**(bits - 3) -> lazily reduced
         raise NotImplementedError
 
-    def leaf_reduce(self, z: int) -> int:  # slots below u + c*w after one divstep
-        raise NotImplementedError
-
     def leaf(self, n: int, delta: int, f: int, g: int) -> tuple[int, _Mat]:
         """n divsteps. u and w hold rows (x^i f_i | P00 | P01) and (x^i g_i | P10 | P11)."""
-        m, inv, k, slot, red = self.m, self.inv, self.bits, self.slot, self.leaf_reduce
+        m, inv, k, slot = self.m, self.inv, self.bits, self.slot
+        s, mc, tmask = self.leaf_shift, self.leaf_mc, self.leaf_tmask
         col0 = 2 * n  # x^i f_i spreads over at most 2n slots
         col1 = col0 + n + 1
         mask = (1 << (k * n)) - 1
         u = (f & mask) | (1 << (k * col0))
         w = (g & mask) | (1 << (k * col1))
+        f0 = (f & slot) % m  # f(0) only changes on a swap
         for i in range(n):
             g0 = ((w >> (k * i)) & slot) % m
             if g0 == 0:
                 delta += 1
                 u <<= k
                 continue
-            f0 = ((u >> (k * i)) & slot) % m
             if delta > 0:
                 delta = 1 - delta
                 z = u + (m - f0 * inv[g0] % m) * w
                 u = w << k
+                f0 = g0
             else:
                 delta += 1
                 z = w + (m - g0 * inv[f0] % m) * u
                 u <<= k
-            w = red(z)
+            w = z - m * (((z * mc) >> s) & tmask)  # Barrett: slots back below 2m
         seg = (1 << (k * (n + 1))) - 1
         c0, c1 = k * col0, k * col1
         return delta, [(u >> c0) & seg, (u >> c1) & seg, (w >> c0) & seg, (w >> c1) & seg]
@@ -272,15 +277,12 @@ class _FieldQ(_Field):
     def reduce(self, z: int) -> int:
         # slots < 2^37 -> < 2^27.9 -> < 2^22.4 -> [0, 2q)
         z = (z & self.m20) + self.r20 * ((z >> 20) & self.m20)
-        return self.leaf_reduce(z)
-
-    def leaf_reduce(self, z: int) -> int:
         z = (z & self.m15) + self.r15 * ((z >> 15) & self.m25)
         return z - _Q * (((z * self.mc) >> 23) & self.m17)
 
 
 class _Field3(_Field):
-    """R/3 with 16-bit slots; coefficients kept in [0, 4] (4 = 1 mod 3 = 2^2)."""
+    """R/3 with 16-bit slots; coefficients kept in [0, 5] (2^2 = 1 mod 3 for folding)."""
 
     m = 3
     bits = 16
@@ -294,14 +296,10 @@ class _Field3(_Field):
         return (z & lo) + ((z >> s) & hi)
 
     def reduce(self, z: int) -> int:
-        # slots < 2^15 -> < 350 -> < 36 -> <= 11 -> <= 5 -> <= 4
+        # slots < 2^16 -> < 510 -> <= 46 -> <= 14 -> <= 6 -> <= 4
         for s in (8, 4, 2, 2, 2):
             z = self._fold(z, s)
         return z
-
-    def leaf_reduce(self, z: int) -> int:
-        # slots <= 12 -> <= 6 -> <= 4
-        return self._fold(self._fold(z, 2), 2)
 
 
 _field_q = _FieldQ()
@@ -322,7 +320,8 @@ class _Codec:
     """
 
     def __init__(self, modulus: int) -> None:
-        self.levels: list[tuple[list[int], list[int], list[int]]] = []  # (m0s, m1s, nbytes)
+        # Per level: (m0s, m1s, nbytes, runs) with runs = [(start, stop, bytes per pair)].
+        self.levels: list[tuple[list[int], list[int], list[int], list[tuple[int, int, int]]]] = []
         ms = [modulus] * _P
         size = 0
         while len(ms) > 1:
@@ -335,7 +334,13 @@ class _Codec:
                 nxt.append(m)
             if len(ms) & 1:
                 nxt.append(ms[-1])
-            self.levels.append((m0s, m1s, nbytes))
+            runs = []
+            start = 0
+            for i in range(1, len(nbytes) + 1):
+                if i == len(nbytes) or nbytes[i] != nbytes[start]:
+                    runs.append((start, i, nbytes[start]))
+                    start = i
+            self.levels.append((m0s, m1s, nbytes, runs))
             size += sum(nbytes)
             ms = nxt
         self.top = ms[0]
@@ -345,43 +350,38 @@ class _Codec:
         self.top_bytes = top_bytes
         self.size = size + top_bytes
 
-    @staticmethod
-    def _runs(nbytes: list[int]) -> list[tuple[int, int, int]]:
-        runs: list[tuple[int, int, int]] = []  # (start, stop, bytes per pair)
-        start = 0
-        for i in range(1, len(nbytes) + 1):
-            if i == len(nbytes) or nbytes[i] != nbytes[start]:
-                runs.append((start, i, nbytes[start]))
-                start = i
-        return runs
-
     def encode(self, values: Sequence[int]) -> bytes:
         out: list[bytes] = []
         rs = list(values)
-        for m0s, _m1s, nbytes in self.levels:
+        for m0s, _m1s, _nbytes, runs in self.levels:
             odd = rs[-1] if len(rs) & 1 else None
             pairs = [r0 + m0 * r1 for r0, m0, r1 in zip(rs[0::2], m0s, rs[1::2])]
             nxt: list[int] = []
-            for start, stop, b in self._runs(nbytes):
+            for start, stop, b in runs:
                 chunk = pairs[start:stop]
-                if b:
-                    out.append(b"".join(r.to_bytes(8, "little")[:b] for r in chunk))
-                    nxt.extend(r >> (8 * b) for r in chunk)
-                else:
+                if b == 0:
                     nxt.extend(chunk)
+                    continue
+                if b == 1:
+                    out.append(bytes([r & 0xFF for r in chunk]))
+                elif b == 2:
+                    out.append(struct.pack(f"<{len(chunk)}H", *[r & 0xFFFF for r in chunk]))
+                else:
+                    out.append(b"".join(r.to_bytes(8, "little")[:b] for r in chunk))
+                nxt.extend([r >> (8 * b) for r in chunk])
             if odd is not None:
                 nxt.append(odd)
             rs = nxt
-        out.append(rs[0].to_bytes(8, "little")[: self.top_bytes])
+        out.append(rs[0].to_bytes(self.top_bytes, "little"))
         return b"".join(out)
 
     def decode(self, data: bytes) -> list[int]:
         """Values in [0, modulus); any input bytes are accepted, like the reference."""
         pos = 0
         bottoms: list[list[int]] = []
-        for _m0s, _m1s, nbytes in self.levels:
+        for _m0s, _m1s, _nbytes, runs in self.levels:
             level: list[int] = []
-            for start, stop, b in self._runs(nbytes):
+            for start, stop, b in runs:
                 count = stop - start
                 seg = data[pos : pos + count * b]
                 pos += count * b
@@ -392,10 +392,10 @@ class _Codec:
                 elif b == 2:
                     level.extend(struct.unpack(f"<{count}H", seg))
                 else:
-                    level.extend(int.from_bytes(seg[i : i + b], "little") for i in range(0, len(seg), b))
+                    level.extend([int.from_bytes(seg[i : i + b], "little") for i in range(0, len(seg), b)])
             bottoms.append(level)
         rs = [int.from_bytes(data[pos : pos + self.top_bytes], "little") % self.top]
-        for (m0s, m1s, nbytes), level in zip(reversed(self.levels), reversed(bottoms)):
+        for (m0s, m1s, nbytes, _runs), level in zip(reversed(self.levels), reversed(bottoms)):
             odd = rs[-1] if len(m0s) < len(rs) else None
             vals = [bt + (r << (8 * b)) for bt, r, b in zip(level, rs, nbytes)]
             nxt = [0] * (2 * len(vals))
