@@ -81,8 +81,13 @@ class PrivateEntry:
 # -- writing ------------------------------------------------------------------
 
 
-def _write_public_part(w: Writer, key: PrivateKey) -> None:
-    """The public fields that precede the private ones in a plain (non-cert) entry."""
+def _write_public_part(w: Writer, key: PrivateKey, in_certificate: bool) -> None:
+    """The public fields that precede the private ones.
+
+    After a certificate OpenSSH leaves out what the certificate already holds,
+    except the ed25519 public key and a security key's application, which it
+    repeats (checked against ssh-add's ADD_IDENTITY messages).
+    """
     if isinstance(key, Ed25519PrivateKey):
         pub = key.public_key
         assert isinstance(pub, Ed25519PublicKey)
@@ -90,20 +95,24 @@ def _write_public_part(w: Writer, key: PrivateKey) -> None:
     elif isinstance(key, ECDSAPrivateKey):
         pub = key.public_key
         assert isinstance(pub, ECDSAPublicKey)
-        w.string(pub.curve_name.encode()).string(pub.point)
+        if not in_certificate:
+            w.string(pub.curve_name.encode()).string(pub.point)
     elif isinstance(key, RSAPrivateKey):
         nums = key.crypto_key.private_numbers()
-        w.mpint(nums.public_numbers.n).mpint(nums.public_numbers.e)
+        if not in_certificate:
+            w.mpint(nums.public_numbers.n).mpint(nums.public_numbers.e)
     elif isinstance(key, DSAPrivateKey):
         pub = key.public_key
         assert isinstance(pub, DSAPublicKey)
-        w.mpint(pub.p).mpint(pub.q).mpint(pub.g).mpint(pub.y)
+        if not in_certificate:
+            w.mpint(pub.p).mpint(pub.q).mpint(pub.g).mpint(pub.y)
     elif isinstance(key, SKPrivateKey):
         pub = key.public_key
         if isinstance(pub, SKEd25519PublicKey):
             w.string(pub.raw)
         elif isinstance(pub, SKECDSAPublicKey):
-            w.string(b"nistp256").string(pub.point)
+            if not in_certificate:
+                w.string(b"nistp256").string(pub.point)
         else:  # pragma: no cover - SKPrivateKey's constructor types forbid it
             raise UnsupportedAlgorithm(f"unsupported security key type {pub.algorithm}")
         w.text(key.application)
@@ -146,7 +155,7 @@ def write_private_fields(key: PrivateKey, certificate: bytes | None = None) -> b
         w.string(cert_type.encode()).string(certificate)
     else:
         w.string(key.algorithm.encode())
-        _write_public_part(w, key)
+    _write_public_part(w, key, certificate is not None)
     _write_private_part(w, key)
     return w.getvalue()
 
@@ -308,6 +317,16 @@ def _certified_key(certificate: bytes, base_algorithm: str) -> PublicKey:
     return read_public_key(sub)
 
 
+def _read_repeated_public_fields(r: Reader, pub: PublicKey) -> None:
+    """After a certificate: the ed25519 key and SK application, which must match it."""
+    if isinstance(pub, (Ed25519PublicKey, SKEd25519PublicKey)):
+        if r.string("ed25519 public key", max_length=32) != pub.raw:
+            raise KeyFormatError("the private key does not match its certificate")
+    if isinstance(pub, (SKEd25519PublicKey, SKECDSAPublicKey)):
+        if _application(r) != pub.application:
+            raise KeyFormatError("the security key application does not match its certificate")
+
+
 def _base_algorithm(cert_type: str) -> str:
     return cert_type[: -len(CERT_SUFFIX)]
 
@@ -322,6 +341,7 @@ def read_private_entry(r: Reader) -> PrivateEntry:
             if _certificate_type(certificate) != algorithm:
                 raise KeyFormatError("certificate type does not match the key type")
             pub = _certified_key(certificate, base)
+            _read_repeated_public_fields(r, pub)
             return PrivateEntry(_private_for(r, pub), certificate)
         return PrivateEntry(_private_for(r, _read_public_fields(r, algorithm)))
     except DecodeError as exc:

@@ -162,8 +162,8 @@ class Ed25519PublicKey(PublicKey):
         self.crypto_key = ed25519.Ed25519PublicKey.from_public_bytes(raw)
         super().__init__(blob or Writer().string(b"ssh-ed25519").string(raw).getvalue())
 
-    bits = 256  # type: ignore[assignment]
-    signature_algorithms = ("ssh-ed25519",)  # type: ignore[assignment]
+    bits = 256
+    signature_algorithms = ("ssh-ed25519",)
 
     @classmethod
     def _read(cls, r: Reader, algorithm: str) -> Ed25519PublicKey:
@@ -251,7 +251,7 @@ class RSAPublicKey(PublicKey):
     algorithm = "ssh-rsa"
     key_type_label = "RSA"
     __slots__ = ("crypto_key", "e", "n")
-    signature_algorithms = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")  # type: ignore[assignment]
+    signature_algorithms = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 
     def __init__(self, e: int, n: int, blob: bytes | None = None) -> None:
         if not RSA_MIN_BITS <= n.bit_length() <= RSA_MAX_BITS:
@@ -296,7 +296,7 @@ class DSAPublicKey(PublicKey):
     algorithm = "ssh-dss"
     key_type_label = "DSA"
     __slots__ = ("crypto_key", "g", "p", "q", "y")
-    signature_algorithms = ("ssh-dss",)  # type: ignore[assignment]
+    signature_algorithms = ("ssh-dss",)
 
     def __init__(self, p: int, q: int, g: int, y: int, blob: bytes | None = None) -> None:
         try:
@@ -376,7 +376,7 @@ class SKEd25519PublicKey(_SKMixin, Ed25519PublicKey):
     algorithm = "sk-ssh-ed25519@openssh.com"
     key_type_label = "ED25519-SK"
     __slots__ = ("application",)
-    signature_algorithms = ("sk-ssh-ed25519@openssh.com",)  # type: ignore[assignment]
+    signature_algorithms = ("sk-ssh-ed25519@openssh.com",)
 
     def __init__(self, raw: bytes, application: str) -> None:
         self.application = application
@@ -436,7 +436,7 @@ class SKECDSAPublicKey(_SKMixin, ECDSAPublicKey):
         self.algorithm = name
 
     @classmethod
-    def _read(cls, r: Reader, algorithm: str) -> SKECDSAPublicKey:  # type: ignore[override]
+    def _read(cls, r: Reader, algorithm: str) -> SKECDSAPublicKey:
         curve_name = r.ascii("curve")
         if curve_name != "nistp256":
             raise KeyFormatError(f"security keys use nistp256, not {curve_name!r}")

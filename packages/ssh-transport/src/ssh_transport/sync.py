@@ -108,7 +108,7 @@ class ProcessStream:
         # socketpair rather than pipes: one fd to poll with a timeout, both directions.
         ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(  # noqa: S603 - argv comes from the caller
-            list(argv), stdin=theirs, stdout=theirs, stderr=subprocess.DEVNULL
+            list(argv), stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=subprocess.DEVNULL
         )
         theirs.close()
         self._stream = SocketStream(ours)

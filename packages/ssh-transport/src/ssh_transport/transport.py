@@ -42,6 +42,7 @@ from .events import (
 )
 from .hostkeys import HostKey, host_key_algorithms_for, key_type_for, signature_algorithm_for
 from .kex import ExchangeContext, KexFailed, KexResult, KexStep
+from .kex.gex import GexServer
 from .keys import derive_key
 from .messages import (
     Debug,
@@ -547,9 +548,9 @@ class Transport:
                 kx.our_kexinit,
                 payload,
             )
-            method = spec.client(spec, context, self._rng)
-            kx.method = method
-            for message in method.start():
+            client_method = spec.client(spec, context, self._rng)
+            kx.method = client_method
+            for message in client_method.start():
                 self._send_packet(message)
         else:
             context = ExchangeContext(
@@ -564,12 +565,10 @@ class Transport:
             def sign(data: bytes) -> bytes:
                 return host_key.signer.sign(data, sig_alg)
 
-            if spec.name.startswith("diffie-hellman-group-exchange"):
-                kx.method = spec.server(spec, context, self._rng, host_key.public_key.blob, sign)
-                if self.config.moduli is not None:
-                    kx.method.moduli = list(self.config.moduli)  # type: ignore[union-attr]
-            else:
-                kx.method = spec.server(spec, context, self._rng, host_key.public_key.blob, sign)
+            method = spec.server(spec, context, self._rng, host_key.public_key.blob, sign)
+            if isinstance(method, GexServer) and self.config.moduli is not None:
+                method.moduli = list(self.config.moduli)
+            kx.method = method
         log.debug("kex: %s", algorithms)
 
     def _on_kex_message(self, kx: _Kex, payload: bytes) -> None:

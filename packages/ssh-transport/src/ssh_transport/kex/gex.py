@@ -6,7 +6,17 @@ from collections.abc import Sequence
 
 from ssh_wire import DecodeError, MessageNumber, Reader, Writer
 
-from .base import ClientKex, ExchangeContext, HostSigner, KexFailed, KexResult, KexSpec, KexStep, Rng
+from .base import (
+    ClientKex,
+    ExchangeContext,
+    HostSigner,
+    KexFailed,
+    KexResult,
+    KexSpec,
+    KexStep,
+    Rng,
+    ServerKex,
+)
 from .groups import MODP_GENERATOR, check_public, modp_prime
 
 __all__ = ["GexClient", "GexServer", "GEX_MIN", "GEX_PREFERRED", "GEX_MAX", "default_moduli"]
@@ -96,7 +106,7 @@ class GexClient(ClientKex):
         return KexStep(result=KexResult(shared, h, host_key, signature, self.spec.hash_name))
 
 
-class GexServer:
+class GexServer(ServerKex):
     """Server side; ``moduli`` is a list of (p, g), e.g. parsed from /etc/ssh/moduli."""
 
     def __init__(
@@ -108,8 +118,7 @@ class GexServer:
         sign: HostSigner,
         moduli: Sequence[tuple[int, int]] | None = None,
     ) -> None:
-        self.spec, self.context, self.rng = spec, context, rng
-        self.host_key_blob, self.sign = host_key_blob, sign
+        super().__init__(spec, context, rng, host_key_blob, sign)
         self.moduli = list(moduli) if moduli is not None else default_moduli()
         self._state = "request"
 

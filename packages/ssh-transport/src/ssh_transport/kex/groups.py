@@ -46,7 +46,8 @@ def _pi_scaled(bits: int) -> int:
 def modp_prime(bits: int) -> int:
     """The MODP safe prime of ``bits`` bits (1024, 2048, 3072, 4096, 6144, 8192)."""
     k = _MODP_OFFSETS[bits]
-    return 2**bits - 2 ** (bits - 64) - 1 + 2**64 * (_pi_scaled(bits - 130) + k)
+    prime: int = 2**bits - 2 ** (bits - 64) - 1 + 2**64 * (_pi_scaled(bits - 130) + k)
+    return prime
 
 
 def check_public(value: int, p: int) -> None:

@@ -94,9 +94,10 @@ class MLKEM768X25519(_Hybrid):
 
 def _sntrup() -> tuple[Callable[..., tuple[bytes, bytes]], Callable[..., tuple[bytes, bytes]],
                        Callable[[bytes, bytes], bytes]]:  # fmt: skip
-    from .. import sntrup761
+    # Imported on first use: the pure-Python KEM is only needed when negotiated.
+    from ..sntrup761 import decapsulate, encapsulate, generate_keypair
 
-    return sntrup761.generate_keypair, sntrup761.encapsulate, sntrup761.decapsulate
+    return generate_keypair, encapsulate, decapsulate
 
 
 class SNTRUP761X25519(_Hybrid):
