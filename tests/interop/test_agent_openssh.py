@@ -147,13 +147,7 @@ def test_ssh_add_list(ours, keydir):
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            "ed25519",
-            marks=pytest.mark.xfail(
-                reason="ssh_keys.private_wire reads ed25519 cert entries without their pubkey",
-                strict=True,
-            ),
-        ),
+        "ed25519",
         "ecdsa",
         "rsa",
     ],

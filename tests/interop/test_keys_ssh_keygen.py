@@ -318,8 +318,8 @@ def _capture_ssh_add(work: Path, key_path: Path) -> list[bytes]:
                     n = int.from_bytes(buf[:4], "big")
                     msg, buf = buf[4 : 4 + n], buf[4 + n :]
                     messages.append(msg)
-                    # SSH_AGENT_SUCCESS for ADD_IDENTITY (17), FAILURE for anything else.
-                    conn.sendall(b"\x00\x00\x00\x01" + (b"\x06" if msg[:1] == b"\x11" else b"\x05"))
+                    ok = msg[:1] in (b"\x11", b"\x19")  # ADD_IDENTITY, ADD_ID_CONSTRAINED
+                    conn.sendall(b"\x00\x00\x00\x01" + (b"\x06" if ok else b"\x05"))
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -334,7 +334,7 @@ def _capture_ssh_add(work: Path, key_path: Path) -> list[bytes]:
         thread.join(30)
     finally:
         server.close()
-    return [m for m in messages if m[:1] == b"\x11"]
+    return [m for m in messages if m[:1] in (b"\x11", b"\x19")]
 
 
 @pytest.mark.skipif(shutil.which("ssh-add") is None, reason="needs ssh-add")
@@ -362,3 +362,35 @@ def test_private_fields_match_ssh_add(
         assert entry.certificate == cert
         expected = write_private_fields(key, certificate=cert)
         assert msg[1 : 1 + len(expected)] == expected
+
+
+@pytest.mark.skipif(shutil.which("ssh-add") is None, reason="needs ssh-add")
+@pytest.mark.parametrize("kind", ["sk-ed25519", "sk-ecdsa"])
+def test_security_key_files_and_fields_match_ssh_add(tmp_path: Path, kind: str) -> None:
+    """SK key files we write load in ssh-keygen and ssh-add (no token needed to add one)."""
+    from ssh_keys import SKECDSAPublicKey, SKEd25519PublicKey, SKPrivateKey, generate_private_key
+
+    if kind == "sk-ed25519":
+        raw = generate_private_key("ed25519").public_key.raw  # type: ignore[attr-defined]
+        public: SKEd25519PublicKey | SKECDSAPublicKey = SKEd25519PublicKey(raw, "ssh:")
+    else:
+        point = generate_private_key("ecdsa").public_key.point  # type: ignore[attr-defined]
+        public = SKECDSAPublicKey(point, "ssh:test")
+    key = SKPrivateKey(public, 0x01, b"key handle bytes", b"", comment="sk key")
+    key_path = tmp_path / "id"
+    write_private_key_file(key_path, key)
+    (tmp_path / "id.pub").write_text(key.public_key.to_line("sk key") + "\n")
+    assert parse_public_key_line(keygen("-y", "-f", key_path)).key == key.public_key
+    keygen("-q", "-t", "ed25519", "-N", "", "-f", tmp_path / "ca")
+    keygen("-q", "-s", tmp_path / "ca", "-I", "cert-id", "-n", "bob", tmp_path / "id.pub")
+    cert_blob = base64.b64decode((tmp_path / "id-cert.pub").read_text().split()[1])
+
+    plain_msg, cert_msg = _capture_ssh_add(tmp_path, key_path)
+    for msg, cert in ((plain_msg, None), (cert_msg, cert_blob)):
+        r = Reader(msg[1:])
+        entry = read_private_entry(r)
+        assert r.text("comment") == "sk key"
+        assert isinstance(entry.key, SKPrivateKey)
+        assert (entry.key.key_handle, entry.key.flags) == (b"key handle bytes", 0x01)
+        assert entry.certificate == cert
+        assert msg[1 : r.offset + 1 - len(b"sk key") - 4] == write_private_fields(key, cert)

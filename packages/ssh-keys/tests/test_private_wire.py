@@ -21,6 +21,7 @@ from ssh_keys import (
     generate_private_key,
 )
 from ssh_keys.private_wire import (
+    certificate_type,
     read_private_entry,
     read_private_fields,
     write_private_fields,
@@ -181,7 +182,7 @@ def _fake_cert(key: PrivateKey) -> bytes:
     """A structurally valid certificate prefix: type, nonce, the key's public fields."""
     blob = Reader(key.public_key.blob)
     blob.ascii()
-    cert_type = key.algorithm + "-cert-v01@openssh.com"
+    cert_type = certificate_type(key.algorithm)
     return Writer().string(cert_type.encode()).string(b"n" * 32).raw(blob.rest()).getvalue()
 
 
@@ -191,12 +192,21 @@ def test_certificate_entries(name: str) -> None:
     cert = _fake_cert(key) + b"rest of the certificate"
     data = write_private_fields(key, certificate=cert)
     r = Reader(data)
-    assert r.ascii() == key.algorithm + "-cert-v01@openssh.com"
+    assert r.ascii() == certificate_type(key.algorithm)
     assert r.string() == cert
     entry = read_private_entry(Reader(data))
     assert entry.certificate == cert
     assert entry.key.public_key == key.public_key
     assert read_private_fields(Reader(data)).public_key == key.public_key
+
+
+def test_certificate_type_names() -> None:
+    assert certificate_type("ssh-rsa") == "ssh-rsa-cert-v01@openssh.com"
+    assert certificate_type("sk-ssh-ed25519@openssh.com") == "sk-ssh-ed25519-cert-v01@openssh.com"
+    assert (
+        certificate_type("sk-ecdsa-sha2-nistp256@openssh.com")
+        == "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com"
+    )
 
 
 def test_certificate_for_another_key_refused() -> None:

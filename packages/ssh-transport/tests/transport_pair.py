@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from ssh_keys import PrivateKey, generate_private_key
@@ -74,6 +74,10 @@ class Pair:
         self.auto_accept = auto_accept
         self.events: dict[Role, list[Event]] = {Role.CLIENT: [], Role.SERVER: []}
         self.wire: dict[Role, list[bytes]] = {Role.CLIENT: [], Role.SERVER: []}
+        #: If set, called with (sender role, index, packet) for every packet (or the version
+        #: line) a side emits; returns what actually reaches the peer.
+        self.tamper: Callable[[Role, int, bytes], list[bytes]] | None = None
+        self._emitted = {Role.CLIENT: 0, Role.SERVER: 0}
 
     def side(self, role: Role) -> Transport:
         return self.client if role is Role.CLIENT else self.server
@@ -99,7 +103,7 @@ class Pair:
             self.collect()
             moved = False
             for role in Role:
-                data = self.side(role).data_to_send()
+                data = self._take(role)
                 if data:
                     moved = True
                     self.wire[role].append(data)
@@ -108,6 +112,19 @@ class Pair:
             if not moved:
                 return
         raise AssertionError("pump did not settle")
+
+    def _take(self, role: Role) -> bytes:
+        t = self.side(role)
+        if self.tamper is None:
+            return t.data_to_send()
+        # The core keeps one list entry per packet: tamper with whole packets.
+        packets = list(t._out)
+        t._out.clear()
+        passed = []
+        for packet in packets:
+            passed += self.tamper(role, self._emitted[role], packet)
+            self._emitted[role] += 1
+        return b"".join(passed)
 
     def handshake(self) -> Pair:
         self.pump()
@@ -144,3 +161,29 @@ def connected(
         pair.open_service()
     pair.clear()
     return pair
+
+
+def plain_packet(payload: bytes) -> bytes:
+    """A packet as sent before the first NEWKEYS (no cipher, no MAC)."""
+    from ssh_transport.ciphers import NONE_CIPHER
+    from ssh_transport.packet import PacketSealer
+
+    return PacketSealer(NONE_CIPHER, b"", b"").seal(0, payload)
+
+
+def record(t: Transport) -> list[tuple[int, bytes]]:
+    """Log (sequence number, payload) of every packet ``t`` dispatches."""
+    log: list[tuple[int, bytes]] = []
+    original = t._dispatch
+
+    def dispatch(payload: bytes, seq: int) -> None:
+        log.append((seq, payload))
+        original(payload, seq)
+
+    t._dispatch = dispatch  # type: ignore[method-assign]
+    return log
+
+
+def inject(sender: Transport, payload: bytes) -> None:
+    """Have ``sender`` seal and queue ``payload`` as it would its own message."""
+    sender._send_packet(payload)

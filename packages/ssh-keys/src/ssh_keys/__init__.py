@@ -51,6 +51,16 @@ from .public import (
     parse_public_key_blob,
     parse_public_key_line,
 )
+from .keyfile import (
+    UnprotectedPrivateKeyWarning,
+    load_private_key,
+    load_public_key,
+    read_private_key_file,
+    read_public_key_file,
+    serialize_private_key,
+    write_private_key_file,
+    write_secret_file,
+)
 from .known_hosts import HostKeyLookup, HostKeyStatus, KnownHosts, hash_host
 from .ppk import dump_ppk, is_ppk, load_ppk
 from .randomart import randomart
@@ -93,6 +103,15 @@ __all__ = [
     "private_key_from_crypto",
     "Signer",
     "AsyncSigner",
+    # key files
+    "load_private_key",
+    "load_public_key",
+    "read_private_key_file",
+    "read_public_key_file",
+    "write_private_key_file",
+    "serialize_private_key",
+    "write_secret_file",
+    "UnprotectedPrivateKeyWarning",
     # certificates
     "Certificate",
     "CertType",

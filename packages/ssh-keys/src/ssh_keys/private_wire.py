@@ -14,10 +14,13 @@ The same encoding appears inside the openssh-key-v1 private section
                        byte flags  string key_handle  string reserved
 
 Certificate variants (``<type>-cert-v01@openssh.com``) carry the certificate
-blob in place of the public fields, then only the private fields:
+blob, then what the certificate does not already hold (as OpenSSH 9.2's
+ssh-add sends them):
 
-    ed25519: string pub string seed||pub;  ecdsa: mpint d;
-    rsa: mpint d, iqmp, p, q;  dss: mpint x;  sk-*: byte flags, string handle, string reserved.
+    ed25519:     string pub  string seed||pub        ecdsa: mpint d
+    rsa:         mpint d  mpint iqmp  mpint p  mpint q      dss: mpint x
+    sk-ed25519:  string pub  string application  byte flags  string handle  string reserved
+    sk-ecdsa:    string application  byte flags  string handle  string reserved
 
 Everything read is checked for consistency (the public half must match the
 private half), so a corrupted key fails here with :class:`KeyFormatError`
@@ -61,6 +64,7 @@ __all__ = [
     "read_private_fields",
     "read_private_entry",
     "rsa_private_from_numbers",
+    "certificate_type",
 ]
 
 CERT_SUFFIX = "-cert-v01@openssh.com"
@@ -148,7 +152,7 @@ def write_private_fields(key: PrivateKey, certificate: bytes | None = None) -> b
     w = Writer()
     if certificate is not None:
         cert_type = _certificate_type(certificate)
-        if cert_type != key.algorithm + CERT_SUFFIX:
+        if cert_type != certificate_type(key.algorithm):
             raise KeyFormatError(f"a {cert_type} certificate does not fit a {key.algorithm} key")
         if _certified_key(certificate, key.algorithm) != key.public_key:
             raise KeyFormatError("the certificate is for a different key")
@@ -319,16 +323,25 @@ def _certified_key(certificate: bytes, base_algorithm: str) -> PublicKey:
 
 def _read_repeated_public_fields(r: Reader, pub: PublicKey) -> None:
     """After a certificate: the ed25519 key and SK application, which must match it."""
-    if isinstance(pub, (Ed25519PublicKey, SKEd25519PublicKey)):
-        if r.string("ed25519 public key", max_length=32) != pub.raw:
-            raise KeyFormatError("the private key does not match its certificate")
-    if isinstance(pub, (SKEd25519PublicKey, SKECDSAPublicKey)):
-        if _application(r) != pub.application:
-            raise KeyFormatError("the security key application does not match its certificate")
+    ed25519 = isinstance(pub, (Ed25519PublicKey, SKEd25519PublicKey))
+    if ed25519 and r.string("ed25519 public key", max_length=32) != pub.raw:  # type: ignore[attr-defined]
+        raise KeyFormatError("the private key does not match its certificate")
+    if isinstance(pub, (SKEd25519PublicKey, SKECDSAPublicKey)) and _application(r) != (
+        pub.application
+    ):
+        raise KeyFormatError("the security key application does not match its certificate")
+
+
+def certificate_type(algorithm: str) -> str:
+    """The certificate type for a key type: ``ssh-ed25519`` -> ``ssh-ed25519-cert-v01@openssh.com``,
+    ``sk-ssh-ed25519@openssh.com`` -> ``sk-ssh-ed25519-cert-v01@openssh.com``."""
+    return algorithm.removesuffix("@openssh.com") + CERT_SUFFIX
 
 
 def _base_algorithm(cert_type: str) -> str:
-    return cert_type[: -len(CERT_SUFFIX)]
+    stem = cert_type[: -len(CERT_SUFFIX)]
+    # Security key types keep their @openssh.com in the plain name.
+    return stem + "@openssh.com" if stem.startswith("sk-") else stem
 
 
 def read_private_entry(r: Reader) -> PrivateEntry:

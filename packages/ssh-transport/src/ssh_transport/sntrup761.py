@@ -252,10 +252,14 @@ class _Field:
         t = n - j + 1
         a0, a1 = _unpack(p2[0], t, width), _unpack(p2[1], t, width)
         b0, b1 = _unpack(fj, t, width), _unpack(gj, t, width)
-        c = sum(x * y for x, y in zip(a0, reversed(b0))) + sum(x * y for x, y in zip(a1, reversed(b1)))
+        c = sum(x * y for x, y in zip(a0, reversed(b0), strict=True)) + sum(
+            x * y for x, y in zip(a1, reversed(b1), strict=True)
+        )
         scale = self.inv[c % m]
-        p01 = _unpack(self.reduce(p2[0] * p1[1] + p2[1] * p1[3]), _P + 1, width)
-        out = p01[_P:0:-1]  # coefficient of x^i is P01[p - i]; degree <= p
+        # P01 has degree <= p mod m; higher slots hold (lazy) multiples of m, dropped here.
+        packed = self.reduce(p2[0] * p1[1] + p2[1] * p1[3]) & ((1 << (k * (_P + 1))) - 1)
+        p01 = _unpack(packed, _P + 1, width)
+        out = p01[_P:0:-1]  # coefficient of x^i is P01[p - i]
         out[0] += p01[0]  # x^p = x + 1
         out[1] += p01[0]
         return [v * scale % m for v in out]
@@ -269,7 +273,12 @@ class _FieldQ(_Field):
 
     def __init__(self) -> None:
         super().__init__()
-        self.m20, self.m15, self.m25, self.m17 = self.low(20), self.low(15), self.low(25), self.low(17)
+        self.m20, self.m15, self.m25, self.m17 = (
+            self.low(20),
+            self.low(15),
+            self.low(25),
+            self.low(17),
+        )
         self.r20 = pow(2, 20, _Q)  # 1828
         self.r15 = pow(2, 15, _Q)  # 631
         self.mc = (1 << 23) // _Q  # Barrett constant for slots < 2^23
@@ -326,7 +335,7 @@ class _Codec:
         size = 0
         while len(ms) > 1:
             m0s, m1s, nbytes, nxt = ms[0:-1:2], ms[1::2], [], []
-            for m0, m1 in zip(m0s, m1s):
+            for m0, m1 in zip(m0s, m1s, strict=True):
                 m, b = m0 * m1, 0
                 while m >= 16384:
                     m, b = (m + 255) >> 8, b + 1
@@ -355,7 +364,7 @@ class _Codec:
         rs = list(values)
         for m0s, _m1s, _nbytes, runs in self.levels:
             odd = rs[-1] if len(rs) & 1 else None
-            pairs = [r0 + m0 * r1 for r0, m0, r1 in zip(rs[0::2], m0s, rs[1::2])]
+            pairs = [r0 + m0 * r1 for r0, m0, r1 in zip(rs[0::2], m0s, rs[1::2], strict=False)]
             nxt: list[int] = []
             for start, stop, b in runs:
                 chunk = pairs[start:stop]
@@ -392,15 +401,19 @@ class _Codec:
                 elif b == 2:
                     level.extend(struct.unpack(f"<{count}H", seg))
                 else:
-                    level.extend([int.from_bytes(seg[i : i + b], "little") for i in range(0, len(seg), b)])
+                    level.extend(
+                        [int.from_bytes(seg[i : i + b], "little") for i in range(0, len(seg), b)]
+                    )
             bottoms.append(level)
         rs = [int.from_bytes(data[pos : pos + self.top_bytes], "little") % self.top]
-        for (m0s, m1s, nbytes, _runs), level in zip(reversed(self.levels), reversed(bottoms)):
+        for (m0s, m1s, nbytes, _runs), level in zip(
+            reversed(self.levels), reversed(bottoms), strict=True
+        ):
             odd = rs[-1] if len(m0s) < len(rs) else None
-            vals = [bt + (r << (8 * b)) for bt, r, b in zip(level, rs, nbytes)]
+            vals = [bt + (r << (8 * b)) for bt, r, b in zip(level, rs, nbytes, strict=False)]
             nxt = [0] * (2 * len(vals))
-            nxt[0::2] = [v % m0 for v, m0 in zip(vals, m0s)]
-            nxt[1::2] = [(v // m0) % m1 for v, m0, m1 in zip(vals, m0s, m1s)]
+            nxt[0::2] = [v % m0 for v, m0 in zip(vals, m0s, strict=True)]
+            nxt[1::2] = [(v // m0) % m1 for v, m0, m1 in zip(vals, m0s, m1s, strict=True)]
             if odd is not None:
                 nxt.append(odd)
             rs = nxt
@@ -424,7 +437,7 @@ SHARED_SECRET_SIZE = _HASH_BYTES
 def _small_encode(off: Sequence[int]) -> bytes:
     body = bytes(
         a + 4 * b + 16 * c + 64 * d
-        for a, b, c, d in zip(off[0:-1:4], off[1::4], off[2::4], off[3::4])
+        for a, b, c, d in zip(off[0:-1:4], off[1::4], off[2::4], off[3::4], strict=True)
     )
     return body + bytes([off[_P - 1]])
 
@@ -495,11 +508,9 @@ def _hide(r_off: list[int], pk: bytes, pk_hash: bytes) -> tuple[bytes, bytes]:
 def _decrypt(c_enc: bytes, f_off: list[int], v_off: list[int]) -> list[int]:
     c3 = [3 * d for d in _rounded_codec.decode(c_enc)]  # c_i + 2295
     fc = _mul_q(c3, _Q12, f_off)
-    # e = 3 f c in R_q, centered, then mapped to R/3 (stored as e_i + 1 mod 3).
-    e_off = []
-    for z in fc:
-        t = 3 * z % _Q
-        e_off.append((t - _Q + 1) % 3 if t > _Q12 else (t + 1) % 3)
+    # e = 3 f c in R_q, centered, then taken mod 3 and stored as e_i + 1: with t in [0, q),
+    # centered is t or t - q, and q = 1 mod 3 turns (t - q + 1) into t.
+    e_off = [(t + (t <= _Q12)) % 3 for t in [3 * z % _Q for z in fc]]
     ev = _mul_3(e_off, 1, v_off)
     r_off = [(z + 1) % 3 for z in ev]
     if _P - r_off.count(1) != _W:

@@ -38,15 +38,17 @@ class VersionReader:
 
     ``feed(buffer)`` returns ``(version, consumed)`` once the line is complete, or
     None to wait for more. Clients skip lines a server sends before its version;
-    servers accept nothing but the version line.
+    servers accept nothing but the version line. ``buf`` is the whole stream so
+    far (the same growing buffer each call): lines already read are skipped.
     """
 
     def __init__(self, *, allow_pre_lines: bool) -> None:
         self.allow_pre_lines = allow_pre_lines
         self.pre_lines: list[str] = []
+        self._pos = 0  # start of the first line not yet read, so no line counts twice
 
     def feed(self, buf: bytes | bytearray) -> tuple[str, int] | None:
-        pos = 0
+        pos = self._pos
         while True:
             end = buf.find(b"\n", pos)
             if end < 0:
@@ -59,6 +61,7 @@ class VersionReader:
                 if not self.allow_pre_lines and pos == 0 and pending >= 4:
                     if buf[:4] != b"SSH-":
                         raise ProtocolVersionError(self._not_ssh(bytes(buf[:64])))
+                self._pos = pos
                 return None
             line = bytes(buf[pos : end + 1])
             pos = end + 1
@@ -66,6 +69,8 @@ class VersionReader:
                 return self._parse(line), pos
             if not self.allow_pre_lines:
                 raise ProtocolVersionError(self._not_ssh(line))
+            if len(line) > _PRE_LINE_LIMIT:
+                raise ProtocolVersionError("over-long line before the identification line")
             if b"\x00" in line:
                 raise ProtocolVersionError("NUL byte before the identification line")
             self.pre_lines.append(line.rstrip(b"\r\n").decode("utf-8", "replace"))

@@ -8,7 +8,9 @@
 
 A subclass becomes a frozen, slotted dataclass whose encode/decode plan is
 compiled once, when the class is created; an annotation the schema does not
-understand fails right there. Decoding is strict: every read is bounded,
+understand fails right there. Schemas made of the builtin wire types also get
+specialised encode/decode functions generated then (see :mod:`.codegen`); the
+generic methods below stay the reference behaviour they fall back to. Decoding is strict: every read is bounded,
 trailing bytes are rejected unless the last field is :data:`Rest`, and errors
 name the message, field and offset.
 """
@@ -21,6 +23,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
+from .codegen import FieldKind, build_codecs
 from .errors import DecodeError
 from .reader import Buffer, Reader
 from .writer import Writer
@@ -62,17 +65,31 @@ class WireType:
     write: Callable[[Writer, Any], object]
 
 
+# Fixed's reader and writer are small classes, not closures, so the code generator
+# can recognise them and learn the size.
+@dataclasses.dataclass(frozen=True)
+class _ReadFixed:
+    size: int
+
+    def __call__(self, r: Reader, field: str) -> bytes:
+        return r.raw(self.size, field)
+
+
+@dataclasses.dataclass(frozen=True)
+class _WriteFixed:
+    size: int
+
+    def __call__(self, w: Writer, value: bytes) -> None:
+        if len(value) != self.size:
+            raise ValueError(f"expected {self.size} bytes, got {len(value)}")
+        w.raw(value)
+
+
 def Fixed(size: int) -> WireType:  # a function that reads as a type in annotations
     """Exactly ``size`` raw bytes with no length prefix (e.g. the KEXINIT cookie)."""
     if not isinstance(size, int) or size < 0:
         raise TypeError(f"Fixed() takes a size >= 0, not {size!r}")
-
-    def write(w: Writer, value: bytes) -> None:
-        if len(value) != size:
-            raise ValueError(f"expected {size} bytes, got {len(value)}")
-        w.raw(value)
-
-    return WireType(f"byte[{size}]", lambda r, f: r.raw(size, f), write)
+    return WireType(f"byte[{size}]", _ReadFixed(size), _WriteFixed(size))
 
 
 def _write_names(w: Writer, value: tuple[str, ...]) -> None:
@@ -113,6 +130,27 @@ Rest = Annotated[bytes, REST]
 
 _Plan = tuple[tuple[str, WireType], ...]
 
+# The wire types the code generator knows, by identity (a user-made WireType is opaque
+# to it, and a schema using one keeps the generic methods).
+_KINDS: dict[int, str] = {
+    id(w): w.name
+    for w in (BYTE, BOOLEAN, UINT32, UINT64, STRING, TEXT, NAME, MPINT, NAME_LIST, REST)
+}
+
+
+def _field_kinds(plan: _Plan) -> list[FieldKind] | None:
+    kinds: list[FieldKind] = []
+    for name, wire in plan:
+        if isinstance(wire.read, _ReadFixed) and isinstance(wire.write, _WriteFixed):
+            if wire.read.size != wire.write.size:
+                return None
+            kinds.append((name, "fixed", wire.read.size))
+        elif id(wire) in _KINDS:
+            kinds.append((name, _KINDS[id(wire)], 0))
+        else:
+            return None
+    return kinds
+
 
 def _compile(cls: type) -> _Plan:
     try:
@@ -150,6 +188,8 @@ class _StructMeta(type):
             return cls
         # slots=True builds a new class, which comes back through here to compile its plan.
         made = dataclasses.dataclass(frozen=True, slots=True)(typing.cast(Any, cls))
+        # The class dict of `made` holds dataclass's own __init__ unless this body defined one.
+        _install_codecs(made, own_init="__init__" in namespace)
         return typing.cast(_StructMeta, made)
 
 
@@ -187,13 +227,15 @@ class Struct(metaclass=_StructMeta):
     @classmethod
     def decode(cls, data: Buffer, *, strict: bool = True) -> Self:
         """Decode exactly one structure; trailing bytes are an error."""
-        r = Reader(data, strict=strict)
-        value = cls.read_from(r)
-        if not r.at_end():
-            raise DecodeError(
-                f"{r.remaining} trailing bytes", offset=r.offset, message=cls.__name__
-            )
-        return value
+        return _decode_generic(cls, data, strict)
+
+
+def _decode_generic(cls: type[_T], data: Buffer, strict: bool) -> _T:
+    r = Reader(data, strict=strict)
+    value = cls.read_from(r)
+    if not r.at_end():
+        raise DecodeError(f"{r.remaining} trailing bytes", offset=r.offset, message=cls.__name__)
+    return value
 
 
 class Message(Struct):
@@ -219,6 +261,55 @@ class Message(Struct):
                 message=cls.__name__,
             )
         return super().read_from(r)
+
+
+_CODEC_NAMES = ("encode", "encode_into", "read_from", "decode")
+
+
+def _is_ours(cls: type, name: str) -> bool:
+    """Whether ``cls.<name>`` is this module's (generic or generated), not a user override."""
+    for k in cls.__mro__:
+        if name in k.__dict__:
+            attr = k.__dict__[name]
+            return k in (Struct, Message) or hasattr(
+                getattr(attr, "__func__", attr), "__ssh_wire_source__"
+            )
+    return False
+
+
+def _install_codecs(cls: type[Struct], *, own_init: bool) -> None:
+    """Give ``cls`` generated codecs where it does not override the generic methods."""
+    kinds = _field_kinds(cls._plan)
+    if kinds is None:
+        return
+    base: type[Struct] = Message if issubclass(cls, Message) else Struct
+    codecs = build_codecs(
+        cls,
+        kinds,
+        cls.NUMBER if issubclass(cls, Message) else None,
+        # Bypassing __init__ is only the same as calling it when it is dataclass's own.
+        plain_init=not own_init
+        and not hasattr(cls, "__post_init__")
+        and cls.__new__ is object.__new__,
+        generic={
+            "encode": Struct.encode,
+            # The base's own methods, not cls's: those are about to be replaced.
+            "encode_into": base.__dict__["encode_into"],
+            "read_from": base.__dict__["read_from"].__func__,
+            "decode": _decode_generic,
+        },
+    )
+    ours = {name: _is_ours(cls, name) for name in _CODEC_NAMES}
+    # encode calls encode_into and decode calls read_from: a user override of the
+    # inner one must keep being called, so the outer one stays generic too.
+    if ours["encode_into"]:
+        cls.encode_into = codecs["encode_into"]  # type: ignore[method-assign]
+        if ours["encode"]:
+            cls.encode = codecs["encode"]  # type: ignore[method-assign]
+    if ours["read_from"]:
+        cls.read_from = classmethod(codecs["read_from"])  # type: ignore[method-assign,assignment]
+        if ours["decode"]:
+            cls.decode = classmethod(codecs["decode"])  # type: ignore[method-assign,assignment]
 
 
 class MessageTable:
