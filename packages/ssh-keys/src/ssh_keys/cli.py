@@ -619,7 +619,7 @@ def cmd_cert_sign(args: argparse.Namespace) -> int:
             serial=args.serial,
         )
         out = _cert_path(path)
-        _write_public_file(out, (cert.to_line(loaded.comment) + "\n").encode("utf-8"))
+        _write_public_file(out, (cert.to_line(loaded.comment or path) + "\n").encode("utf-8"))
         kind = "host" if cert_type == CertType.HOST else "user"
         who = f" for {','.join(principals)}" if principals else ""
         print(
@@ -652,9 +652,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
         _out(sshsig_sign(sys.stdin.buffer, key, args.namespace, hash_name))
         return 0
     for path in args.files:
-        print(f"Signing file {path}", file=sys.stderr)
         sig_path = path + ".sig"
         _check_new_file(sig_path, args.force)
+        print(f"Signing file {path}", file=sys.stderr)
         with open(path, "rb") as data:
             armored = sshsig_sign(data, key, args.namespace, hash_name)
         _write_public_file(sig_path, armored.encode("ascii"))
@@ -896,11 +896,33 @@ def _os_message(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+# Options whose values may start with "-" (ssh-keygen's "-V -1d:+52w", a passphrase "-x").
+_DASH_VALUE_OPTIONS = frozenset({"-V", "-N", "-P", "-C", "-I"})
+
+
+def _join_dash_values(argv: Sequence[str]) -> list[str]:
+    """argparse takes "-1d:+52w" for an option; pass such values as "-V=-1d:+52w"."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out += argv[i:]
+            break
+        if arg in _DASH_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1][:1] == "-":
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (0 ok, 1 failure, 2 usage)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 0
     func: Callable[[argparse.Namespace], int] = args.func
