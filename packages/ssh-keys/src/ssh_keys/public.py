@@ -208,7 +208,9 @@ class ECDSAPublicKey(PublicKey):
         self.algorithm = f"ecdsa-sha2-{curve_name}"
         super().__init__(
             blob
-            or Writer().string(self.algorithm.encode()).string(curve_name.encode())
+            or Writer()
+            .string(self.algorithm.encode())
+            .string(curve_name.encode())
             .string(point)
             .getvalue()
         )
@@ -346,8 +348,11 @@ class SKSignature:
 
 
 class _SKMixin:
+    """What both security-key types share: the signed message, flags and counter."""
+
     __slots__ = ()
     application: str
+    algorithm: str
 
     def _sk_message(self, r: Reader, data: bytes) -> tuple[bytes, SKSignature]:
         flags = r.byte("sk flags")
@@ -362,12 +367,36 @@ class _SKMixin:
         )
         return signed, SKSignature(flags, counter)
 
-    @staticmethod
-    def _check_flags(info: SKSignature, require_user_presence: bool, require_verified: bool) -> None:
+    def _sk_verify(self, r: Reader, data: bytes) -> SKSignature:
+        """Read the type-specific signature, then flags and counter, and verify."""
+        raise NotImplementedError
+
+    def verify_sk(
+        self,
+        data: bytes,
+        signature: bytes,
+        *,
+        require_user_presence: bool = True,
+        require_verified: bool = False,
+    ) -> SKSignature:
+        """Verify and return the flags and counter the key signed."""
+        algorithm, r = split_signature(signature)
+        if algorithm != self.algorithm:
+            raise SignatureInvalid(f"{algorithm} signature does not match a {self.algorithm} key")
+        try:
+            info = self._sk_verify(r, data)
+        except DecodeError as exc:
+            raise SignatureInvalid(f"malformed {algorithm} signature: {exc}") from None
+        except InvalidSignature:
+            raise SignatureInvalid(f"{algorithm} signature does not verify") from None
         if require_user_presence and not info.user_present:
             raise SignatureInvalid("security key signature lacks user presence")
         if require_verified and not info.user_verified:
             raise SignatureInvalid("security key signature lacks user verification")
+        return info
+
+    def verify(self, data: bytes, signature: bytes, *, allow_sha1: bool = False) -> None:
+        self.verify_sk(data, signature)
 
 
 class SKEd25519PublicKey(_SKMixin, Ed25519PublicKey):
@@ -388,33 +417,13 @@ class SKEd25519PublicKey(_SKMixin, Ed25519PublicKey):
         raw = r.string("ed25519 key")
         return cls(raw, r.text("application", max_length=1024))
 
-    def verify_sk(
-        self,
-        data: bytes,
-        signature: bytes,
-        *,
-        require_user_presence: bool = True,
-        require_verified: bool = False,
-    ) -> SKSignature:
-        """Verify and return the flags and counter the key signed."""
-        algorithm, r = split_signature(signature)
-        if algorithm != self.algorithm:
-            raise SignatureInvalid(f"{algorithm} signature does not match a {self.algorithm} key")
-        try:
-            sig = r.string("ed25519 signature")
-            signed, info = self._sk_message(r, data)
-            if len(sig) != 64:
-                raise SignatureInvalid("ed25519 signature must be 64 bytes")
-            self.crypto_key.verify(sig, signed)
-        except DecodeError as exc:
-            raise SignatureInvalid(f"malformed {algorithm} signature: {exc}") from None
-        except InvalidSignature:
-            raise SignatureInvalid(f"{algorithm} signature does not verify") from None
-        self._check_flags(info, require_user_presence, require_verified)
+    def _sk_verify(self, r: Reader, data: bytes) -> SKSignature:
+        sig = r.string("ed25519 signature")
+        signed, info = self._sk_message(r, data)
+        if len(sig) != 64:
+            raise SignatureInvalid("ed25519 signature must be 64 bytes")
+        self.crypto_key.verify(sig, signed)
         return info
-
-    def verify(self, data: bytes, signature: bytes, *, allow_sha1: bool = False) -> None:
-        self.verify_sk(data, signature)
 
     def _verify(self, algorithm: str, r: Reader, data: bytes) -> None:  # pragma: no cover
         raise AssertionError("verify_sk handles security keys")
@@ -443,31 +452,14 @@ class SKECDSAPublicKey(_SKMixin, ECDSAPublicKey):
         point = r.string("ecdsa point", max_length=256)
         return cls(point, r.text("application", max_length=1024))
 
-    def verify_sk(
-        self,
-        data: bytes,
-        signature: bytes,
-        *,
-        require_user_presence: bool = True,
-        require_verified: bool = False,
-    ) -> SKSignature:
-        """Verify and return the flags and counter the key signed."""
-        algorithm, r = split_signature(signature)
-        if algorithm != self.algorithm:
-            raise SignatureInvalid(f"{algorithm} signature does not match a {self.algorithm} key")
-        try:
-            der = _read_ecdsa_sig(r)
-            signed, info = self._sk_message(r, data)
-            self.crypto_key.verify(der, signed, ec.ECDSA(hashes.SHA256()))
-        except DecodeError as exc:
-            raise SignatureInvalid(f"malformed {algorithm} signature: {exc}") from None
-        except InvalidSignature:
-            raise SignatureInvalid(f"{algorithm} signature does not verify") from None
-        self._check_flags(info, require_user_presence, require_verified)
+    def _sk_verify(self, r: Reader, data: bytes) -> SKSignature:
+        der = _read_ecdsa_sig(r)
+        signed, info = self._sk_message(r, data)
+        self.crypto_key.verify(der, signed, ec.ECDSA(hashes.SHA256()))
         return info
 
-    def verify(self, data: bytes, signature: bytes, *, allow_sha1: bool = False) -> None:
-        self.verify_sk(data, signature)
+    def _verify(self, algorithm: str, r: Reader, data: bytes) -> None:  # pragma: no cover
+        raise AssertionError("verify_sk handles security keys")
 
 
 # -- parsing ------------------------------------------------------------------
