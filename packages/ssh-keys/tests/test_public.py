@@ -129,8 +129,16 @@ def test_signature_for_another_algorithm_is_refused() -> None:
         ed.public_key.verify(b"m", ecdsa.sign(b"m"))
 
 
-@pytest.mark.parametrize("signature", [b"", b"\x00\x00\x00", b"\x00\x00\x00\x0bssh-ed25519",
-                                       b"\xff\xff\xff\xff", b"\x00\x00\x00\x0bssh-ed25519\x00"])  # fmt: skip
+@pytest.mark.parametrize(
+    "signature",
+    [
+        b"",
+        b"\x00\x00\x00",
+        b"\x00\x00\x00\x0bssh-ed25519",
+        b"\xff\xff\xff\xff",
+        b"\x00\x00\x00\x0bssh-ed25519\x00",
+    ],
+)
 def test_malformed_signatures_raise_signature_invalid(signature: bytes) -> None:
     with pytest.raises(SignatureInvalid):
         generate_private_key("ed25519").public_key.verify(b"m", signature)
@@ -148,9 +156,11 @@ def test_public_key_line_round_trip_and_mismatch() -> None:
 
 def test_fingerprint_formats() -> None:
     key = generate_private_key("ed25519").public_key
-    assert key.fingerprint().startswith("SHA256:") and "=" not in key.fingerprint()
+    assert key.fingerprint().startswith("SHA256:")
+    assert "=" not in key.fingerprint()
     md5 = key.fingerprint("md5")
-    assert md5.startswith("MD5:") and len(md5.split(":")) == 17
+    assert md5.startswith("MD5:")
+    assert len(md5.split(":")) == 17
     with pytest.raises(ValueError, match="sha256 or md5"):
         key.fingerprint("sha1")
 

@@ -123,7 +123,7 @@ class PublicKey(ABC):
         except InvalidSignature:
             raise SignatureInvalid(f"{algorithm} signature does not verify") from None
 
-    def fingerprint(self, hash: str = "sha256") -> str:  # noqa: A002 - ssh-keygen's term
+    def fingerprint(self, hash: str = "sha256") -> str:
         """``SHA256:<base64>`` or ``MD5:aa:bb:...`` exactly as ``ssh-keygen -l`` prints it."""
         if hash == "sha256":
             digest = hashlib.sha256(self._blob).digest()
