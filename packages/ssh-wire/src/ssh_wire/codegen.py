@@ -415,5 +415,6 @@ def build_codecs(
     for fn in made.values():
         fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
         fn.__module__ = cls.__module__
+        fn.__ssh_wire_codec__ = True  # schema.py tells these from user overrides by it
         fn.__ssh_wire_source__ = source  # for debugging: print(Cls.decode.__ssh_wire_source__)
     return made

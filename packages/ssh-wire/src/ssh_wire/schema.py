@@ -8,11 +8,13 @@
 
 A subclass becomes a frozen, slotted dataclass whose encode/decode plan is
 compiled once, when the class is created; an annotation the schema does not
-understand fails right there. Schemas made of the builtin wire types also get
-specialised encode/decode functions generated then (see :mod:`.codegen`); the
-generic methods below stay the reference behaviour they fall back to. Decoding is strict: every read is bounded,
+understand fails right there. Decoding is strict: every read is bounded,
 trailing bytes are rejected unless the last field is :data:`Rest`, and errors
 name the message, field and offset.
+
+Schemas made of the builtin wire types also get specialised encode/decode
+functions generated when the class is created (see :mod:`.codegen`); the
+generic methods below stay the reference behaviour those fall back to.
 """
 
 from __future__ import annotations
@@ -264,6 +266,7 @@ class Message(Struct):
 
 
 _CODEC_NAMES = ("encode", "encode_into", "read_from", "decode")
+_CLASSMETHODS = ("read_from", "decode")
 
 
 def _is_ours(cls: type, name: str) -> bool:
@@ -272,44 +275,91 @@ def _is_ours(cls: type, name: str) -> bool:
         if name in k.__dict__:
             attr = k.__dict__[name]
             return k in (Struct, Message) or hasattr(
-                getattr(attr, "__func__", attr), "__ssh_wire_source__"
+                getattr(attr, "__func__", attr), "__ssh_wire_codec__"
             )
     return False
 
 
 def _install_codecs(cls: type[Struct], *, own_init: bool) -> None:
-    """Give ``cls`` generated codecs where it does not override the generic methods."""
+    """Give ``cls`` generated codecs where it does not override the generic methods.
+
+    What is installed now are stubs that generate the real functions on first use:
+    compiling them costs about a millisecond per schema, and a program imports
+    many schemas it never sends or receives.
+    """
     kinds = _field_kinds(cls._plan)
     if kinds is None:
-        return
-    base: type[Struct] = Message if issubclass(cls, Message) else Struct
-    codecs = build_codecs(
-        cls,
-        kinds,
-        cls.NUMBER if issubclass(cls, Message) else None,
-        # Bypassing __init__ is only the same as calling it when it is dataclass's own.
-        plain_init=not own_init
-        and not hasattr(cls, "__post_init__")
-        and cls.__new__ is object.__new__,
-        generic={
-            "encode": Struct.encode,
-            # The base's own methods, not cls's: those are about to be replaced.
-            "encode_into": base.__dict__["encode_into"],
-            "read_from": base.__dict__["read_from"].__func__,
-            "decode": _decode_generic,
-        },
-    )
+        return  # a user-made WireType: the generic methods serve
     ours = {name: _is_ours(cls, name) for name in _CODEC_NAMES}
     # encode calls encode_into and decode calls read_from: a user override of the
     # inner one must keep being called, so the outer one stays generic too.
-    if ours["encode_into"]:
-        cls.encode_into = codecs["encode_into"]  # type: ignore[method-assign]
-        if ours["encode"]:
-            cls.encode = codecs["encode"]  # type: ignore[method-assign]
-    if ours["read_from"]:
-        cls.read_from = classmethod(codecs["read_from"])  # type: ignore[method-assign,assignment]
-        if ours["decode"]:
-            cls.decode = classmethod(codecs["decode"])  # type: ignore[method-assign,assignment]
+    names = [
+        name
+        for name, inner in (
+            ("encode_into", "encode_into"),
+            ("encode", "encode_into"),
+            ("read_from", "read_from"),
+            ("decode", "read_from"),
+        )
+        if ours[name] and ours[inner]
+    ]
+    if not names:
+        return
+    base: type[Struct] = Message if issubclass(cls, Message) else Struct
+    done: list[bool] = []
+
+    def materialise() -> None:
+        if done:
+            return
+        codecs = build_codecs(
+            cls,
+            kinds,
+            cls.NUMBER if issubclass(cls, Message) else None,
+            # Bypassing __init__ is only the same as calling it when it is dataclass's own.
+            plain_init=not own_init
+            and not hasattr(cls, "__post_init__")
+            and cls.__new__ is object.__new__,
+            generic={
+                "encode": Struct.encode,
+                # The base's own methods, not cls's: those are the ones being replaced.
+                "encode_into": base.__dict__["encode_into"],
+                "read_from": base.__dict__["read_from"].__func__,
+                "decode": _decode_generic,
+            },
+        )
+        for name in names:
+            fn = codecs[name]
+            setattr(cls, name, classmethod(fn) if name in _CLASSMETHODS else fn)
+        done.append(True)
+
+    # The stubs hand over to whatever materialise() installed, which checks the class.
+    def encode(self: Struct) -> bytes:
+        materialise()
+        return cls.__dict__["encode"](self)  # type: ignore[no-any-return]
+
+    def encode_into(self: Struct, w: Writer) -> None:
+        materialise()
+        cls.__dict__["encode_into"](self, w)
+
+    def read_from(klass: type[Struct], r: Reader) -> Struct:
+        materialise()
+        return cls.__dict__["read_from"].__func__(klass, r)  # type: ignore[no-any-return]
+
+    def decode(klass: type[Struct], data: Buffer, *, strict: bool = True) -> Struct:
+        materialise()
+        return cls.__dict__["decode"].__func__(klass, data, strict=strict)  # type: ignore[no-any-return]
+
+    stubs: dict[str, Callable[..., Any]] = {
+        "encode": encode,
+        "encode_into": encode_into,
+        "read_from": read_from,
+        "decode": decode,
+    }
+    for name in names:
+        stub = stubs[name]
+        stub.__qualname__ = f"{cls.__qualname__}.{name}"
+        stub.__ssh_wire_codec__ = True  # type: ignore[attr-defined]
+        setattr(cls, name, classmethod(stub) if name in _CLASSMETHODS else stub)
 
 
 class MessageTable:
