@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from transport_pair import Pair, server_config
+
 from ssh_transport import kex
 from ssh_transport.config import TransportConfig
 from ssh_transport.events import KexComplete
@@ -18,7 +20,6 @@ from ssh_transport.negotiation import (
 )
 from ssh_transport.transport import Role, Transport
 from ssh_wire import DisconnectError, DisconnectReason
-from transport_pair import Pair, server_config
 
 DEFAULTS = ("a", "b-1", "b-2", "c")
 SUPPORTED = (*DEFAULTS, "x", "y")
@@ -74,7 +75,7 @@ class TestApplyModifiers:
     def test_config_unknown_name(self) -> None:
         with pytest.raises(ValueError, match="unknown kex method"):
             TransportConfig(kex_algorithms="curve448-sha512").algorithm_lists()
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="unknown cipher"):
             Transport(Role.CLIENT, TransportConfig(ciphers="+rot13"))
 
 

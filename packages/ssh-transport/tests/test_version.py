@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ssh_transport.version import (
     MAX_LINE,
     MAX_PRE_LINES,
@@ -20,7 +21,7 @@ def test_version_line() -> None:
 
 @pytest.mark.parametrize("bad", ["", "a b", "a-b", "a\r", "caf\u00e9", "x" * 250])
 def test_version_line_rejects(bad: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"invalid software version|too long"):
         version_line(bad)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from transport_pair import Pair, server_config
+
 from ssh_transport.config import TransportConfig
 from ssh_transport.events import ConnectionTerminated, Event
 from ssh_transport.transport import Role, Transport
 from ssh_transport.version import MAX_PRE_LINES
 from ssh_wire import DisconnectReason
-from transport_pair import Pair, server_config
 
 VERSION_ERROR = DisconnectReason.PROTOCOL_VERSION_NOT_SUPPORTED
 

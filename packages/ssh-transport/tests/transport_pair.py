@@ -90,11 +90,7 @@ class Pair:
             t = self.side(role)
             while (event := t.next_event()) is not None:
                 self.events[role].append(event)
-                if (
-                    role is Role.CLIENT
-                    and isinstance(event, HostKeyReceived)
-                    and self.auto_accept
-                ):
+                if role is Role.CLIENT and isinstance(event, HostKeyReceived) and self.auto_accept:
                     t.accept_host_key()
 
     def pump(self, max_rounds: int = 10_000) -> None:

@@ -186,6 +186,11 @@ class Transport:
             )
             return
         self._in += data
+        if self._state is _State.HOST_KEY and len(self._in) > 2 * self.config.max_packet_length:
+            # Nothing is read while the application decides; a legitimate server has sent
+            # at most NEWKEYS and EXT_INFO by now, so refuse to buffer without limit.
+            self._fail(ProtocolError("too much data while the host key decision is pending"))
+            return
         self._process()
 
     def handle_timer(self, now: float) -> None:
@@ -285,9 +290,7 @@ class Transport:
             return
         self._start_kex()
 
-    def close(
-        self, reason: int = DisconnectReason.BY_APPLICATION, description: str = ""
-    ) -> None:
+    def close(self, reason: int = DisconnectReason.BY_APPLICATION, description: str = "") -> None:
         """Send DISCONNECT and end the connection."""
         if self._state is _State.CLOSED:
             return
@@ -304,7 +307,9 @@ class Transport:
             self._fail(exc)
         except DecodeError as exc:
             self._fail(
-                DisconnectError(DisconnectReason.PROTOCOL_ERROR, f"malformed message: {exc}", local=True),
+                DisconnectError(
+                    DisconnectReason.PROTOCOL_ERROR, f"malformed message: {exc}", local=True
+                ),
                 cause=exc,
             )
 
@@ -376,8 +381,6 @@ class Transport:
                 raise ProtocolError(f"message {number} before the key exchange")
         else:
             self._packets_since_kex += 1
-            if self._packets_since_kex > 16:
-                self._back_to_back_kex = 0
             self._dispatch_open(number, payload, seq)
             self._check_rekey()
 
@@ -429,7 +432,9 @@ class Transport:
             self._events.append(DebugReceived(msg.always_display, msg.message))
         elif number == MessageNumber.UNIMPLEMENTED:
             Unimplemented.decode(payload)
-            log.debug("peer did not implement our message %d", Unimplemented.decode(payload).sequence)
+            log.debug(
+                "peer did not implement our message %d", Unimplemented.decode(payload).sequence
+            )
         elif number == MessageNumber.SERVICE_REQUEST and self.role is Role.SERVER:
             self._on_service_request(payload)
         elif number == MessageNumber.SERVICE_ACCEPT and self.role is Role.CLIENT:
@@ -520,7 +525,10 @@ class Transport:
             self.strict_kex = self.config.strict_kex and theirs in peer.kex_algorithms
             if self.strict_kex and self._recv_seq != 1:
                 raise ProtocolError("strict kex: KEXINIT was not the first packet")
-        else:
+        elif self._kex is None:
+            # Only exchanges the peer starts count, and only with little traffic between.
+            if self._packets_since_kex > 16:
+                self._back_to_back_kex = 0
             self._back_to_back_kex += 1
             if self._back_to_back_kex > _MAX_BACK_TO_BACK_KEX:
                 raise ProtocolError("peer keeps starting key exchanges")
@@ -626,8 +634,12 @@ class Transport:
                               session_id, size)  # fmt: skip
 
         client_side = self.role is Role.CLIENT
-        out_cipher_name = algs.cipher_client_to_server if client_side else algs.cipher_server_to_client
-        in_cipher_name = algs.cipher_server_to_client if client_side else algs.cipher_client_to_server
+        out_cipher_name = (
+            algs.cipher_client_to_server if client_side else algs.cipher_server_to_client
+        )
+        in_cipher_name = (
+            algs.cipher_server_to_client if client_side else algs.cipher_client_to_server
+        )
         out_mac_name = algs.mac_client_to_server if client_side else algs.mac_server_to_client
         in_mac_name = algs.mac_server_to_client if client_side else algs.mac_client_to_server
         out_letters = (b"A", b"C", b"E") if client_side else (b"B", b"D", b"F")
@@ -671,18 +683,18 @@ class Transport:
             self._send_seq = 0
         out_spec = compression.compression_spec(out_comp)
         in_spec = compression.compression_spec(in_comp)
-        self._compressor = None if out_spec.delayed else out_spec.compressor()
-        if out_spec.name == "none":
-            self._compressor = None
+        # Each NEWKEYS starts fresh streams (as OpenSSH does); a delayed method starts
+        # at once if authentication is already over, else at USERAUTH_SUCCESS. The
+        # inbound one only takes over with the peer's NEWKEYS.
+        authenticated = self._authenticated
+        out_on = out_spec.name != "none" and (authenticated or not out_spec.delayed)
+        in_on = in_spec.name != "none" and (authenticated or not in_spec.delayed)
+        self._compressor = out_spec.compressor() if out_on else None
         kx.pending_opener = opener
         limit = self.config.max_packet_length
-        kx.pending_decompressor = (
-            None if in_spec.delayed or in_spec.name == "none" else in_spec.decompressor(limit)
-        )
-        if out_spec.delayed or in_spec.delayed:
-            self._delayed = (out_spec, in_spec)
-            if self._authenticated:
-                self._start_delayed_compression()
+        kx.pending_decompressor = in_spec.decompressor(limit) if in_on else None
+        delayed = not authenticated and (out_spec.delayed or in_spec.delayed)
+        self._delayed = (out_spec, in_spec) if delayed else None
         if self.role is Role.SERVER and not self._first_kex_done:
             peer = KexInit.decode(kx.peer_kexinit or b"")
             if _EXT_INFO_C in peer.kex_algorithms:
@@ -700,7 +712,7 @@ class Transport:
 
     def _on_newkeys(self, kx: _Kex, payload: bytes) -> None:
         NewKeys.decode(payload)
-        if kx.result is None or kx.pending_opener is None and not kx.newkeys_sent:
+        if kx.result is None or (kx.pending_opener is None and not kx.newkeys_sent):
             raise ProtocolError("NEWKEYS before the key exchange finished")
         if kx.pending_opener is None:
             raise ProtocolError("NEWKEYS before the key exchange finished")
@@ -770,6 +782,7 @@ class Transport:
             self._queued.append(payload)
             return
         self._send_packet(payload)
+        self._packets_since_kex += 1
         self._check_rekey()
 
     def _send_packet(self, payload: bytes) -> None:
@@ -795,7 +808,7 @@ class Transport:
         if error.local:
             try:
                 self._send_packet(Disconnect(error.reason, error.description[:200], "").encode())
-            except Exception:  # noqa: BLE001 - best effort: we are already failing
+            except Exception:
                 log.debug("could not send DISCONNECT", exc_info=True)
         self._state = _State.CLOSED
         self._events.append(ConnectionTerminated(error))

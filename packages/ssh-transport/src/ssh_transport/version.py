@@ -58,9 +58,8 @@ class VersionReader:
                         raise ProtocolVersionError("identification line too long")
                 elif pending > (_PRE_LINE_LIMIT if self.allow_pre_lines else MAX_LINE):
                     raise ProtocolVersionError(self._not_ssh(bytes(buf[pos : pos + 64])))
-                if not self.allow_pre_lines and pos == 0 and pending >= 4:
-                    if buf[:4] != b"SSH-":
-                        raise ProtocolVersionError(self._not_ssh(bytes(buf[:64])))
+                if not self.allow_pre_lines and pos == 0 and pending >= 4 and buf[:4] != b"SSH-":
+                    raise ProtocolVersionError(self._not_ssh(bytes(buf[:64])))
                 self._pos = pos
                 return None
             line = bytes(buf[pos : end + 1])
