@@ -23,6 +23,7 @@ from ssh_wire import (
     DisconnectReason,
     LocalProtocolError,
     MessageNumber,
+    Reader,
 )
 
 from . import ciphers, compression, kex, macs
@@ -449,11 +450,15 @@ class Transport:
             self._send_or_queue(Unimplemented(seq).encode())
 
     def _on_disconnect(self, payload: bytes) -> None:
-        msg = Disconnect.decode(payload, strict=False)
-        self._state = _State.CLOSED
-        self._events.append(
-            ConnectionTerminated(DisconnectError(msg.reason, msg.description, local=False))
+        # Read leniently: the peer is leaving anyway, and its reason code matters more than
+        # whether its description is valid UTF-8 or the language tag is present.
+        r = Reader(payload[1:])
+        reason = r.uint32("reason code")
+        description = bytes(r.string_view("description", max_length=65536)).decode(
+            "utf-8", "replace"
         )
+        self._state = _State.CLOSED
+        self._events.append(ConnectionTerminated(DisconnectError(reason, description, local=False)))
 
     def _on_service_request(self, payload: bytes) -> None:
         service = ServiceRequest.decode(payload).service
