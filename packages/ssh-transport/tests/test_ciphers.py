@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
 from ssh_transport import ciphers
 from ssh_transport.ciphers import (
     DEFAULT_CIPHERS,

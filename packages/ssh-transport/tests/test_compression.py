@@ -8,6 +8,7 @@ import zlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ssh_transport.compression import (
     DEFAULT_COMPRESSION,
     DEFAULT_MAX_DECOMPRESSED,

@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ssh_transport import sntrup761 as kem
 
 P, Q, W = 761, 4591, 286

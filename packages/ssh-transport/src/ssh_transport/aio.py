@@ -7,6 +7,7 @@ turns the core's pause events into awaitable callbacks, and nothing else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import socket
 from collections import deque
@@ -200,15 +201,11 @@ class AsyncTransport:
             self.core.close(DisconnectReason.BY_APPLICATION, description)
             self._flush()
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
     async def __aenter__(self) -> AsyncTransport:
         return self

@@ -7,6 +7,7 @@ command's pipes, another SSH channel) through the small :class:`Stream` protocol
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
@@ -84,7 +85,7 @@ class SocketStream:
         self.sock.settimeout(timeout)
         try:
             return self.sock.recv(_READ_SIZE)
-        except socket.timeout:
+        except TimeoutError:
             raise TimeoutError from None
         except ConnectionResetError:
             return b""
@@ -94,10 +95,8 @@ class SocketStream:
         self.sock.sendall(data)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
 
 

@@ -11,7 +11,6 @@ from .base import (
     KexResult,
     KexSpec,
     KexStep,
-    Rng,
     ServerKex,
 )
 from .curves import P256, P384, P521, X25519Agreement

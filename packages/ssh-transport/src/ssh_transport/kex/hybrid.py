@@ -95,7 +95,7 @@ class MLKEM768X25519(_Hybrid):
 def _sntrup() -> tuple[Callable[..., tuple[bytes, bytes]], Callable[..., tuple[bytes, bytes]],
                        Callable[[bytes, bytes], bytes]]:  # fmt: skip
     # Imported on first use: the pure-Python KEM is only needed when negotiated.
-    from ..sntrup761 import decapsulate, encapsulate, generate_keypair
+    from ssh_transport.sntrup761 import decapsulate, encapsulate, generate_keypair
 
     return generate_keypair, encapsulate, decapsulate
 
