@@ -20,3 +20,28 @@ def test_disconnect_with_invalid_utf8_keeps_the_reason_code() -> None:
     assert error.reason == DisconnectReason.TOO_MANY_CONNECTIONS
     assert error.description == "bad \ufffd text"
     assert error.local is False
+
+
+def test_eof_after_garbage_names_a_non_ssh_peer() -> None:
+    from ssh_transport import ProtocolVersionError, Transport
+    from ssh_transport.events import ConnectionTerminated
+
+    client = Transport(Role.CLIENT)
+    client.receive_data(b"220 smtp.example.org ESMTP ready\r\n")
+    client.receive_data(b"")
+    event = client.next_event()
+    assert isinstance(event, ConnectionTerminated)
+    assert isinstance(event.error, ProtocolVersionError)
+    assert "220 smtp" in event.error.description
+
+
+def test_eof_after_nothing_is_a_lost_connection() -> None:
+    from ssh_transport import Transport
+    from ssh_transport.events import ConnectionTerminated
+
+    client = Transport(Role.CLIENT)
+    client.receive_data(b"")
+    event = client.next_event()
+    assert isinstance(event, ConnectionTerminated)
+    assert event.error is not None
+    assert event.error.reason == DisconnectReason.CONNECTION_LOST

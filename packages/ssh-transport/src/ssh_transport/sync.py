@@ -82,11 +82,9 @@ class SocketStream:
         if self._quickack:
             # Delayed ACKs stall request/response exchanges by ~40 ms; re-arm each read.
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-        self.sock.settimeout(timeout)
+        self.sock.settimeout(timeout)  # a timeout raises TimeoutError, as Stream promises
         try:
             return self.sock.recv(_READ_SIZE)
-        except TimeoutError:
-            raise TimeoutError from None
         except ConnectionResetError:
             return b""
 

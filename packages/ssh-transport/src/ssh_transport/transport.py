@@ -182,9 +182,12 @@ class Transport:
         if self._state is _State.CLOSED:
             return
         if not data:
-            self._terminate(
-                DisconnectError(DisconnectReason.CONNECTION_LOST, "connection closed by peer")
-            )
+            if self._state is _State.VERSION:
+                self._terminate(self._version_reader.closed_early(self._in))
+            else:
+                self._terminate(
+                    DisconnectError(DisconnectReason.CONNECTION_LOST, "connection closed by peer")
+                )
             return
         self._in += data
         if self._state is _State.HOST_KEY and len(self._in) > 2 * self.config.max_packet_length:

@@ -66,7 +66,8 @@ class VersionReader:
             pos = end + 1
             if line.startswith(b"SSH-"):
                 return self._parse(line), pos
-            if not self.allow_pre_lines:
+            if not self.allow_pre_lines or (not self.pre_lines and _HTTP.match(line)):
+                # A first line like "HTTP/1.1 400" is an HTTP server, not a banner.
                 raise ProtocolVersionError(self._not_ssh(line))
             if len(line) > _PRE_LINE_LIMIT:
                 raise ProtocolVersionError("over-long line before the identification line")
@@ -75,6 +76,19 @@ class VersionReader:
             self.pre_lines.append(line.rstrip(b"\r\n").decode("utf-8", "replace"))
             if len(self.pre_lines) > MAX_PRE_LINES:
                 raise ProtocolVersionError("too many lines before the identification line")
+
+    def closed_early(self, buf: bytes | bytearray) -> DisconnectError:
+        """The error for a peer that closed before sending its identification line:
+        a lost connection, unless what it did send shows it is no SSH peer."""
+        seen = (self.pre_lines[0].encode()[:64] if self.pre_lines else b"") or bytes(buf[:64])
+        if not seen or b"SSH-".startswith(seen[:4]):
+            return DisconnectError(
+                DisconnectReason.CONNECTION_LOST,
+                "connection closed before the SSH identification line",
+            )
+        return ProtocolVersionError(
+            "connection closed before the SSH identification line; " + self._not_ssh(seen)
+        )
 
     @staticmethod
     def _not_ssh(start: bytes) -> str:
