@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from ssh_agent import AgentFailure, destination
 from ssh_agent.protocol import frame
 from ssh_agent.sync import AgentClient

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ssh_agent import AgentClientCore, AgentServerCore, KeyStore
 from ssh_agent.client import PendingReply
 from ssh_keys import PrivateKey, generate_private_key

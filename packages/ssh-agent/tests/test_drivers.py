@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+
 from ssh_agent import AgentFailure, ConfirmationRequested, KeyStore
 from ssh_agent.aio import AsyncAgentClient
 from ssh_agent.sync import AgentClient, AgentServer, bind_unix_listener
@@ -135,3 +136,28 @@ def test_async_client(agent, ec_key):
             assert await client.identities() == []
 
     asyncio.run(main())
+
+
+def test_pipelining_client_gets_every_reply(agent, ed_key):
+    # 64k requests in flight while replies are read: the agent pauses reading when
+    # its replies wait (bounded memory, see test_server) and loses none.
+    with AgentClient(agent.path) as c:
+        c.add(ed_key, "k" * 100)
+    count = 65536
+    request = b"\x00\x00\x00\x01\x0b"
+    received = bytearray()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(30)
+        s.connect(agent.path)
+        sender = threading.Thread(target=s.sendall, args=(request * count,))
+        sender.start()
+        reply_len = None
+        while reply_len is None or len(received) < reply_len * count:
+            chunk = s.recv(1 << 20)
+            assert chunk, "agent closed the connection"
+            received += chunk
+            if reply_len is None and len(received) >= 4:
+                reply_len = 4 + int.from_bytes(received[:4], "big")
+        sender.join(30)
+        assert not sender.is_alive()
+        assert len(received) == reply_len * count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from ssh_agent import AgentClientCore, AgentFailure, AgentServerCore, KeyStore
 from ssh_agent.forwarding import AgentChannelRelay, ForwardedAgentBridge
 from ssh_agent.protocol import frame

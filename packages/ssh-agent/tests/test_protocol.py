@@ -8,6 +8,7 @@ import os
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ssh_agent import AgentClientCore, AgentError, AgentProtocolError, AgentServerCore, KeyStore
 from ssh_agent.protocol import (
     MAX_MESSAGE,

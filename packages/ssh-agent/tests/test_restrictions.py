@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from ssh_agent import AgentFailure, Constraints, KeyStore, destination
 from ssh_agent.restrictions import MAX_BINDINGS, parse_userauth_request
 from ssh_keys import PrivateKey, generate_private_key
@@ -192,3 +193,55 @@ def test_constraints_round_trip_through_add(make_pair, ed_key, hosts):
     entry = p.store.get(ed_key.public_key.blob)
     assert entry is not None
     assert entry.destinations == dcs
+
+
+def _change_attempts(p, key: PrivateKey, other: PrivateKey) -> list[object]:
+    return [
+        p.client.add_identity(other),
+        p.client.add_identity(other, "", Constraints(lifetime=5)),
+        p.client.remove_identity(key.public_key.blob),
+        p.client.remove_all(),
+        p.client.lock(b"pw"),
+    ]
+
+
+def test_bound_for_forwarding_cannot_change_keys(make_pair, ed_key, ec_key, hosts):
+    # OpenSSH's ssh -A relays to the agent's ordinary socket: the forwarding flag of
+    # its session-bind is the only sign, and must take the right to change keys away.
+    store = KeyStore()
+    store.add(ed_key, "kept", now=0)
+    p = make_pair(store)
+    bind(p, hosts["a"], forwarding=True)
+    assert p.server.via_forwarding
+    for refused in _change_attempts(p, ed_key, ec_key):
+        with pytest.raises(AgentFailure):
+            p.call(refused)
+    assert [k.blob for k in store.identities()] == [ed_key.public_key.blob]
+    assert not store.locked
+    assert visible(p) == 1
+
+
+def test_failed_forwarding_bind_still_counts_as_forwarded(make_pair, ed_key, ec_key, hosts):
+    store = KeyStore()
+    store.add(ed_key, "kept", now=0)
+    p = make_pair(store)
+    sid = os.urandom(32)
+    reply = p.client.session_bind(
+        hosts["a"].public_key.blob, sid, hosts["b"].sign(sid), forwarding=True
+    )
+    with pytest.raises(AgentFailure):
+        p.call(reply)
+    assert p.server.bindings == []
+    for refused in _change_attempts(p, ed_key, ec_key):
+        with pytest.raises(AgentFailure):
+            p.call(refused)
+    assert len(store) == 1
+    assert not store.locked
+
+
+def test_bound_for_authentication_keeps_local_rights(make_pair, ed_key, ec_key, hosts):
+    p = make_pair()
+    bind(p, hosts["a"], forwarding=False)
+    assert not p.server.via_forwarding
+    p.call(p.client.add_identity(ec_key))
+    assert len(p.store) == 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from ssh_agent import (
     AgentFailure,
+    AgentServerCore,
     ConfirmationRequested,
     ConnectionClosed,
     Constraints,
@@ -243,6 +245,7 @@ def test_eof_closes(pair):
 
 def test_cannot_add_keys_that_cannot_sign(pair):
     from cryptography.hazmat.primitives.asymmetric import dsa
+
     from ssh_keys import DSAPrivateKey
 
     key = DSAPrivateKey(dsa.generate_private_key(1024))
@@ -258,3 +261,30 @@ def test_destination_helper_builds_a_valid_constraint(pair, ed_key):
     entry = pair.store.get(ed_key.public_key.blob)
     assert entry is not None
     assert entry.destinations == (dc,)
+
+
+def test_pipelined_requests_wait_while_replies_pile_up(ed_key):
+    # A client sending requests without reading: replies are bounded, none lost.
+    store = KeyStore()
+    store.add(ed_key, "c" * 4000, now=0)
+    server = AgentServerCore(store, max_output=64 * 1024)
+    request = frame(bytes([AgentMessage.REQUEST_IDENTITIES]))
+    server.receive_data(request * 1000, 1.0)
+    assert server.output_blocked
+    total = b""
+    while chunk := server.data_to_send():
+        assert len(chunk) < 64 * 1024 + 5000  # the limit plus one reply
+        total += chunk
+    assert total.count(b"c" * 4000) == 1000
+    assert not server.output_blocked
+
+
+def test_input_while_blocked_is_bounded(ed_key):
+    store = KeyStore()
+    store.add(ed_key, "c" * 4000, now=0)
+    server = AgentServerCore(store, max_output=8 * 1024)
+    request = frame(bytes([AgentMessage.REQUEST_IDENTITIES]))
+    while not server.closed:
+        server.receive_data(request * 10000, 1.0)
+    assert isinstance(server.next_event(), ConnectionClosed)
+    assert server.internal_errors == 0

@@ -351,7 +351,7 @@ def test_start_rekey_is_a_noop_when_not_open() -> None:
 def test_rekey_by_bytes(small_side: Role) -> None:
     configs = {Role.CLIENT: TransportConfig(), Role.SERVER: server_config()}
     configs[small_side].rekey_bytes = 16 * 1024
-    pair = connected(configs[Role.CLIENT], configs[Role.SERVER])
+    pair = connected(configs[Role.CLIENT], configs[Role.SERVER], authenticated=True)
     c2s = [bytes([94]) + b"%05d" % i + b"x" * 500 for i in range(200)]
     s2c = [bytes([95]) + b"%05d" % i + b"y" * 300 for i in range(200)]
     step_pump(pair, random.Random(7), {Role.CLIENT: list(c2s), Role.SERVER: list(s2c)})
@@ -369,6 +369,8 @@ def test_rekey_by_time() -> None:
     assert pair.client.get_timer() == 1030.0  # the handshake deadline first
     assert pair.server.get_timer() == 1120.0  # default handshake timeout
     pair.handshake()
+    assert pair.client.get_timer() is None  # no automatic rekey before authentication
+    pair.open_service().authenticate()
     assert pair.client.get_timer() == 1100.0
     assert pair.server.get_timer() is None
     pair.client.handle_timer(1099.0)
@@ -380,7 +382,6 @@ def test_rekey_by_time() -> None:
     (done,) = pair.of_type(Role.CLIENT, KexComplete)
     assert not done.first
     assert pair.client.get_timer() == 1200.0
-    pair.open_service()
     exchange_data(pair)
 
 

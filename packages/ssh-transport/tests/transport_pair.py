@@ -133,6 +133,13 @@ class Pair:
         self.pump()
         return self
 
+    def authenticate(self) -> Pair:
+        """Pass a USERAUTH_SUCCESS, as the auth layer would: automatic rekeying and
+        delayed compression start only after it."""
+        self.server.send_message(bytes([52]))
+        self.pump()
+        return self
+
     def of_type(self, role: Role, cls: type[E]) -> list[E]:
         return [e for e in self.events[role] if isinstance(e, cls)]
 
@@ -151,10 +158,13 @@ def connected(
     server_cfg: TransportConfig | None = None,
     *,
     service: bool = True,
+    authenticated: bool = False,
 ) -> Pair:
     pair = Pair(client_config, server_cfg).handshake()
     if service:
         pair.open_service()
+    if authenticated:
+        pair.authenticate()
     pair.clear()
     return pair
 

@@ -8,7 +8,9 @@ Bytes in with :meth:`AgentServerCore.receive_data`, bytes out with
 lifetimes are enforced without a clock here.
 
 Every malformed or refused request is answered with FAILURE and changes nothing;
-only a message over the size limit (or EOF) ends the connection.
+only a message over the size limit (or EOF) ends the connection. Requests wait,
+unprocessed, while more than ``max_output`` bytes of replies have not been taken,
+so a client that pipelines requests without reading cannot grow our memory.
 """
 
 from __future__ import annotations
@@ -113,7 +115,10 @@ class AgentServerCore:
 
     ``forwarded`` marks a connection that arrived over SSH agent forwarding: it may
     list keys and sign (subject to destination restrictions), but add, remove, lock
-    and unlock are refused, as SECURITY.md requires.
+    and unlock are refused, as SECURITY.md requires. A connection is also treated as
+    forwarded once it is bound with ``session-bind@openssh.com``'s forwarding flag:
+    that is how OpenSSH's ssh marks the agent connections it relays for ``ssh -A``,
+    which otherwise look like any local client on the agent's socket.
     """
 
     def __init__(
@@ -122,14 +127,20 @@ class AgentServerCore:
         *,
         forwarded: bool = False,
         max_message: int = MAX_MESSAGE,
+        max_output: int = 4 * MAX_MESSAGE,
     ) -> None:
         self.keystore = keystore
         self.forwarded = forwarded
         self.bindings: list[Binding] = []
         self._bind_attempted = False
+        # Set by any session-bind that decodes with is_forwarding, even one that then
+        # fails to verify: claiming forwarding can only take rights away.
+        self._forwarding_claimed = False
         self._frames = FrameBuffer(max_message)
         self._max_buffer = 2 * (max_message + 4)
+        self._max_output = max_output
         self._out = bytearray()
+        self._now = 0.0
         self._events: deque[AgentEvent] = deque()
         self._pending: _PendingSign | None = None
         self._closed = False
@@ -154,6 +165,11 @@ class AgentServerCore:
         return self._closed
 
     @property
+    def via_forwarding(self) -> bool:
+        """Whether this connection came through agent forwarding (flag or session-bind)."""
+        return self.forwarded or self._forwarding_claimed
+
+    @property
     def awaiting_confirmation(self) -> bool:
         return self._pending is not None
 
@@ -165,14 +181,24 @@ class AgentServerCore:
             self._close("end of input")
             return
         self._frames.feed(data)
-        if self._pending is not None and self._frames.buffered > self._max_buffer:
-            self._close("client sent too much while waiting for confirmation")
+        if self._frames.buffered > self._max_buffer and (
+            self._pending is not None or self.output_blocked
+        ):
+            self._close("client sent too much while its requests had to wait")
             return
         self._process(now)
 
+    @property
+    def output_blocked(self) -> bool:
+        """Whether requests wait until :meth:`data_to_send` takes the replies so far."""
+        return len(self._out) >= self._max_output
+
     def data_to_send(self) -> bytes:
+        """Replies so far. Taking them lets waiting requests run: call again for theirs."""
         out = bytes(self._out)
         self._out.clear()
+        if out and self._frames.buffered:
+            self._process(self._now)
         return out
 
     def next_event(self) -> AgentEvent | None:
@@ -207,7 +233,8 @@ class AgentServerCore:
         self._events.append(ConnectionClosed(reason))
 
     def _process(self, now: float) -> None:
-        while not self._closed and self._pending is None:
+        self._now = now
+        while not self._closed and self._pending is None and not self.output_blocked:
             try:
                 payload = self._frames.next_message()
             except AgentProtocolError as exc:
@@ -311,7 +338,7 @@ class AgentServerCore:
         return SignResponse(signature).encode()
 
     def _add_identity(self, payload: bytes, now: float) -> bytes:
-        if self.forwarded:
+        if self.via_forwarding:
             raise _Refused("adding keys over a forwarded connection")
         constrained = payload[0] == AgentMessage.ADD_ID_CONSTRAINED
         body = (AddIdConstrained if constrained else AddIdentity).decode(payload).body
@@ -338,7 +365,7 @@ class AgentServerCore:
         return _SUCCESS
 
     def _remove_identity(self, payload: bytes, now: float) -> bytes:
-        if self.forwarded:
+        if self.via_forwarding:
             raise _Refused("removing keys over a forwarded connection")
         req = RemoveIdentity.decode(payload)
         entry = self.keystore.get(req.key_blob)
@@ -348,7 +375,7 @@ class AgentServerCore:
         return _SUCCESS
 
     def _remove_all(self, payload: bytes, now: float) -> bytes:
-        if self.forwarded:
+        if self.via_forwarding:
             raise _Refused("removing keys over a forwarded connection")
         if len(payload) != 1:
             raise _Refused("trailing bytes")
@@ -356,14 +383,14 @@ class AgentServerCore:
         return _SUCCESS
 
     def _lock(self, payload: bytes, now: float) -> bytes:
-        if self.forwarded:
+        if self.via_forwarding:
             raise _Refused("locking over a forwarded connection")
         if not self.keystore.lock(Lock.decode(payload).passphrase):
             raise _Refused("already locked")
         return _SUCCESS
 
     def _unlock(self, payload: bytes, now: float) -> bytes:
-        if self.forwarded:
+        if self.via_forwarding:
             raise _Refused("unlocking over a forwarded connection")
         if not self.keystore.unlock(Unlock.decode(payload).passphrase):
             raise _Refused("not locked, or wrong passphrase")
@@ -384,6 +411,7 @@ class AgentServerCore:
     def _session_bind(self, contents: bytes) -> None:
         self._bind_attempted = True
         sb = SessionBind.decode(contents)
+        self._forwarding_claimed |= sb.is_forwarding
         if not sb.session_id or len(sb.session_id) > MAX_SESSION_ID:
             raise _Refused("bad session id length")
         try:

@@ -49,6 +49,8 @@ __all__ = [
 log = logging.getLogger("ssh_agent")
 T = TypeVar("T")
 _READ = 65536
+#: Stop taking replies from the core, and reading requests, while this much is unsent.
+_MAX_PENDING_OUT = 1024 * 1024
 
 
 def _auth_sock(path: str | os.PathLike[str] | None) -> str:
@@ -362,8 +364,8 @@ class AgentServer:
                 assert isinstance(conn, _Conn)
                 if mask & selectors.EVENT_READ:
                     self._read(conn)
-                if mask & selectors.EVENT_WRITE and conn.sock.fileno() >= 0:
-                    self._flush(conn)
+                if mask & selectors.EVENT_WRITE:
+                    self._after(conn)
         while True:
             try:
                 conn, allowed = self._answers.get_nowait()
@@ -405,7 +407,9 @@ class AgentServer:
     def _after(self, conn: _Conn) -> None:
         if conn.sock.fileno() < 0:
             return
-        conn.out += conn.core.data_to_send()
+        # Each call may run requests that waited for earlier replies to be taken.
+        while len(conn.out) < _MAX_PENDING_OUT and (more := conn.core.data_to_send()):
+            conn.out += more
         while (event := conn.core.next_event()) is not None:
             if isinstance(event, ConfirmationRequested):
                 threading.Thread(
@@ -439,7 +443,7 @@ class AgentServer:
             self._drop(conn)
             return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.out else 0)
-        if conn.eof:
+        if conn.eof or len(conn.out) >= _MAX_PENDING_OUT or conn.core.output_blocked:
             events = selectors.EVENT_WRITE
         self._sel.modify(conn.sock, events, conn)
 

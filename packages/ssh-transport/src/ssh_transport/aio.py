@@ -191,7 +191,14 @@ class AsyncTransport:
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
 
+    async def send_ignore(self, data: bytes = b"") -> None:
+        self.core.send_ignore(data)
+        self._flush()
+        await self.writer.drain()
+
     async def rekey(self, timeout: float | None = 30.0) -> None:
+        # Forget completed exchanges so we wait for this one, not an earlier one.
+        self._events = deque(e for e in self._events if not isinstance(e, KexComplete))
         self.core.start_rekey()
         self._flush()
         await self.wait_for(KexComplete, timeout)

@@ -276,8 +276,15 @@ class SyncTransport:
         """Events other than upper-layer messages (KexComplete, ExtInfoReceived, ...)."""
         return self._events.popleft() if self._events else None
 
+    def send_ignore(self, data: bytes = b"") -> None:
+        """Send SSH_MSG_IGNORE (padding traffic, keepalives)."""
+        self.core.send_ignore(data)
+        self._flush()
+
     def rekey(self, timeout: float | None = 30.0) -> None:
         """Start a key exchange and wait for it to finish."""
+        # Forget completed exchanges so we wait for this one, not an earlier one.
+        self._events = deque(e for e in self._events if not isinstance(e, KexComplete))
         self.core.start_rekey()
         self._flush()
         self.wait_for(KexComplete, timeout)

@@ -106,6 +106,7 @@ class _Kex:
         self.skip_guess = False  # the peer's guessed first packet must be dropped
         self.newkeys_sent = False
         self.newkeys_received = False
+        self.our_seq = -1  # sequence number of our KEXINIT, to spot UNIMPLEMENTED for it
         self.pending_opener: PacketOpener | None = None
         self.pending_decompressor: compression.Decompressor | None = None
 
@@ -210,6 +211,7 @@ class Transport:
             and now >= self._rekey_deadline
             and self._kex is None
             and self._state is _State.OPEN
+            and self._authenticated
         ):
             self._start_kex()
 
@@ -232,7 +234,9 @@ class Transport:
             return None
         if self._handshake_deadline is not None:
             return self._handshake_deadline
-        return self._rekey_deadline if self._kex is None else None
+        if self._kex is None and self._authenticated:
+            return self._rekey_deadline
+        return None
 
     @property
     def closed(self) -> bool:
@@ -435,10 +439,11 @@ class Transport:
             msg = Debug.decode(payload, strict=False)
             self._events.append(DebugReceived(msg.always_display, msg.message))
         elif number == MessageNumber.UNIMPLEMENTED:
-            Unimplemented.decode(payload)
-            log.debug(
-                "peer did not implement our message %d", Unimplemented.decode(payload).sequence
-            )
+            sequence = Unimplemented.decode(payload).sequence
+            if self._kex is not None and sequence == self._kex.our_seq:
+                # OpenSSH answers a rekey before authentication this way: waiting is futile.
+                raise KexFailed("peer refused the key exchange (UNIMPLEMENTED)")
+            log.debug("peer did not implement our message %d", sequence)
         elif number == MessageNumber.SERVICE_REQUEST and self.role is Role.SERVER:
             self._on_service_request(payload)
         elif number == MessageNumber.SERVICE_ACCEPT and self.role is Role.CLIENT:
@@ -523,6 +528,7 @@ class Transport:
     def _start_kex(self) -> None:
         payload = self._kexinit().encode()
         self._kex = _Kex(payload)
+        self._kex.our_seq = self._send_seq
         self._send_packet(payload)
 
     def _on_kexinit(self, payload: bytes) -> None:
@@ -535,7 +541,7 @@ class Transport:
                 raise ProtocolError("strict kex: KEXINIT was not the first packet")
         elif self._kex is None:
             # Only exchanges the peer starts count, and only with little traffic between.
-            if self._packets_since_kex > 16:
+            if self._packets_since_kex > 16 or self._bytes_sent + self._bytes_received >= 1 << 16:
                 self._back_to_back_kex = 0
             self._back_to_back_kex += 1
             if self._back_to_back_kex > _MAX_BACK_TO_BACK_KEX:
@@ -761,11 +767,15 @@ class Transport:
             ciphers.cipher_spec(algs.cipher_client_to_server).block_size,
             ciphers.cipher_spec(algs.cipher_server_to_client).block_size,
         )
-        block = max(block, 8)
-        return block * (1 << (block * 2))
+        if block >= 16:
+            return block * (1 << (block * 2))
+        # 8-byte blocks (3DES; chacha20-poly1305 reports 8): 1 GiB, as OpenSSH uses.
+        return 1 << 30
 
     def _check_rekey(self) -> None:
-        if self._kex is not None or self._state is not _State.OPEN:
+        # OpenSSH refuses key exchanges before user authentication, so automatic
+        # rekeying waits for it; start_rekey() remains the caller's choice.
+        if self._kex is not None or self._state is not _State.OPEN or not self._authenticated:
             return
         if self._bytes_sent >= self._rekey_at_bytes or self._bytes_received >= self._rekey_at_bytes:
             self._start_kex()
