@@ -25,6 +25,7 @@ from collections.abc import Callable
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+
 from ssh_transport.ciphers import CipherSpec, cipher_spec
 from ssh_transport.macs import MacSpec, mac_spec
 from ssh_transport.packet import PacketOpener, PacketSealer

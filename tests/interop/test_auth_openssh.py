@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from openssh_tools import SSH, Sshd, SshdFactory
+
 from ssh_auth import (
     AuthenticationFailed,
     CertifiedSigner,
@@ -42,7 +43,7 @@ pytestmark = [
 ]
 
 TEST_USER = "sshtest"
-TEST_PASSWORD = "Interop-Pass-4252"  # noqa: S105 - a throwaway test account
+TEST_PASSWORD = "Interop-Pass-4252"
 KEY_TYPES = {
     "ed25519": ["-t", "ed25519"],
     "ecdsa256": ["-t", "ecdsa", "-b", "256"],
@@ -268,7 +269,7 @@ class OurServer:
         transport = SyncTransport(SocketStream(sock), Role.SERVER, self.config)
         try:
             self.results.append(serve(transport, self.policy, client_address=addr[0]))
-        except Exception as exc:  # noqa: BLE001 - recorded for the test to inspect
+        except Exception as exc:
             self.results.append(exc)
         finally:
             transport.close("no connection layer yet")
@@ -382,15 +383,19 @@ def test_ssh_multistep_to_our_server(
         policy, server_host_key, TEST_USER, "-i", str(keys / "ed25519"),
         password="second-factor", tmp=tmp_path,
     )  # fmt: skip
-    assert "Authenticated using \"publickey\" with partial success" in log, log[-3000:]
+    assert 'Authenticated using "publickey" with partial success' in log, log[-3000:]
     assert "Authenticated to 127.0.0.1" in log, log[-3000:]
     assert isinstance(result, UserAuthenticated)
     assert result.methods == ("publickey", "password")
 
 
-def test_ssh_restrictions_reach_the_result(keys: Path, tmp_path: Path, server_host_key: HostKey) -> None:
+def test_ssh_restrictions_reach_the_result(
+    keys: Path, tmp_path: Path, server_host_key: HostKey
+) -> None:
     line = (keys / "ed25519.pub").read_text().strip()
-    (tmp_path / "alice.keys").write_text(f'restrict,pty,command="echo hi",from="127.0.0.1" {line}\n')
+    (tmp_path / "alice.keys").write_text(
+        f'restrict,pty,command="echo hi",from="127.0.0.1" {line}\n'
+    )
     policy = StandardPolicy(authorized_keys=authorized_keys_file(f"{tmp_path}/%u.keys"))
     log, result = serve_once(policy, server_host_key, "alice", "-i", str(keys / "ed25519"))
     assert "Authenticated to 127.0.0.1" in log, log[-3000:]

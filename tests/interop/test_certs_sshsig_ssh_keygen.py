@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import dsa, ec
 from cryptography.hazmat.primitives.serialization import load_ssh_private_key
+
 from ssh_keys import (
     CertificateInvalid,
     PrivateKey,

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from ssh_keys.cli import main
 
 pytestmark = [

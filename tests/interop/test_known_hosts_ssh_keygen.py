@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from ssh_keys import PublicKey, generate_private_key, parse_public_key_line
 from ssh_keys.known_hosts import HostKeyStatus, KnownHosts, hash_host
 

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from ssh_wire import Reader, Writer
 
 pytestmark = [

@@ -87,9 +87,7 @@ def test_siblings_depend_only_downward(wheels: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_installs_and_imports_alone(
-    name: str, wheels: dict[str, Path], tmp_path: Path
-) -> None:
+def test_installs_and_imports_alone(name: str, wheels: dict[str, Path], tmp_path: Path) -> None:
     siblings, _ = closure(name, wheels)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

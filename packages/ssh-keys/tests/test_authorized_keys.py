@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import KeyFormatError, PublicKey, generate_private_key
 from ssh_keys.authorized_keys import (
     TUNNEL_ANY,

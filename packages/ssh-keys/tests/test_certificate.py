@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import (
     CertificateInvalid,
     KeyFormatError,

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
 from ssh_keys import generate_private_key, parse_public_key_line
 from ssh_keys.certificate import FOREVER, Certificate, CertType
 from ssh_keys.cli import _cert_options, _join_dash_values, main, parse_validity

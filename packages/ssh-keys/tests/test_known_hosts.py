@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import PublicKey, generate_private_key
 from ssh_keys.known_hosts import (
     HostKeyStatus,

@@ -6,6 +6,7 @@ import ipaddress
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import KeyFormatError
 from ssh_keys.patterns import (
     PatternMatch,

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import (
     DSAPrivateKey,
     KeyFormatError,

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_private_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import (
     KeyFormatError,
     PassphraseRequired,

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import dsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import (
     DSAPrivateKey,
     KeyFormatError,

@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import KeyFormatError, UnsupportedAlgorithm, generate_private_key
 from ssh_keys.rfc4716 import (
     RFC4716PublicKey,

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ssh_keys import KeyFormatError, PrivateKey, SignatureInvalid, generate_private_key
 from ssh_keys.certificate import sign_certificate
 from ssh_keys.sshsig import (

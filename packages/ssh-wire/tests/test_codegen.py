@@ -15,6 +15,8 @@ from typing import Annotated, Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from wire_samples import EXAMPLES, SCHEMAS, instances
+
 from ssh_wire import (
     Boolean,
     DecodeError,
@@ -30,7 +32,6 @@ from ssh_wire import (
     WireType,
     Writer,
 )
-from wire_samples import EXAMPLES, SCHEMAS, instances
 
 SETTINGS = settings(max_examples=100, deadline=None)
 

@@ -13,8 +13,9 @@ import contextlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ssh_wire import DecodeError, Message, Reader, Struct, decode_message
 from wire_samples import EXAMPLES, SCHEMAS, TABLE, instances
+
+from ssh_wire import DecodeError, Message, Reader, Struct, decode_message
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ssh_wire import MAX_MPINT_BITS, DecodeError, Reader, Writer, encode_mpint, mpint_bytes
 
 # The examples of RFC 4251 section 5; the RFC writes the values in hexadecimal.

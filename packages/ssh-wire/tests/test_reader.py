@@ -6,6 +6,7 @@ import array
 import tracemalloc
 
 import pytest
+
 from ssh_wire import MAX_NAME, MAX_STRING, DecodeError, Reader
 
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ssh_wire import Message, Reader, Struct, Writer, decode_message
 from wire_samples import SCHEMAS, TABLE, instances, mpints, name_lists
+
+from ssh_wire import Message, Reader, Struct, Writer, decode_message
 
 SETTINGS = settings(max_examples=150, deadline=None)
 

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Annotated, Any
 
 import pytest
+
 from ssh_wire import (
     Boolean,
     Byte,

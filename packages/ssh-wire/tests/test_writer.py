@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 
 import pytest
+
 from ssh_wire import (
     Reader,
     Writer,

@@ -11,6 +11,7 @@ import typing
 from typing import Annotated, Any
 
 from hypothesis import strategies as st
+
 from ssh_wire import (
     MAX_NAME,
     Boolean,

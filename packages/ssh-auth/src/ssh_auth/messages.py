@@ -63,6 +63,7 @@ __all__ = [
     "InfoRequest",
     "encode_info_request",
     "decode_info_request",
+    "info_request",
     "encode_info_response",
     "decode_info_response",
     "MAX_PROMPTS",
@@ -72,7 +73,7 @@ __all__ = [
 ]
 
 NONE = "none"
-PASSWORD = "password"
+PASSWORD = "password"  # noqa: S105 - a method name
 PUBLICKEY = "publickey"
 PUBLICKEY_HOSTBOUND = "publickey-hostbound-v00@openssh.com"
 KEYBOARD_INTERACTIVE = "keyboard-interactive"
@@ -270,13 +271,18 @@ def encode_info_request(
 
 
 def decode_info_request(payload: bytes) -> InfoRequest:
-    msg = UserauthInfoRequest.decode(payload)
+    return info_request(UserauthInfoRequest.decode(payload))
+
+
+def info_request(msg: UserauthInfoRequest) -> InfoRequest:
+    """The prompts of a decoded INFO_REQUEST (bounded by :data:`MAX_PROMPTS`)."""
     if msg.num_prompts > MAX_PROMPTS:
         raise DecodeError(f"{msg.num_prompts} prompts (at most {MAX_PROMPTS})",
                           message="UserauthInfoRequest")  # fmt: skip
     r = Reader(msg.prompts)
     prompts = tuple(
-        (field.prompt, field.echo) for field in (PromptField.read_from(r) for _ in range(msg.num_prompts))
+        (field.prompt, field.echo)
+        for field in (PromptField.read_from(r) for _ in range(msg.num_prompts))
     )
     r.expect_end("UserauthInfoRequest")
     return InfoRequest(msg.name, msg.instruction, msg.language, prompts)

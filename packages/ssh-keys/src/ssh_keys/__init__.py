@@ -28,6 +28,18 @@ from .errors import (
     UnsupportedAlgorithm,
     WrongPassphrase,
 )
+from .keyfile import (
+    UnprotectedPrivateKeyWarning,
+    load_private_key,
+    load_public_key,
+    read_private_key_file,
+    read_public_key_file,
+    serialize_private_key,
+    write_private_key_file,
+    write_secret_file,
+)
+from .known_hosts import HostKeyLookup, HostKeyStatus, KnownHosts, hash_host
+from .ppk import dump_ppk, is_ppk, load_ppk
 from .private import (
     DSAPrivateKey,
     ECDSAPrivateKey,
@@ -51,18 +63,6 @@ from .public import (
     parse_public_key_blob,
     parse_public_key_line,
 )
-from .keyfile import (
-    UnprotectedPrivateKeyWarning,
-    load_private_key,
-    load_public_key,
-    read_private_key_file,
-    read_public_key_file,
-    serialize_private_key,
-    write_private_key_file,
-    write_secret_file,
-)
-from .known_hosts import HostKeyLookup, HostKeyStatus, KnownHosts, hash_host
-from .ppk import dump_ppk, is_ppk, load_ppk
 from .randomart import randomart
 from .signer import AsyncSigner, Signer
 from .sshsig import AllowedSigner, AllowedSigners, SSHSignature, parse_signature

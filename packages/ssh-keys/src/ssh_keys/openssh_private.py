@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import poly1305
 from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from ssh_wire import DecodeError, Reader, Writer
 
 from .errors import KeyFormatError, PassphraseRequired, UnsupportedAlgorithm, WrongPassphrase

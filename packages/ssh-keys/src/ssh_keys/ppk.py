@@ -44,6 +44,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf import argon2 as _argon2
+
 from ssh_wire import DecodeError, Reader, Writer
 
 from .errors import KeyFormatError, PassphraseRequired, UnsupportedAlgorithm, WrongPassphrase

@@ -219,7 +219,9 @@ def private_key_from_crypto(key: object, comment: str = "") -> PrivateKey:
 _ECDSA_SIZES = {256: "nistp256", 384: "nistp384", 521: "nistp521"}
 
 
-def generate_private_key(kind: str = "ed25519", bits: int | None = None, comment: str = "") -> PrivateKey:
+def generate_private_key(
+    kind: str = "ed25519", bits: int | None = None, comment: str = ""
+) -> PrivateKey:
     """Generate a key: ``ed25519``, ``ecdsa`` (256/384/521) or ``rsa`` (default 3072, min 2048)."""
     kind = kind.lower()
     if kind == "ed25519":

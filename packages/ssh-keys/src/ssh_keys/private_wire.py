@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
 from ssh_wire import DecodeError, Reader, Writer
 
 from .errors import KeyFormatError, UnsupportedAlgorithm

@@ -28,7 +28,7 @@ def _border(label: str) -> str:
     return "+" + "-" * left + label + "-" * (_WIDTH - left - len(label)) + "+"
 
 
-def randomart(key: PublicKey, hash: str = "sha256") -> str:  # noqa: A002 - ssh-keygen's term
+def randomart(key: PublicKey, hash: str = "sha256") -> str:
     """The picture as lines joined by newlines, without a trailing newline."""
     digest, hash_label = _digest(key, hash)
     field = [[0] * _HEIGHT for _ in range(_WIDTH)]

@@ -135,8 +135,7 @@ class Transport:
         self._state = _State.VERSION
         self._events: deque[Event] = deque()
         self._out: list[bytes] = []
-        self._in = bytearray()
-        self._in_pos = 0
+        self._in = bytearray()  # bytes received but not yet processed
         self._version_reader = VersionReader(allow_pre_lines=role is Role.CLIENT)
         self.local_version = version_line(self.config.software_version)
         self.peer_version: str | None = None
@@ -190,13 +189,14 @@ class Transport:
                     DisconnectError(DisconnectReason.CONNECTION_LOST, "connection closed by peer")
                 )
             return
-        self._in += data
-        if self._state is _State.HOST_KEY and len(self._in) > 2 * self.config.max_packet_length:
-            # Nothing is read while the application decides; a legitimate server has sent
-            # at most NEWKEYS and EXT_INFO by now, so refuse to buffer without limit.
-            self._fail(ProtocolError("too much data while the host key decision is pending"))
+        if self._state is _State.HOST_KEY:
+            self._in += data
+            if len(self._in) > 2 * self.config.max_packet_length:
+                # Nothing is read while the application decides; a legitimate server has
+                # sent at most NEWKEYS and EXT_INFO by now, so refuse to buffer without limit.
+                self._fail(ProtocolError("too much data while the host key decision is pending"))
             return
-        self._process()
+        self._process(data)
 
     def handle_timer(self, now: float) -> None:
         """Let time-based work happen: handshake timeout, rekeying by time."""
@@ -308,9 +308,9 @@ class Transport:
 
     # -- receiving ----------------------------------------------------------
 
-    def _process(self) -> None:
+    def _process(self, data: bytes = b"") -> None:
         try:
-            self._process_input()
+            self._process_input(data)
         except DisconnectError as exc:
             self._fail(exc)
         except DecodeError as exc:
@@ -321,57 +321,66 @@ class Transport:
                 cause=exc,
             )
 
-    def _process_input(self) -> None:
-        if self._state is _State.VERSION:
-            found = self._version_reader.feed(self._in)
-            if found is None:
-                return
-            self.peer_version, consumed = found
-            self._consume(consumed)
-            self._state = _State.FIRST_KEX
-            log.debug("peer version %s", self.peer_version)
-        buf = self._in
-        while self._state not in (_State.CLOSED, _State.HOST_KEY):
-            available = len(buf) - self._in_pos
-            if self._packet_size < 0:
-                if available < self._opener.header_size:
+    def _process_input(self, data: bytes) -> None:
+        # In the common case nothing is left over from the last call, and the new bytes
+        # are processed where they are, without first copying them into the buffer.
+        if self._in or self._state is _State.VERSION:
+            self._in += data
+            buf: bytes | bytearray = self._in
+        else:
+            buf = data
+        pos = 0
+        try:
+            if self._state is _State.VERSION:
+                found = self._version_reader.feed(buf)
+                if found is None:
+                    return
+                self.peer_version, pos = found
+                self._state = _State.FIRST_KEX
+                log.debug("peer version %s", self.peer_version)
+            pos = self._read_packets(buf, pos)
+        finally:
+            self._keep_rest(buf, pos)
+
+    def _read_packets(self, buf: bytes | bytearray, pos: int) -> int:
+        """Open and dispatch every complete packet in ``buf`` from ``pos``; return where
+        the unread rest starts."""
+        opener = self._opener
+        view = memoryview(buf)
+        try:
+            while self._state not in (_State.CLOSED, _State.HOST_KEY):
+                available = len(buf) - pos
+                if self._packet_size < 0:
+                    if available < opener.header_size:
+                        break
+                    header = view[pos : pos + opener.header_size]
+                    self._packet_size = opener.packet_length(self._recv_seq, header)
+                if available < self._packet_size:
                     break
-                start = self._in_pos
-                header = memoryview(buf)[start : start + self._opener.header_size]
-                try:
-                    self._packet_size = self._opener.packet_length(self._recv_seq, header)
-                finally:
-                    header.release()
-            if available < self._packet_size:
-                break
-            start = self._in_pos
-            view = memoryview(buf)[start : start + self._packet_size]
-            try:
-                payload = self._opener.open(self._recv_seq, view)
-            finally:
-                view.release()
-            self._in_pos += self._packet_size
-            self._bytes_received += self._packet_size
-            self._packet_size = -1
-            seq = self._recv_seq
-            self._recv_seq = (seq + 1) & _MAX_SEQ
-            if self._recv_seq == 0 and self.strict_kex and not self._first_kex_done:
-                raise PacketError("sequence number wrapped during the first key exchange")
-            if self._decompressor is not None:
-                payload = self._decompressor.decompress(payload)
-            if not payload:
-                raise PacketError("empty payload")
-            self._dispatch(payload, seq)
-        self._compact()
+                size = self._packet_size
+                payload = opener.open(self._recv_seq, view[pos : pos + size])
+                pos += size
+                self._bytes_received += size
+                self._packet_size = -1
+                seq = self._recv_seq
+                self._recv_seq = (seq + 1) & _MAX_SEQ
+                if self._recv_seq == 0 and self.strict_kex and not self._first_kex_done:
+                    raise PacketError("sequence number wrapped during the first key exchange")
+                if self._decompressor is not None:
+                    payload = self._decompressor.decompress(payload)
+                if not payload:
+                    raise PacketError("empty payload")
+                self._dispatch(payload, seq)
+                opener = self._opener  # NEWKEYS may have switched it
+        finally:
+            view.release()
+        return pos
 
-    def _consume(self, n: int) -> None:
-        self._in_pos += n
-        self._compact()
-
-    def _compact(self) -> None:
-        if self._in_pos:
-            del self._in[: self._in_pos]
-            self._in_pos = 0
+    def _keep_rest(self, buf: bytes | bytearray, pos: int) -> None:
+        # A new buffer rather than resizing the old one: a view into it may still be alive
+        # (in a traceback), and only the unread tail, usually small, is copied.
+        if pos or buf is not self._in:
+            self._in = bytearray(buf[pos:])
 
     def _dispatch(self, payload: bytes, seq: int) -> None:
         number = payload[0]

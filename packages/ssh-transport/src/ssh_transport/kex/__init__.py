@@ -35,6 +35,18 @@ __all__ = [
 ]
 
 
+def _mlkem_available() -> bool:
+    """cryptography built against an OpenSSL without ML-KEM cannot offer the hybrid."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+
+    try:
+        mlkem.MLKEM768PrivateKey.generate()
+    except UnsupportedAlgorithm:
+        return False
+    return True
+
+
 def _agreement(name: str, hash_name: str, params: object) -> KexSpec:
     return KexSpec(name, hash_name, AgreementClient, AgreementServer, params)
 
@@ -44,7 +56,10 @@ _DEFAULT: list[str] = []
 _LEGACY: list[str] = []
 
 for _spec, _kind in (
-    (_agreement("mlkem768x25519-sha256", "sha256", MLKEM768X25519), "default"),
+    (
+        _agreement("mlkem768x25519-sha256", "sha256", MLKEM768X25519),
+        "default" if _mlkem_available() else "unavailable",
+    ),
     (_agreement("sntrup761x25519-sha512", "sha512", SNTRUP761X25519), "default"),
     (_agreement("sntrup761x25519-sha512@openssh.com", "sha512", SNTRUP761X25519), "default"),
     (_agreement("curve25519-sha256", "sha256", X25519Agreement), "default"),
@@ -60,6 +75,8 @@ for _spec, _kind in (
     (_agreement("diffie-hellman-group1-sha1", "sha1", dh_agreement(1024)), "legacy"),
     (KexSpec("diffie-hellman-group-exchange-sha1", "sha1", GexClient, GexServer), "legacy"),
 ):
+    if _kind == "unavailable":
+        continue
     _REGISTRY[_spec.name] = _spec
     (_DEFAULT if _kind == "default" else _LEGACY).append(_spec.name)
 

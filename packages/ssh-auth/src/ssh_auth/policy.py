@@ -1,0 +1,121 @@
+"""The server's decisions, as a Protocol the application implements.
+
+Checks are synchronous calls for now (file lookups, hash checks): the core calls the policy
+and answers at once. A policy that needs slow I/O (a directory server, PAM) should do it in
+a thread pool behind the driver; an event-based, pausing variant of the server core may be
+added later without changing these signatures' meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from ssh_keys import Certificate, PublicKey
+
+from .decisions import AuthContext, Challenge, Decision
+
+__all__ = ["AuthPolicy", "KeyboardInteractiveConversation", "BasePolicy"]
+
+
+class KeyboardInteractiveConversation(Protocol):
+    """One keyboard-interactive exchange (RFC 4256), driven round by round."""
+
+    def start(self) -> Challenge | Decision:
+        """The first round (or an immediate decision)."""
+        ...
+
+    def respond(self, responses: tuple[str, ...]) -> Challenge | Decision:
+        """The client answered the last challenge (one response per prompt)."""
+        ...
+
+
+class AuthPolicy(Protocol):
+    """Everything a server decides about user authentication.
+
+    Unknown users must get the same answers as known ones (and cost the same work: run the
+    password check against a dummy, answer keyboard-interactive with the same prompts).
+    """
+
+    def method_lists(self, username: str) -> Sequence[Sequence[str]]:
+        """Method lists, any one of which completes authentication when all its methods
+        succeed in order (sshd's AuthenticationMethods). ``[["publickey"], ["password"]]``
+        takes either; ``[["publickey", "password"]]`` needs both; ``[[]]`` lets anyone in."""
+        ...
+
+    def banner(self, username: str) -> str | None:
+        """Text sent as USERAUTH_BANNER before the first reply, or None."""
+        ...
+
+    def check_password(self, username: str, password: str, context: AuthContext) -> Decision: ...
+
+    def change_password(
+        self, username: str, old_password: str, new_password: str, context: AuthContext
+    ) -> Decision: ...
+
+    def check_publickey(self, username: str, key: PublicKey, context: AuthContext) -> Decision:
+        """May ``key`` (a plain key, never a certificate) log in as ``username``?"""
+        ...
+
+    def check_certificate(
+        self, username: str, certificate: Certificate, context: AuthContext
+    ) -> Decision:
+        """May this user certificate log in as ``username``? The policy checks the CA,
+        validity, principals and critical options (``Certificate.check``)."""
+        ...
+
+    def check_hostbased(
+        self,
+        username: str,
+        key: PublicKey,
+        client_host: str,
+        client_user: str,
+        context: AuthContext,
+    ) -> Decision: ...
+
+    def keyboard_interactive(
+        self, username: str, submethods: str, context: AuthContext
+    ) -> KeyboardInteractiveConversation | None:
+        """A conversation for this login, or None when the method is not available."""
+        ...
+
+
+class BasePolicy:
+    """An :class:`AuthPolicy` that refuses everything; override what you support."""
+
+    def method_lists(self, username: str) -> Sequence[Sequence[str]]:
+        return [["publickey"], ["password"], ["keyboard-interactive"]]
+
+    def banner(self, username: str) -> str | None:
+        return None
+
+    def check_password(self, username: str, password: str, context: AuthContext) -> Decision:
+        return Decision.reject("password authentication not supported")
+
+    def change_password(
+        self, username: str, old_password: str, new_password: str, context: AuthContext
+    ) -> Decision:
+        return Decision.reject("password change not supported")
+
+    def check_publickey(self, username: str, key: PublicKey, context: AuthContext) -> Decision:
+        return Decision.reject("public key authentication not supported")
+
+    def check_certificate(
+        self, username: str, certificate: Certificate, context: AuthContext
+    ) -> Decision:
+        return Decision.reject("certificates not supported")
+
+    def check_hostbased(
+        self,
+        username: str,
+        key: PublicKey,
+        client_host: str,
+        client_user: str,
+        context: AuthContext,
+    ) -> Decision:
+        return Decision.reject("hostbased authentication not supported")
+
+    def keyboard_interactive(
+        self, username: str, submethods: str, context: AuthContext
+    ) -> KeyboardInteractiveConversation | None:
+        return None

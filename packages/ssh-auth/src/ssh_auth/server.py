@@ -1,0 +1,540 @@
+"""The server side of user authentication (RFC 4252, RFC 4256) as a sans-I/O stacked core.
+
+:class:`AuthServer` sits on a server :class:`~ssh_transport.Transport` whose client has
+requested ``ssh-userauth``. Feed it the payloads of the transport's ``MessageReceived``
+events (``handle_message``), send what the transport then has to send, and read
+``next_event`` until :class:`~ssh_auth.events.UserAuthenticated` (after which messages 80
+and up belong to the connection layer) or ``ConnectionTerminated``.
+
+The rules that keep it safe:
+- an explicit state and a (state x message number) table: any message not in the table, a
+  client sending SUCCESS/FAILURE/BANNER/PK_OK/INFO_REQUEST, or a connection-layer message
+  before success, is a protocol error and disconnects;
+- SUCCESS only after every method of one required list succeeded with a verified credential
+  (a publickey signature over this session id, a password or keyboard-interactive answer the
+  policy accepted); a publickey query (no signature) only ever earns PK_OK;
+- the user and service are fixed by the first request: a change disconnects;
+- MaxAuthTries failures disconnect, as does the login grace time (``handle_timer``);
+- passwords and keyboard-interactive answers over 1024 bytes fail without being checked;
+- signatures are verified whatever the policy said, so unknown users cost the same work.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import deque
+from collections.abc import Sequence
+
+from ssh_keys import (
+    Certificate,
+    KeyFormatError,
+    PublicKey,
+    SignatureInvalid,
+    parse_public_key_blob,
+)
+from ssh_keys.public import split_signature
+from ssh_transport import ConnectionTerminated, Transport
+from ssh_transport.hostkeys import host_key_algorithms_for
+from ssh_wire import (
+    DecodeError,
+    DisconnectError,
+    DisconnectReason,
+    LocalProtocolError,
+    MessageNumber,
+    MessageTable,
+    decode_message,
+)
+
+from . import messages as m
+from .algorithms import key_type_for, signature_algorithm_for, with_certificate_variants
+from .decisions import AuthContext, Challenge, Decision
+from .events import AttemptRejected, AuthEvent, UserAuthenticated
+from .policy import AuthPolicy, KeyboardInteractiveConversation
+
+__all__ = ["AuthServer", "ServerState", "ALLOWED_MESSAGES"]
+
+log = logging.getLogger("ssh_auth")
+
+Event = AuthEvent | ConnectionTerminated
+
+DEFAULT_MAX_AUTH_TRIES = 6
+DEFAULT_LOGIN_GRACE_TIME = 120.0
+#: Longest password or keyboard-interactive answer ever checked (OpenSSH's limit).
+MAX_PASSWORD_LENGTH = 1024
+#: Keyboard-interactive rounds in one attempt before it counts as failed.
+MAX_KBDINT_ROUNDS = 16
+
+
+class ServerState(enum.Enum):
+    """What the server expects next."""
+
+    WAITING_FOR_REQUEST = "waiting for a USERAUTH_REQUEST"
+    WAITING_FOR_INFO_RESPONSE = "waiting for a keyboard-interactive INFO_RESPONSE"
+    AUTHENTICATED = "authenticated: later USERAUTH_REQUESTs are ignored"
+    CLOSED = "closed"
+
+
+#: The allowed-message table: anything else in a state is a protocol error.
+ALLOWED_MESSAGES: dict[ServerState, MessageTable] = {
+    ServerState.WAITING_FOR_REQUEST: m.SERVER_REQUEST,
+    ServerState.WAITING_FOR_INFO_RESPONSE: m.SERVER_KBDINT,
+    ServerState.AUTHENTICATED: m.SERVER_REQUEST,
+    ServerState.CLOSED: MessageTable(),
+}
+
+_PUBLICKEY_TAILS = (
+    m.PublickeyQueryTail,
+    m.PublickeySignedTail,
+    m.HostboundQueryTail,
+    m.HostboundSignedTail,
+)
+
+
+class _Refused(Exception):
+    """An attempt fails (not a protocol error): answered with USERAUTH_FAILURE."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AuthServer:
+    """Server-side user authentication on top of a server transport core."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        policy: AuthPolicy,
+        *,
+        services: Sequence[str] = ("ssh-connection",),
+        client_address: str | None = None,
+        client_hostname: str | None = None,
+        max_auth_tries: int = DEFAULT_MAX_AUTH_TRIES,
+        login_grace_time: float | None = DEFAULT_LOGIN_GRACE_TIME,
+        publickey_algorithms: Sequence[str] | None = None,
+        max_password_length: int = MAX_PASSWORD_LENGTH,
+        now: float = 0.0,
+    ) -> None:
+        if max_auth_tries < 1:
+            raise ValueError("max_auth_tries must be at least 1")
+        self._transport = transport
+        self._policy = policy
+        self._services = tuple(services)
+        self._client_address = client_address
+        self._client_hostname = client_hostname
+        self._max_auth_tries = max_auth_tries
+        # Accepted PK_OK queries do not count as failures; bound them too.
+        self._max_requests = max(32, 4 * max_auth_tries)
+        self._max_password_length = max_password_length
+        sig_algs = (
+            publickey_algorithms
+            if publickey_algorithms is not None
+            else with_certificate_variants(transport.config.server_sig_algs)
+        )
+        self._pk_algorithms = frozenset(sig_algs)
+        self._host_key_blob = self._kex_host_key_blob()
+        self._deadline = None if login_grace_time is None else now + login_grace_time
+        self._state = ServerState.WAITING_FOR_REQUEST
+        self._events: deque[Event] = deque()
+        self.username: str | None = None
+        self.service: str | None = None
+        self._remaining: list[list[str]] = []
+        self._completed: list[str] = []
+        self._decisions: list[Decision] = []
+        self._used_keys: set[bytes] = set()
+        self._failures = 0
+        self._requests = 0
+        self._banner_sent = False
+        self._kbdint: KeyboardInteractiveConversation | None = None
+        self._kbdint_prompts = 0
+        self._kbdint_rounds = 0
+        self.error: DisconnectError | None = None
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> ServerState:
+        return self._state
+
+    @property
+    def authenticated(self) -> bool:
+        return self._state is ServerState.AUTHENTICATED
+
+    @property
+    def failures(self) -> int:
+        return self._failures
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """The login grace deadline, until authentication succeeds."""
+        if self._state in (ServerState.AUTHENTICATED, ServerState.CLOSED):
+            return None
+        return self._deadline
+
+    def handle_timer(self, now: float) -> None:
+        if self.get_timer() is not None and self._deadline is not None and now >= self._deadline:
+            self._fail(DisconnectReason.BY_APPLICATION, "login grace time exceeded")
+
+    def handle_message(self, payload: bytes) -> None:
+        """A USERAUTH-range (or, wrongly, connection-range) message from the client.
+
+        After authentication, pass only numbers below 80 here: 80-127 belong to the
+        connection layer (a LocalProtocolError says the driver routed wrongly).
+        """
+        state = self._state
+        if state is ServerState.CLOSED:
+            return
+        number = payload[0] if payload else -1
+        if state is ServerState.AUTHENTICATED:
+            if number >= 80:
+                raise LocalProtocolError("messages 80 and up go to the connection layer")
+            if number == MessageNumber.USERAUTH_REQUEST:
+                return  # RFC 4252 5.1: ignored after success
+        if self._transport.closed:
+            self._state = ServerState.CLOSED
+            return
+        try:
+            message = decode_message(payload, ALLOWED_MESSAGES[state])
+            if isinstance(message, m.UserauthRequest):
+                self._on_request(message)
+            elif isinstance(message, m.UserauthInfoResponse):
+                self._on_info_response(payload)
+        except DecodeError as exc:
+            what = f"message {number}" if number >= 0 else "empty message"
+            self._fail(DisconnectReason.PROTOCOL_ERROR, f"{what} not allowed {state.value}: {exc}")
+        except DisconnectError as exc:
+            self._fail(exc.reason, exc.description)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _context(self) -> AuthContext:
+        return AuthContext(
+            session_id=self._session_id(),
+            client_address=self._client_address,
+            client_hostname=self._client_hostname,
+            completed=tuple(self._completed),
+        )
+
+    def _session_id(self) -> bytes:
+        sid = self._transport.session_id
+        if sid is None:  # the transport routes no auth message before its first kex
+            raise DisconnectError(DisconnectReason.PROTOCOL_ERROR, "no session id yet")
+        return sid
+
+    def _heads(self) -> tuple[str, ...]:
+        """Methods that can continue: the next method of every remaining list."""
+        return tuple(dict.fromkeys(lst[0] for lst in self._remaining if lst))
+
+    def _on_request(self, msg: m.UserauthRequest) -> None:
+        self._requests += 1
+        if self._requests > self._max_requests:
+            raise DisconnectError(
+                DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE, "too many requests"
+            )
+        if self.username is None:
+            if msg.service not in self._services:
+                raise DisconnectError(
+                    DisconnectReason.SERVICE_NOT_AVAILABLE, f"no such service {msg.service!r}"
+                )
+            self.username, self.service = msg.username, msg.service
+            lists = self._policy.method_lists(msg.username)
+            self._remaining = [[str(n) for n in lst if n != m.NONE] for lst in lists]
+        elif msg.username != self.username or msg.service != self.service:
+            raise DisconnectError(
+                DisconnectReason.PROTOCOL_ERROR, "change of user or service during authentication"
+            )
+        if self._state is ServerState.WAITING_FOR_INFO_RESPONSE:
+            # A new request abandons keyboard-interactive (RFC 4256 3.4): that try failed.
+            self._end_kbdint()
+            self._failures += 1
+            if self._failures >= self._max_auth_tries:
+                raise DisconnectError(
+                    DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
+                    "too many authentication failures",
+                )
+        if not self._banner_sent:
+            self._banner_sent = True
+            banner = self._policy.banner(msg.username)
+            if banner:
+                self._send(m.UserauthBanner(banner, "").encode())
+        tail = m.decode_tail(msg.method, msg.method_data)
+        try:
+            self._dispatch(msg.method, tail)
+        except _Refused as refused:
+            self._refuse(msg.method, refused.reason, count=not self._free_try(msg.method))
+
+    def _free_try(self, method: str) -> bool:
+        # As sshd: the client's first "none" (asking for the method list) costs nothing.
+        return method == m.NONE and self._requests == 1
+
+    def _dispatch(self, method: str, tail: m.MethodTail | None) -> None:
+        if tail is None:
+            raise _Refused(f"unsupported method {method!r}")
+        if isinstance(tail, m.NoneTail):
+            if any(not lst for lst in self._remaining):
+                self._succeed(m.NONE, Decision.accept())
+                return
+            raise _Refused("none")
+        base = m.PUBLICKEY if method == m.PUBLICKEY_HOSTBOUND else method
+        if base not in self._heads():
+            raise _Refused(f"method {method!r} not allowed now")
+        if isinstance(tail, _PUBLICKEY_TAILS):
+            self._on_publickey(method, tail)
+        elif isinstance(tail, (m.PasswordTail, m.PasswordChangeTail)):
+            self._on_password(tail)
+        elif isinstance(tail, m.KeyboardInteractiveTail):
+            self._on_kbdint(tail)
+        else:
+            assert isinstance(tail, m.HostbasedTail)
+            self._on_hostbased(tail)
+
+    # -- publickey -----------------------------------------------------------------------
+
+    def _kex_host_key_blob(self) -> bytes | None:
+        algorithms = self._transport.algorithms
+        if algorithms is None:
+            return None
+        keys = host_key_algorithms_for(list(self._transport.config.host_keys))
+        host_key = keys.get(algorithms.host_key)
+        return host_key.public_key.blob if host_key is not None else None
+
+    def _parse_key(self, algorithm: str, blob: bytes) -> PublicKey:
+        if algorithm not in self._pk_algorithms:
+            raise _Refused(f"algorithm {algorithm} not accepted")
+        try:
+            key = parse_public_key_blob(blob)
+        except KeyFormatError as exc:
+            raise _Refused(f"unusable key: {exc}") from None
+        if key.algorithm != key_type_for(algorithm):
+            raise _Refused(f"a {key.algorithm} key sent as {algorithm}")
+        return key
+
+    def _verify(self, key: PublicKey, algorithm: str, data: bytes, signature: bytes) -> bool:
+        expected = signature_algorithm_for(algorithm)
+        try:
+            name, _ = split_signature(signature)
+            if name != expected:
+                return False
+            key.verify(data, signature, allow_sha1=expected == "ssh-rsa")
+        except SignatureInvalid:
+            return False
+        return True
+
+    def _key_decision(self, key: PublicKey) -> Decision:
+        assert self.username is not None
+        if isinstance(key, Certificate):
+            decision = self._policy.check_certificate(self.username, key, self._context())
+        else:
+            decision = self._policy.check_publickey(self.username, key, self._context())
+        if decision.allowed and _identity(key) in self._used_keys:
+            return Decision.reject("key already used in this login")
+        return decision
+
+    def _on_publickey(
+        self,
+        method: str,
+        tail: m.PublickeyQueryTail
+        | m.PublickeySignedTail
+        | m.HostboundQueryTail
+        | m.HostboundSignedTail,
+    ) -> None:
+        hostbound = isinstance(tail, (m.HostboundQueryTail, m.HostboundSignedTail))
+        if hostbound:
+            assert isinstance(tail, (m.HostboundQueryTail, m.HostboundSignedTail))
+            if self._host_key_blob is None or tail.host_key != self._host_key_blob:
+                raise _Refused("hostbound request names another host key")
+        key = self._parse_key(tail.algorithm, tail.key)
+        decision = self._key_decision(key)
+        if isinstance(tail, (m.PublickeyQueryTail, m.HostboundQueryTail)):
+            # A query proves nothing: at most PK_OK, never success.
+            if not decision.allowed:
+                raise _Refused(decision.reason or "key not authorized")
+            self._send(m.UserauthPkOk(tail.algorithm, tail.key).encode())
+            return
+        assert self.username is not None and self.service is not None
+        data = m.publickey_signed_data(
+            self._session_id(),
+            self.username,
+            self.service,
+            method,
+            tail.algorithm,
+            tail.key,
+            self._host_key_blob if hostbound else None,
+        )
+        # Verify whatever the decision: refused and unknown users cost the same work.
+        verified = self._verify(key, tail.algorithm, data, tail.signature)
+        if not verified:
+            raise _Refused("signature does not verify")
+        if not decision.allowed:
+            raise _Refused(decision.reason or "key not authorized")
+        self._used_keys.add(_identity(key))
+        self._succeed(m.PUBLICKEY, _with_key(decision, key))
+
+    # -- hostbased -----------------------------------------------------------------------
+
+    def _on_hostbased(self, tail: m.HostbasedTail) -> None:
+        assert self.username is not None and self.service is not None
+        key = self._parse_key(tail.algorithm, tail.key)
+        data = m.hostbased_signed_data(
+            self._session_id(),
+            self.username,
+            self.service,
+            tail.algorithm,
+            tail.key,
+            tail.client_host,
+            tail.client_user,
+        )
+        decision = self._policy.check_hostbased(
+            self.username, key, tail.client_host, tail.client_user, self._context()
+        )
+        verified = self._verify(key, tail.algorithm, data, tail.signature)
+        if not verified:
+            raise _Refused("hostbased signature does not verify")
+        if not decision.allowed:
+            raise _Refused(decision.reason or "host not authorized")
+        self._succeed(m.HOSTBASED, _with_key(decision, key))
+
+    # -- password ------------------------------------------------------------------------
+
+    def _text(self, secret: bytes) -> str:
+        if len(secret) > self._max_password_length:
+            raise _Refused("password too long")
+        try:
+            return secret.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Refused("password is not UTF-8") from None
+
+    def _on_password(self, tail: m.PasswordTail | m.PasswordChangeTail) -> None:
+        assert self.username is not None
+        if isinstance(tail, m.PasswordChangeTail):
+            old, new = self._text(tail.old_password), self._text(tail.new_password)
+            decision = self._policy.change_password(self.username, old, new, self._context())
+        else:
+            password = self._text(tail.password)
+            decision = self._policy.check_password(self.username, password, self._context())
+        if decision.change_prompt is not None and not decision.allowed:
+            self._send(m.UserauthPasswdChangereq(decision.change_prompt, "").encode())
+            return
+        if not decision.allowed:
+            raise _Refused(decision.reason or "wrong password")
+        self._succeed(m.PASSWORD, decision)
+
+    # -- keyboard-interactive ------------------------------------------------------------
+
+    def _on_kbdint(self, tail: m.KeyboardInteractiveTail) -> None:
+        assert self.username is not None
+        conversation = self._policy.keyboard_interactive(
+            self.username, tail.submethods, self._context()
+        )
+        if conversation is None:
+            raise _Refused("keyboard-interactive not available")
+        self._kbdint = conversation
+        self._kbdint_rounds = 0
+        self._kbdint_step(conversation.start())
+
+    def _kbdint_step(self, step: Challenge | Decision) -> None:
+        if isinstance(step, Decision):
+            self._end_kbdint()
+            if not step.allowed:
+                raise _Refused(step.reason or "keyboard-interactive failed")
+            self._succeed(m.KEYBOARD_INTERACTIVE, step)
+            return
+        self._kbdint_rounds += 1
+        if self._kbdint_rounds > MAX_KBDINT_ROUNDS or len(step.prompts) > m.MAX_PROMPTS:
+            self._end_kbdint()
+            raise _Refused("keyboard-interactive went on too long")
+        self._kbdint_prompts = len(step.prompts)
+        self._state = ServerState.WAITING_FOR_INFO_RESPONSE
+        self._send(m.encode_info_request(step.name, step.instruction, step.prompts))
+
+    def _end_kbdint(self) -> None:
+        self._kbdint = None
+        self._kbdint_prompts = 0
+        if self._state is ServerState.WAITING_FOR_INFO_RESPONSE:
+            self._state = ServerState.WAITING_FOR_REQUEST
+
+    def _on_info_response(self, payload: bytes) -> None:
+        raw = m.decode_info_response(payload)
+        conversation = self._kbdint
+        assert conversation is not None
+        if len(raw) != self._kbdint_prompts:
+            raise DisconnectError(
+                DisconnectReason.PROTOCOL_ERROR,
+                f"{len(raw)} responses to {self._kbdint_prompts} prompts",
+            )
+        try:
+            try:
+                responses = tuple(self._text(r) for r in raw)
+            except _Refused:
+                self._end_kbdint()
+                raise
+            self._kbdint_step(conversation.respond(responses))
+        except _Refused as refused:
+            self._refuse(m.KEYBOARD_INTERACTIVE, refused.reason)
+
+    # -- outcomes ------------------------------------------------------------------------
+
+    def _succeed(self, method: str, decision: Decision) -> None:
+        """One method of the required list(s) succeeded with a verified credential."""
+        assert self.username is not None and self.service is not None
+        if method != m.NONE:
+            for lst in self._remaining:
+                if lst and lst[0] == method:
+                    lst.pop(0)
+            self._completed.append(method)
+            self._decisions.append(decision)
+        if any(not lst for lst in self._remaining):
+            self._state = ServerState.AUTHENTICATED
+            self._send(m.UserauthSuccess().encode())
+            log.info("user %r authenticated with %s", self.username, ",".join(self._completed))
+            self._events.append(
+                UserAuthenticated(
+                    self.username, self.service, tuple(self._completed), tuple(self._decisions)
+                )
+            )
+            return
+        self._send(m.UserauthFailure(self._heads(), True).encode())
+
+    def _refuse(self, method: str, reason: str, *, count: bool = True) -> None:
+        log.debug("refused %s for %r: %s", method, self.username, reason)
+        self._events.append(AttemptRejected(self.username or "", method, reason))
+        if count:
+            self._failures += 1
+            if self._failures >= self._max_auth_tries:
+                self._fail(
+                    DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
+                    "too many authentication failures",
+                )
+                return
+        self._send(m.UserauthFailure(self._heads(), False).encode())
+
+    def _send(self, payload: bytes) -> None:
+        if self._state is ServerState.CLOSED or self._transport.closed:
+            return
+        self._transport.send_message(payload)
+
+    def _fail(self, reason: int, description: str) -> None:
+        if self._state is ServerState.CLOSED:
+            return
+        log.debug("disconnecting: %s", description)
+        self._state = ServerState.CLOSED
+        self._kbdint = None
+        error = DisconnectError(reason, description, local=True)
+        self.error = error
+        self._transport.close(reason, description)
+        self._events.append(ConnectionTerminated(error))
+
+
+def _identity(key: PublicKey) -> bytes:
+    """A certificate and its plain key are the same key for "already used" purposes."""
+    return key.key.blob if isinstance(key, Certificate) else key.blob
+
+
+def _with_key(decision: Decision, key: PublicKey) -> Decision:
+    if decision.key is not None:
+        return decision
+    cert = key if isinstance(key, Certificate) else decision.certificate
+    return Decision(True, decision.options, cert, key, decision.reason)
