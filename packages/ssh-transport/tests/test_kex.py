@@ -383,3 +383,22 @@ def test_malformed_messages(name: str) -> None:
     for bad in (b"\x1f", b"\x1e" + bytes(12), b"\x1f" + bytes(12), b"\x1f\x00\x00\x00\x01"):
         with pytest.raises(KexFailed):
             client.receive(bad)
+
+
+def test_parse_moduli_keeps_tested_safe_primes_in_range() -> None:
+    from ssh_transport.kex.gex import parse_moduli
+    from ssh_transport.kex.groups import modp_prime
+
+    p2048, p1024 = modp_prime(2048), modp_prime(1024)
+    text = "\n".join(
+        [
+            "# Time Type Tests Tries Size Generator Modulus",
+            f"20220714110357 2 6 100 2047 2 {p2048:X}",
+            f"20220714110357 2 6 100 1023 2 {p1024:X}",  # below GEX_MIN
+            f"20220714110357 4 6 100 2047 2 {p2048:X}",  # not a safe prime
+            f"20220714110357 2 2 100 2047 2 {p2048:X}",  # no Miller-Rabin test
+            "garbage line",
+            f"20220714110357 2 6 100 2047 x {p2048:X}",
+        ]
+    )
+    assert parse_moduli(text) == [(p2048, 2)]

@@ -19,7 +19,15 @@ from .base import (
 )
 from .groups import MODP_GENERATOR, check_public, modp_prime
 
-__all__ = ["GexClient", "GexServer", "GEX_MIN", "GEX_PREFERRED", "GEX_MAX", "default_moduli"]
+__all__ = [
+    "GexClient",
+    "GexServer",
+    "GEX_MIN",
+    "GEX_PREFERRED",
+    "GEX_MAX",
+    "default_moduli",
+    "parse_moduli",
+]
 
 GROUP = MessageNumber.KEXDH_REPLY  # 31: KEX_DH_GEX_GROUP
 INIT = MessageNumber.KEX_DH_GEX_INIT  # 32
@@ -33,6 +41,30 @@ GEX_MIN, GEX_PREFERRED, GEX_MAX = 2048, 3072, 8192
 def default_moduli() -> list[tuple[int, int]]:
     """(p, g) pairs the server offers when no moduli file is given: the RFC 3526 groups."""
     return [(modp_prime(bits), MODP_GENERATOR) for bits in (2048, 3072, 4096, 6144, 8192)]
+
+
+def parse_moduli(text: str) -> list[tuple[int, int]]:
+    """(p, g) pairs from a moduli(5) file such as /etc/ssh/moduli.
+
+    Each line is ``time type tests trials size generator modulus``; only safe primes
+    (type 2) that passed Miller-Rabin (tests bit 4) and fit GEX_MIN..GEX_MAX are kept,
+    as sshd does. Malformed lines are skipped.
+    """
+    groups = []
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith("#") or len(fields) != 7:
+            continue
+        try:
+            kind, tests = int(fields[1]), int(fields[2])
+            generator, modulus = int(fields[5]), int(fields[6], 16)
+        except ValueError:
+            continue
+        if kind != 2 or not tests & 0x04 or not GEX_MIN <= modulus.bit_length() <= GEX_MAX:
+            continue
+        if 1 < generator < modulus - 1:
+            groups.append((modulus, generator))
+    return groups
 
 
 def _exponent(rng: Rng, p: int) -> int:
