@@ -41,7 +41,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf import argon2 as _argon2
 
@@ -55,8 +54,8 @@ from .private import (
     PrivateKey,
     RSAPrivateKey,
 )
+from .private_wire import read_dsa_private, read_ecdsa_private, rsa_private_from_numbers
 from .public import (
-    CURVES,
     RSA_MAX_BITS,
     DSAPublicKey,
     ECDSAPublicKey,
@@ -335,48 +334,21 @@ def _read_private(r: Reader, public: PublicKey) -> PrivateKey:
             raise KeyFormatError(f"ed25519 private key must be 32 bytes, got {len(seed)}")
         key: PrivateKey = Ed25519PrivateKey.from_seed(seed)
     elif isinstance(public, ECDSAPublicKey):
-        curve, _, bits = CURVES[public.curve_name]
-        value = r.positive_mpint("ecdsa private value", max_bits=bits + 8)
-        try:
-            key = ECDSAPrivateKey(ec.derive_private_key(value, curve))
-        except ValueError:
-            raise KeyFormatError("ECDSA private value out of range") from None
+        key = read_ecdsa_private(r, public)
     elif isinstance(public, RSAPublicKey):
-        key = _read_rsa(r, public)
+        # PuTTY's order is d, p, q, iqmp (iqmp = q^-1 mod p, as cryptography's).
+        d = r.positive_mpint("rsa d", max_bits=RSA_MAX_BITS)
+        p = r.positive_mpint("rsa p", max_bits=RSA_MAX_BITS)
+        q = r.positive_mpint("rsa q", max_bits=RSA_MAX_BITS)
+        iqmp = r.positive_mpint("rsa iqmp", max_bits=RSA_MAX_BITS)
+        key = RSAPrivateKey(rsa_private_from_numbers(public.n, public.e, d, p, q, iqmp))
     elif isinstance(public, DSAPublicKey):
-        x = r.positive_mpint("dsa x", max_bits=512)
-        if x >= public.q or pow(public.g, x, public.p) != public.y:
-            raise KeyFormatError("DSA private key does not match its public key")
-        params = dsa.DSAParameterNumbers(public.p, public.q, public.g)
-        try:
-            numbers = dsa.DSAPrivateNumbers(x, dsa.DSAPublicNumbers(public.y, params))
-            key = DSAPrivateKey(numbers.private_key())
-        except ValueError:
-            raise KeyFormatError("invalid DSA private key") from None
+        key = read_dsa_private(r, public)
     else:  # pragma: no cover - _parse admits only the types above
         raise UnsupportedAlgorithm(f"no PPK private key format for {public.algorithm}")
     if key.public_key != public:
         raise KeyFormatError(f"{public.algorithm} private key does not match its public key")
     return key
-
-
-def _read_rsa(r: Reader, public: RSAPublicKey) -> RSAPrivateKey:
-    d = r.positive_mpint("rsa d", max_bits=RSA_MAX_BITS)
-    p = r.positive_mpint("rsa p", max_bits=RSA_MAX_BITS)
-    q = r.positive_mpint("rsa q", max_bits=RSA_MAX_BITS)
-    iqmp = r.positive_mpint("rsa iqmp", max_bits=RSA_MAX_BITS)
-    n, e = public.n, public.e
-    # Check the relations ourselves: cryptography's errors are opaque, and a wrong
-    # iqmp would only show up later as bad signatures.
-    if p < 3 or q < 3 or p * q != n or d >= n or (iqmp * q) % p != 1:
-        raise KeyFormatError("RSA private key parameters are inconsistent")
-    try:
-        numbers = rsa.RSAPrivateNumbers(
-            p, q, d, d % (p - 1), d % (q - 1), iqmp, rsa.RSAPublicNumbers(e, n)
-        )
-        return RSAPrivateKey(numbers.private_key())
-    except ValueError:
-        raise KeyFormatError("invalid RSA private key") from None
 
 
 def _write_private(key: PrivateKey) -> bytes:

@@ -180,7 +180,8 @@ def _ed25519(r: Reader, pub: Ed25519PublicKey) -> Ed25519PrivateKey:
     return key
 
 
-def _ecdsa(r: Reader, pub: ECDSAPublicKey) -> ECDSAPrivateKey:
+def read_ecdsa_private(r: Reader, pub: ECDSAPublicKey) -> ECDSAPrivateKey:
+    """The private value (one mpint) of an ECDSA key, checked against ``pub``."""
     curve, _, bits = CURVES[pub.curve_name]
     d = r.positive_mpint("ecdsa private value", max_bits=bits + 8)
     try:
@@ -233,7 +234,8 @@ def rsa_private_from_numbers(
         raise KeyFormatError("invalid RSA private key") from None
 
 
-def _dsa(r: Reader, pub: DSAPublicKey) -> DSAPrivateKey:
+def read_dsa_private(r: Reader, pub: DSAPublicKey) -> DSAPrivateKey:
+    """The private value x (one mpint) of a DSA key, checked against ``pub``."""
     x = r.positive_mpint("dsa x", max_bits=512)
     if x >= pub.q or pow(pub.g, x, pub.p) != pub.y:
         raise KeyFormatError("DSA private key does not match its public key")
@@ -259,11 +261,11 @@ def _private_for(r: Reader, pub: PublicKey) -> PrivateKey:
     if isinstance(pub, Ed25519PublicKey):
         return _ed25519(r, pub)
     if isinstance(pub, ECDSAPublicKey):
-        return _ecdsa(r, pub)
+        return read_ecdsa_private(r, pub)
     if isinstance(pub, RSAPublicKey):
         return _rsa(r, pub)
     if isinstance(pub, DSAPublicKey):
-        return _dsa(r, pub)
+        return read_dsa_private(r, pub)
     raise UnsupportedAlgorithm(f"no private key format for {pub.algorithm}")
 
 
