@@ -449,6 +449,8 @@ class AuthorizedKeys:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, strict: bool = True) -> AuthorizedKeys:
+        """Read a file (``~`` expanded)."""
+        path = os.path.expanduser(path)
         with open(path, "rb") as f:
             data = f.read()
         return cls(data.decode("utf-8", "surrogateescape"), strict=strict, path=path)

@@ -152,7 +152,10 @@ def read_private_key_file(
     *,
     max_rounds: int = MAX_BCRYPT_ROUNDS,
 ) -> PrivateKey:
-    """Load a private key file; warn, as ssh does, if group or others can read it."""
+    """Load a private key file; warn, as ssh does, if group or others can read it.
+
+    A leading ``~`` in ``path`` is expanded, as ssh does for IdentityFile."""
+    path = os.path.expanduser(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
@@ -172,7 +175,8 @@ def read_private_key_file(
 
 
 def read_public_key_file(path: str | os.PathLike[str]) -> PublicKeyLine:
-    """Load a public key file (``.pub``, RFC 4716 or PEM)."""
+    """Load a public key file (``.pub``, RFC 4716 or PEM); ``~`` is expanded."""
+    path = os.path.expanduser(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         data = _read_bounded(fd)

@@ -195,7 +195,9 @@ class KnownHosts:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, missing_ok: bool = True) -> KnownHosts:
-        """Read a file; a missing file is an empty one unless ``missing_ok`` is false."""
+        """Read a file (``~`` expanded); a missing file is an empty one unless
+        ``missing_ok`` is false."""
+        path = os.path.expanduser(path)
         try:
             with open(path, "rb") as f:
                 data = f.read()
