@@ -69,6 +69,8 @@ def authorized_keys_file(
     or unreadable file means no keys; bad lines are skipped, as sshd does."""
 
     def lookup(username: str) -> AuthorizedKeys | None:
+        if "/" in username or "\x00" in username or username in (".", ".."):
+            return None  # never let a user name walk the file system (or reach open())
         out, i = [], 0
         while i < len(template):
             c = template[i]
@@ -89,8 +91,6 @@ def authorized_keys_file(
                 continue
             out.append(c)
             i += 1
-        if "/" in username or username in (".", ".."):
-            return None  # never let a user name walk the file system
         try:
             return AuthorizedKeys.load("".join(out), strict=False)
         except OSError:

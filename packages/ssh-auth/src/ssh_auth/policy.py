@@ -51,7 +51,10 @@ class AuthPolicy(Protocol):
 
     def change_password(
         self, username: str, old_password: str, new_password: str, context: AuthContext
-    ) -> Decision: ...
+    ) -> Decision:
+        """Check ``old_password`` as :meth:`check_password` would before changing anything:
+        a client may send a change request without having been asked for one."""
+        ...
 
     def check_publickey(self, username: str, key: PublicKey, context: AuthContext) -> Decision:
         """May ``key`` (a plain key, never a certificate) log in as ``username``?"""

@@ -32,6 +32,7 @@ from .events import (
 
 __all__ = [
     "DEFAULT_METHODS",
+    "MAX_BANNER_TEXT",
     "CertifiedSigner",
     "HostbasedCredentials",
     "MethodRunner",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: OpenSSH's default PreferredAuthentications, less GSSAPI.
 DEFAULT_METHODS = (m.HOSTBASED, m.PUBLICKEY, m.KEYBOARD_INTERACTIVE, m.PASSWORD)
+#: Banner text kept in ``MethodRunner.banners``: a server may send banners without end.
+MAX_BANNER_TEXT = 64 * 1024
 
 Pause = SignatureRequested | PasswordRequested | KeyboardInteractivePrompt | PasswordChangeRequested
 
@@ -118,6 +121,7 @@ class MethodRunner:
         self._kbdint_tries = kbdint_tries
         self._hostbased = hostbased
         self.banners: list[str] = []
+        self._banner_text = 0
         self.last_failure: AttemptFailed | None = None
 
     def start(self) -> None:
@@ -131,7 +135,9 @@ class MethodRunner:
         if isinstance(event, AuthenticationSucceeded):
             return event
         if isinstance(event, BannerReceived):
-            self.banners.append(event.message)
+            self._banner_text += len(event.message)
+            if self._banner_text <= MAX_BANNER_TEXT:
+                self.banners.append(event.message)
             if self._on_banner is not None:
                 self._on_banner(event.message)
             return None

@@ -370,6 +370,8 @@ class AuthServer:
             raise _Refused("signature does not verify")
         if not decision.allowed:
             raise _Refused(decision.reason or "key not authorized")
+        if _verify_required(decision, key) and not _user_verified(key, data, tail.signature):
+            raise _Refused("verify-required: the signature lacks user verification")
         self._used_keys.add(_identity(key))
         self._succeed(m.PUBLICKEY, _with_key(decision, key))
 
@@ -531,6 +533,28 @@ class AuthServer:
 def _identity(key: PublicKey) -> bytes:
     """A certificate and its plain key are the same key for "already used" purposes."""
     return key.key.blob if isinstance(key, Certificate) else key.blob
+
+
+def _verify_required(decision: Decision, key: PublicKey) -> bool:
+    """sshd's verify-required: from the authorized_keys line or the certificate."""
+    options = decision.options
+    cert = key if isinstance(key, Certificate) else decision.certificate
+    return bool(options is not None and options.verify_required) or (
+        cert is not None and cert.verify_required
+    )
+
+
+def _user_verified(key: PublicKey, data: bytes, signature: bytes) -> bool:
+    """Did a security key sign with the user-verified flag? Other keys cannot say so."""
+    plain = key.key if isinstance(key, Certificate) else key
+    verify_sk = getattr(plain, "verify_sk", None)
+    if verify_sk is None:
+        return False
+    try:
+        verify_sk(data, signature, require_verified=True)
+    except SignatureInvalid:
+        return False
+    return True
 
 
 def _with_key(decision: Decision, key: PublicKey) -> Decision:

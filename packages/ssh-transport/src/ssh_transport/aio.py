@@ -18,6 +18,8 @@ from ssh_wire import DisconnectError, DisconnectReason, LocalProtocolError
 
 from .config import TransportConfig
 from .events import (
+    INFO_EVENTS,
+    MAX_INFO_EVENTS,
     ConnectionTerminated,
     Event,
     HostKeyReceived,
@@ -34,6 +36,8 @@ __all__ = ["AsyncTransport", "AsyncHostKeyCallback"]
 AsyncHostKeyCallback = Callable[[PublicKey, str], "bool | Awaitable[bool]"]
 
 _READ_SIZE = 256 * 1024
+#: Message bytes the reader queues for the application before it stops reading.
+_MAX_QUEUED = 4 * _READ_SIZE
 
 
 class AsyncTransport:
@@ -57,6 +61,11 @@ class AsyncTransport:
         self._messages: deque[bytes] = deque()
         self._events: deque[Event] = deque()
         self._wakeup = asyncio.Event()
+        # Backpressure: the reader pauses while this many message bytes wait, unless
+        # someone waits for an event (a rekey must not stall behind unread messages).
+        self._queued = 0
+        self._waiters = 0
+        self._room = asyncio.Event()
         self.error: DisconnectError | None = None
         sock = writer.get_extra_info("socket")
         self._quickack = sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6)
@@ -96,6 +105,10 @@ class AsyncTransport:
         core = self.core
         try:
             while not core.closed:
+                if self._queued >= _MAX_QUEUED and not self._waiters:
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
                 timer = core.get_timer()
                 timeout = None if timer is None else max(0.0, timer - self._loop.time())
                 if self._quickack:
@@ -131,6 +144,9 @@ class AsyncTransport:
                     core.reject_host_key()
             elif isinstance(event, MessageReceived):
                 self._messages.append(event.payload)
+                self._queued += len(event.payload)
+            elif isinstance(event, INFO_EVENTS) and len(self._events) >= MAX_INFO_EVENTS:
+                continue
             else:
                 if isinstance(event, ConnectionTerminated) and event.error is not None:
                     self.error = self.error or event.error
@@ -157,7 +173,12 @@ class AsyncTransport:
                     raise self.error or LocalProtocolError("the connection is closed")
                 await self._wait()
 
-        return await asyncio.wait_for(find(), timeout)
+        self._waiters += 1
+        self._room.set()
+        try:
+            return await asyncio.wait_for(find(), timeout)
+        finally:
+            self._waiters -= 1
 
     # -- public API --------------------------------------------------------
 
@@ -184,7 +205,11 @@ class AsyncTransport:
                 if self.core.closed and self._task.done():
                     raise self.error or LocalProtocolError("the connection is closed")
                 await self._wait()
-            return self._messages.popleft()
+            payload = self._messages.popleft()
+            self._queued -= len(payload)
+            if self._queued < _MAX_QUEUED:
+                self._room.set()
+            return payload
 
         return await asyncio.wait_for(get(), timeout)
 

@@ -20,6 +20,8 @@ __all__ = [
     "DebugReceived",
     "PongReceived",
     "ConnectionTerminated",
+    "INFO_EVENTS",
+    "MAX_INFO_EVENTS",
 ]
 
 
@@ -92,3 +94,9 @@ class ConnectionTerminated(Event):
     """The connection is over. ``error`` is None for an orderly local close."""
 
     error: DisconnectError | None
+
+
+#: Events that only inform (a peer can send their messages without end, before
+#: authentication too): drivers queue at most MAX_INFO_EVENTS events and drop these beyond.
+INFO_EVENTS = (DebugReceived, PongReceived, ExtInfoReceived)
+MAX_INFO_EVENTS = 256

@@ -20,6 +20,8 @@ from ssh_wire import DisconnectError, DisconnectReason, LocalProtocolError
 
 from .config import TransportConfig
 from .events import (
+    INFO_EVENTS,
+    MAX_INFO_EVENTS,
     ConnectionTerminated,
     Event,
     HostKeyReceived,
@@ -206,7 +208,7 @@ class SyncTransport:
                 if event.error is not None and self.error is None:
                     self.error = event.error
                 self._events.append(event)
-            else:
+            elif not isinstance(event, INFO_EVENTS) or len(self._events) < MAX_INFO_EVENTS:
                 self._events.append(event)
         self._flush()
 

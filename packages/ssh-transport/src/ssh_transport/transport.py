@@ -46,6 +46,7 @@ from .kex import ExchangeContext, KexFailed, KexResult, KexStep
 from .kex.gex import GexServer
 from .keys import derive_key
 from .messages import (
+    MAX_EXTENSIONS,
     Debug,
     Disconnect,
     ExtInfo,
@@ -76,6 +77,8 @@ _USERAUTH_SUCCESS = MessageNumber.USERAUTH_SUCCESS
 _MAX_SEQ = 0xFFFFFFFF
 #: A peer may start this many key exchanges in a row with almost no traffic between.
 _MAX_BACK_TO_BACK_KEX = 8
+#: Key exchanges (the first included) a server runs for a client before authentication.
+_MAX_PREAUTH_KEX = 4
 _AEAD = frozenset(n for n in ciphers.supported_ciphers() if ciphers.cipher_spec(n).aead)
 
 
@@ -500,6 +503,9 @@ class Transport:
     def _on_ext_info(self, payload: bytes) -> None:
         extensions = ExtInfo.decode(payload).extensions()
         self.peer_extensions.update(extensions)
+        if len(self.peer_extensions) > MAX_EXTENSIONS:
+            # Each EXT_INFO is bounded; a peer sending ever new names in many is not.
+            raise ProtocolError("too many extensions in EXT_INFO messages")
         self._ext_info_allowed = self.role is Role.CLIENT and not self._authenticated
         self._events.append(ExtInfoReceived(extensions))
 
@@ -555,6 +561,11 @@ class Transport:
             self._back_to_back_kex += 1
             if self._back_to_back_kex > _MAX_BACK_TO_BACK_KEX:
                 raise ProtocolError("peer keeps starting key exchanges")
+            preauth = self.role is Role.SERVER and not self._authenticated
+            if preauth and self._kex_count >= _MAX_PREAUTH_KEX:
+                # Each costs us a signature and traffic between resets the count above: an
+                # unauthenticated client gets a few (sshd refuses any).
+                raise ProtocolError("too many key exchanges before authentication")
         if self._kex is None:
             self._start_kex()
         kx = self._kex
