@@ -62,3 +62,13 @@ def test_back_to_back_peer_rekeys_are_refused() -> None:
         pair.pump()
     assert pair.client.closed
     assert "key exchanges" in (pair.terminated(Role.CLIENT).error or Exception()).args[0]
+
+
+def test_both_sides_know_the_first_exchange_host_key() -> None:
+    pair = connected()
+    assert pair.server.host_key is not None
+    assert pair.server.host_key == pair.client.host_key
+    first = pair.server.host_key
+    pair.client.start_rekey()
+    pair.pump()
+    assert pair.server.host_key is first

@@ -35,7 +35,6 @@ from ssh_keys import (
 )
 from ssh_keys.public import split_signature
 from ssh_transport import ConnectionTerminated, Transport
-from ssh_transport.hostkeys import host_key_algorithms_for
 from ssh_wire import (
     DecodeError,
     DisconnectError,
@@ -294,12 +293,9 @@ class AuthServer:
     # -- publickey -----------------------------------------------------------------------
 
     def _kex_host_key_blob(self) -> bytes | None:
-        algorithms = self._transport.algorithms
-        if algorithms is None:
-            return None
-        keys = host_key_algorithms_for(list(self._transport.config.host_keys))
-        host_key = keys.get(algorithms.host_key)
-        return host_key.public_key.blob if host_key is not None else None
+        # The first exchange's key, as sshd uses: a rekey may have used another one.
+        host_key = self._transport.host_key
+        return host_key.blob if host_key is not None else None
 
     def _parse_key(self, algorithm: str, blob: bytes) -> PublicKey:
         if algorithm not in self._pk_algorithms:

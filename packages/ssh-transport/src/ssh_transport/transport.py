@@ -144,6 +144,7 @@ class Transport:
         self.peer_version: str | None = None
         self.session_id: bytes | None = None
         self.algorithms: Algorithms | None = None
+        #: The server's host key from the first key exchange (either role).
         self.host_key: PublicKey | None = None
         self.peer_extensions: dict[str, bytes] = {}
         self.strict_kex = False
@@ -603,6 +604,10 @@ class Transport:
             )
             host_key = self._host_keys[algorithms.host_key]
             sig_alg = signature_algorithm_for(algorithms.host_key)
+            if first:
+                # The key of the first exchange identifies this server for the whole
+                # connection (publickey-hostbound binds user signatures to it).
+                self.host_key = host_key.public_key
 
             def sign(data: bytes) -> bytes:
                 return host_key.signer.sign(data, sig_alg)
