@@ -193,10 +193,11 @@ def test_sequence_numbers_reset_after_each_newkeys() -> None:
     client_log = record(pair.client)
     server_log = record(pair.server)
     pair.handshake()
-    # Plaintext: KEXINIT 0, kex message 1, NEWKEYS 2. Then EXT_INFO starts again at 0.
+    # Plaintext: KEXINIT 0, kex message 1, NEWKEYS 2. Then EXT_INFO starts again at 0
+    # (the client's announces ext-info-in-auth@openssh.com).
     assert [(s, p[0]) for s, p in client_log] == [(0, 20), (1, 31), (2, 21), (0, 7)]
-    assert [(s, p[0]) for s, p in server_log] == [(0, 20), (1, 30), (2, 21)]
-    assert pair.client._send_seq == 0 and pair.server._recv_seq == 0
+    assert [(s, p[0]) for s, p in server_log] == [(0, 20), (1, 30), (2, 21), (0, 7)]
+    assert pair.client._send_seq == 1 and pair.server._recv_seq == 1
     pair.open_service()
     for i in range(3):
         client_log.clear()

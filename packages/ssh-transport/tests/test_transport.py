@@ -73,7 +73,9 @@ def test_handshake_events() -> None:
     pair = Pair().handshake()
     client_events = [type(e) for e in pair.events[Role.CLIENT]]
     assert client_events == [HostKeyReceived, KexComplete, ExtInfoReceived]
-    assert [type(e) for e in pair.events[Role.SERVER]] == [KexComplete]
+    # The client's EXT_INFO says it takes another during authentication.
+    assert [type(e) for e in pair.events[Role.SERVER]] == [KexComplete, ExtInfoReceived]
+    assert pair.server.peer_extensions == {"ext-info-in-auth@openssh.com": b"0"}
     (done,) = pair.of_type(Role.CLIENT, KexComplete)
     assert done.first and done.strict and done.session_id == pair.client.session_id
     assert pair.client.peer_version == pair.server.peer_version == "SSH-2.0-pyssh_0.1"
@@ -501,7 +503,18 @@ def test_ext_info_contents() -> None:
         "no-flow-control": b"p",
     }
     assert pair.client.peer_extensions == info.extensions
-    assert not pair.of_type(Role.SERVER, ExtInfoReceived)
+    (client_info,) = pair.of_type(Role.SERVER, ExtInfoReceived)
+    assert client_info.extensions == {"ext-info-in-auth@openssh.com": b"0"}
+
+
+def test_ext_info_again_right_before_userauth_success() -> None:
+    pair = connected()
+    pair.server.send_message(b"\x34")  # USERAUTH_SUCCESS
+    pair.pump()
+    infos = pair.of_type(Role.CLIENT, ExtInfoReceived)
+    assert len(infos) == 1
+    assert "server-sig-algs" in infos[0].extensions
+    assert [m[0] for m in messages(pair, Role.CLIENT)] == [52]
 
 
 def test_ext_info_default_sig_algs() -> None:
@@ -542,7 +555,8 @@ def test_delayed_compression_starts_after_userauth_success() -> None:
     payload = b"\x5e" + b"A" * 5000
     assert send_measured(pair, Role.CLIENT, payload) > 5000  # not compressed yet
     assert send_measured(pair, Role.SERVER, payload) > 5000
-    assert send_measured(pair, Role.SERVER, b"\x34") < 100  # USERAUTH_SUCCESS, uncompressed
+    # USERAUTH_SUCCESS, uncompressed, after the EXT_INFO that ext-info-in-auth allows
+    assert send_measured(pair, Role.SERVER, b"\x34") < 400
     assert [m[0] for m in messages(pair, Role.CLIENT)] == [94, 52]
     assert send_measured(pair, Role.CLIENT, payload) < 200
     assert send_measured(pair, Role.SERVER, payload) < 200

@@ -73,6 +73,7 @@ _STRICT_C = "kex-strict-c-v00@openssh.com"
 _STRICT_S = "kex-strict-s-v00@openssh.com"
 _EXT_INFO_C = "ext-info-c"
 _EXT_INFO_S = "ext-info-s"
+_EXT_INFO_IN_AUTH = "ext-info-in-auth@openssh.com"
 _USERAUTH_SUCCESS = MessageNumber.USERAUTH_SUCCESS
 _MAX_SEQ = 0xFFFFFFFF
 #: A peer may start this many key exchanges in a row with almost no traffic between.
@@ -734,10 +735,14 @@ class Transport:
         kx.pending_decompressor = in_spec.decompressor(limit) if in_on else None
         delayed = not authenticated and (out_spec.delayed or in_spec.delayed)
         self._delayed = (out_spec, in_spec) if delayed else None
-        if self.role is Role.SERVER and not self._first_kex_done:
+        if not self._first_kex_done:
+            # RFC 8308 2.4: EXT_INFO goes right after our first NEWKEYS. A client says only
+            # that it accepts a second one during authentication (ext-info-in-auth).
             peer = KexInit.decode(kx.peer_kexinit or b"")
-            if _EXT_INFO_C in peer.kex_algorithms:
+            if self.role is Role.SERVER and _EXT_INFO_C in peer.kex_algorithms:
                 self._send_packet(ExtInfo.from_dict(self._server_extensions()).encode())
+            elif self.role is Role.CLIENT and _EXT_INFO_S in peer.kex_algorithms:
+                self._send_packet(ExtInfo.from_dict({_EXT_INFO_IN_AUTH: b"0"}).encode())
         self._maybe_finish_kex(kx)
 
     def _server_extensions(self) -> dict[str, bytes]:
@@ -830,6 +835,13 @@ class Transport:
 
     def _send_packet(self, payload: bytes) -> None:
         number = payload[0]
+        if (
+            number == _USERAUTH_SUCCESS
+            and self.role is Role.SERVER
+            and _EXT_INFO_IN_AUTH in self.peer_extensions
+        ):
+            # The client takes EXT_INFO again right before USERAUTH_SUCCESS.
+            self._send_packet(ExtInfo.from_dict(self._server_extensions()).encode())
         if self._compressor is not None:
             payload = self._compressor.compress(payload)
         packet = self._sealer.seal(self._send_seq, payload)
