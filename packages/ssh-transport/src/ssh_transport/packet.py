@@ -34,6 +34,7 @@ __all__ = ["PacketSealer", "PacketOpener", "DEFAULT_MAX_PACKET_LENGTH", "MIN_PAD
 # a compressed payload that grew a little.
 DEFAULT_MAX_PACKET_LENGTH = 256 * 1024 + 1024
 MIN_PADDING = 4
+_POOL_SIZE = 4096
 
 _PAD_BYTE = tuple(bytes((i,)) for i in range(256))
 
@@ -74,6 +75,10 @@ class PacketSealer:
         self.mac = _mac_for(cipher, mac)
         self._block = _alignment(cipher)
         self._rng = rng
+        # Padding comes from a pool refilled 4 KiB at a time: one os.urandom call per
+        # packet cost more than the rest of sealing a small packet.
+        self._pool = b""
+        self._pool_pos = 0
         context = cipher.create(key, iv, encrypt=True)
         if isinstance(context, AEADCipher):
             self._aead = context
@@ -88,13 +93,21 @@ class PacketSealer:
     # Each framing pads ``aligned`` bytes up to a multiple of the block with at least
     # MIN_PADDING bytes; the computation is inlined because this is the hot path.
 
+    def _padding_bytes(self, n: int) -> bytes:
+        pos = self._pool_pos
+        if pos + n > len(self._pool):
+            self._pool = self._rng(_POOL_SIZE)
+            pos = 0
+        self._pool_pos = pos + n
+        return self._pool[pos : pos + n]
+
     def _seal_aead(self, seq: int, payload: Buffer) -> bytes:
         size = len(payload) + 1
         block = self._block
         pad = block - size % block
         if pad < MIN_PADDING:
             pad += block
-        body = b"".join((_PAD_BYTE[pad], payload, self._rng(pad)))
+        body = b"".join((_PAD_BYTE[pad], payload, self._padding_bytes(pad)))
         return self._aead.seal(seq, (size + pad).to_bytes(4, "big"), body)
 
     def _seal_etm(self, seq: int, payload: Buffer) -> bytes:
@@ -104,7 +117,7 @@ class PacketSealer:
         if pad < MIN_PADDING:
             pad += block
         length = (size + pad).to_bytes(4, "big")
-        encrypted = self._encrypt(b"".join((_PAD_BYTE[pad], payload, self._rng(pad))))
+        encrypted = self._encrypt(b"".join((_PAD_BYTE[pad], payload, self._padding_bytes(pad))))
         return b"".join((length, encrypted, self._mac.digest(seq, length, encrypted)))
 
     def _seal_classic(self, seq: int, payload: Buffer) -> bytes:
@@ -113,7 +126,7 @@ class PacketSealer:
         pad = block - (size + 4) % block
         if pad < MIN_PADDING:
             pad += block
-        plain = b"".join(((size + pad).to_bytes(4, "big"), _PAD_BYTE[pad], payload, self._rng(pad)))
+        plain = b"".join(((size + pad).to_bytes(4, "big"), _PAD_BYTE[pad], payload, self._padding_bytes(pad)))
         return b"".join((self._encrypt(plain), self._mac.digest(seq, b"", plain)))
 
 
