@@ -126,7 +126,9 @@ class PacketSealer:
         pad = block - (size + 4) % block
         if pad < MIN_PADDING:
             pad += block
-        plain = b"".join(((size + pad).to_bytes(4, "big"), _PAD_BYTE[pad], payload, self._padding_bytes(pad)))
+        plain = b"".join(
+            ((size + pad).to_bytes(4, "big"), _PAD_BYTE[pad], payload, self._padding_bytes(pad))
+        )
         return b"".join((self._encrypt(plain), self._mac.digest(seq, b"", plain)))
 
 
