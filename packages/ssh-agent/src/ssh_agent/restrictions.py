@@ -78,26 +78,34 @@ def parse_userauth_request(data: bytes) -> UserauthRequest | None:
     return UserauthRequest(session_id, user, key_blob, hostkey)
 
 
-def _certificate_authority(key: PublicKey, hostname: str) -> PublicKey | None:
-    """The CA of a host certificate valid for ``hostname`` whose CA signature verifies."""
-    if not isinstance(key, Certificate) or key.cert_type != CertType.HOST:
-        return None
-    if key.valid_principals and hostname not in key.valid_principals:
+def _certificate_authority(key: PublicKey, hostname: str, now: float | None) -> PublicKey | None:
+    """The CA of a host certificate valid for ``hostname`` at ``now`` (wall-clock seconds)
+    whose CA signature verifies, as OpenSSH's sshkey_cert_check_host; None without a time."""
+    if not isinstance(key, Certificate) or now is None:
         return None
     try:
-        key.verify_ca_signature()
+        key.check(
+            now,
+            hostname,
+            CertType.HOST,
+            require_principal=False,
+            wildcard_principals=True,
+            check_source_address=False,
+        )
     except SSHError:
         return None
     return key.signature_key
 
 
-def hop_matches(hop: Hop, key: PublicKey | None) -> bool:
-    """Whether ``key`` (None: the agent's own host) is one ``hop`` allows."""
+def hop_matches(hop: Hop, key: PublicKey | None, now: float | None = None) -> bool:
+    """Whether ``key`` (None: the agent's own host) is one ``hop`` allows.
+
+    ``now`` (wall-clock seconds) is needed for a host certificate to match a CA key."""
     if key is None:
         return not hop.hostname and not hop.keys
     for spec in hop.keys:
         if spec.is_ca:
-            ca = _certificate_authority(key, hop.hostname)
+            ca = _certificate_authority(key, hop.hostname, now)
             if ca is not None and ca == spec.key:
                 return True
         elif spec.key == key:
@@ -110,11 +118,12 @@ def _allows(
     from_key: PublicKey | None,
     to_key: PublicKey | None,
     user: str | None,
+    now: float | None,
 ) -> bool:
-    if not hop_matches(dc.from_hop, from_key):
+    if not hop_matches(dc.from_hop, from_key, now):
         return False
     # No to_key: asking whether the key may go anywhere beyond from_key.
-    if to_key is not None and not hop_matches(dc.to_hop, to_key):
+    if to_key is not None and not hop_matches(dc.to_hop, to_key, now):
         return False
     return not (
         user is not None and dc.to_hop.username and not match_glob(user, dc.to_hop.username)
@@ -127,28 +136,33 @@ def identity_permitted(
     *,
     bind_failed: bool = False,
     user: str | None = None,
+    now: float | None = None,
 ) -> bool:
     """Whether a key with these constraints may be seen or used on this connection.
 
     ``user`` is given for a signature request (the user in the userauth request);
     without it, a connection last bound for forwarding only sees keys that may go on
-    from there, so keys usable only *at* that host stay hidden from it.
+    from there, so keys usable only *at* that host stay hidden from it. ``now`` is the
+    wall-clock time host certificates are checked at (without it they match no CA key).
     """
     if not destinations:
         return True
     if not bindings:
         return not bind_failed  # unbound: local use, unless a bind was refused
     from_key: PublicKey | None = None
+    if user is not None and bindings[-1].forwarded:
+        # PROTOCOL.agent: a session bound for forwarding is never used for authentication.
+        return False
     for i, binding in enumerate(bindings):
         test_user = user if i == len(bindings) - 1 else None
-        if not any(_allows(dc, from_key, binding.hostkey, test_user) for dc in destinations):
+        if not any(_allows(dc, from_key, binding.hostkey, test_user, now) for dc in destinations):
             return False
         from_key = binding.hostkey
     last = bindings[-1]
     return not (
         last.forwarded
         and user is None
-        and not any(_allows(dc, last.hostkey, None, None) for dc in destinations)
+        and not any(_allows(dc, last.hostkey, None, None, now) for dc in destinations)
     )
 
 
@@ -159,6 +173,7 @@ def sign_refusal(
     data: bytes,
     *,
     bind_failed: bool = False,
+    now: float | None = None,
 ) -> str | None:
     """Why a signature with a destination-restricted key must be refused, or None."""
     if not destinations:
@@ -170,7 +185,11 @@ def sign_refusal(
         return "destination-restricted key asked to sign something not a userauth request"
     if req.key_blob != identity_blob:
         return "userauth request names a different key"
-    if not identity_permitted(destinations, bindings, bind_failed=bind_failed, user=req.user):
+    if bindings[-1].forwarded:
+        return "a session bound for forwarding cannot be used for authentication"
+    if not identity_permitted(
+        destinations, bindings, bind_failed=bind_failed, user=req.user, now=now
+    ):
         return "destination not permitted for this key"
     last = bindings[-1]
     if req.session_id != last.session_id:

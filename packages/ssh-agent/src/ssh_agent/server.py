@@ -119,6 +119,10 @@ class AgentServerCore:
     forwarded once it is bound with ``session-bind@openssh.com``'s forwarding flag:
     that is how OpenSSH's ssh marks the agent connections it relays for ``ssh -A``,
     which otherwise look like any local client on the agent's socket.
+
+    ``clock`` gives wall-clock seconds (``time.time``), for the validity of host
+    certificates met in destination restrictions; without it a host certificate never
+    matches a CA key in a restriction. ``now`` arguments are the driver's monotonic time.
     """
 
     def __init__(
@@ -128,8 +132,10 @@ class AgentServerCore:
         forwarded: bool = False,
         max_message: int = MAX_MESSAGE,
         max_output: int = 4 * MAX_MESSAGE,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.keystore = keystore
+        self._clock = clock
         self.forwarded = forwarded
         self.bindings: list[Binding] = []
         self._bind_attempted = False
@@ -193,12 +199,15 @@ class AgentServerCore:
         """Whether requests wait until :meth:`data_to_send` takes the replies so far."""
         return len(self._out) >= self._max_output
 
-    def data_to_send(self) -> bytes:
-        """Replies so far. Taking them lets waiting requests run: call again for theirs."""
+    def data_to_send(self, now: float | None = None) -> bytes:
+        """Replies so far. Taking them lets waiting requests run: call again for theirs.
+
+        Pass ``now``: the waiting requests run at that time (key lifetimes); without it
+        they run at the time of the last call that gave one."""
         out = bytes(self._out)
         self._out.clear()
         if out and self._frames.buffered:
-            self._process(self._now)
+            self._process(self._now if now is None else max(now, self._now))
         return out
 
     def next_event(self) -> AgentEvent | None:
@@ -270,9 +279,15 @@ class AgentServerCore:
             log.exception("internal error handling agent request %d", kind)
         return _FAILURE
 
+    def _wall_time(self) -> float | None:
+        return None if self._clock is None else self._clock()
+
     def _visible(self, entry: StoredKey) -> bool:
         return identity_permitted(
-            entry.destinations, self.bindings, bind_failed=self._bind_attempted
+            entry.destinations,
+            self.bindings,
+            bind_failed=self._bind_attempted,
+            now=self._wall_time(),
         )
 
     # -- requests ------------------------------------------------------------------------
@@ -320,6 +335,7 @@ class AgentServerCore:
             entry.blob,
             pending.data,
             bind_failed=self._bind_attempted,
+            now=self._wall_time(),
         )
         if why is not None:
             raise _Refused(why)

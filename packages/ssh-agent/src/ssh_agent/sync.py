@@ -388,7 +388,7 @@ class AgentServer:
                 sock.close()
                 return
         sock.setblocking(False)
-        conn = _Conn(sock, AgentServerCore(self.keystore))
+        conn = _Conn(sock, AgentServerCore(self.keystore, clock=time.time))
         self._conns[sock.fileno()] = conn
         self._sel.register(sock, selectors.EVENT_READ, conn)
 
@@ -408,7 +408,8 @@ class AgentServer:
         if conn.sock.fileno() < 0:
             return
         # Each call may run requests that waited for earlier replies to be taken.
-        while len(conn.out) < _MAX_PENDING_OUT and (more := conn.core.data_to_send()):
+        now = time.monotonic()
+        while len(conn.out) < _MAX_PENDING_OUT and (more := conn.core.data_to_send(now)):
             conn.out += more
         while (event := conn.core.next_event()) is not None:
             if isinstance(event, ConfirmationRequested):

@@ -243,7 +243,11 @@ class Certificate(PublicKey):
 
     def verify(self, data: bytes, signature: bytes, *, allow_sha1: bool = False) -> None:
         """Verify a signature made with the certified key (the certificate's own checks are
-        :meth:`check`'s job)."""
+        :meth:`check`'s job). A security key's signature must show user verification when
+        the certificate carries ``verify-required``."""
+        if self.verify_required and isinstance(self.key, (SKEd25519PublicKey, SKECDSAPublicKey)):
+            self.key.verify_sk(data, signature, require_verified=True)
+            return
         self.key.verify(data, signature, allow_sha1=allow_sha1)
 
     def _verify(self, algorithm: str, r: Reader, data: bytes) -> None:  # pragma: no cover

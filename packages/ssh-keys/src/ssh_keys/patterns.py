@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import Iterable
 
 from .errors import KeyFormatError
@@ -111,16 +112,26 @@ def _unmap(addr: IPAddress) -> IPAddress:
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# What inet_aton (and so sshd's getaddrinfo(AI_NUMERICHOST) on glibc) reads as an IPv4
+# address: one to four decimal, octal (0...) or hex (0x...) parts, e.g. 10.1 or 0x0a000001.
+_INET_ATON = re.compile(r"(?:0[xX][0-9a-fA-F]*|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]*|[0-9]+)){0,3}")
+
 
 def _parse_cidr(entry: str) -> _Network | IPAddress | None:
     """An address or address/prefix entry; None if it is not one (then it is a glob).
 
     An address with a bad prefix length, or with host bits set below the prefix, is an
-    error rather than a silent non-match, so a typo cannot widen or narrow access unseen.
+    error rather than a silent non-match, so a typo cannot widen or narrow access unseen;
+    so are the inet_aton forms (``10.1``, ``010.0.0.1``, ``0x0a000001``) sshd reads as
+    addresses but :mod:`ipaddress` does not.
     """
     text, slash, prefix = entry.partition("/")
     addr = _parse_address(text) if text else None
     if addr is None:
+        if _INET_ATON.fullmatch(text):
+            # sshd would take it as an address, we as a glob that never matches: refuse
+            # rather than let a negation written this way silently not apply.
+            raise KeyFormatError(f"ambiguous IPv4 notation in address pattern {entry!r}")
         return None
     if not slash:
         return addr
