@@ -45,3 +45,25 @@ def test_eof_after_nothing_is_a_lost_connection() -> None:
     assert isinstance(event, ConnectionTerminated)
     assert event.error is not None
     assert event.error.reason == DisconnectReason.CONNECTION_LOST
+
+
+def test_repeated_service_request_is_accepted_until_authenticated() -> None:
+    from ssh_transport.events import ServiceRequested
+    from ssh_transport.messages import ServiceRequest
+
+    pair = connected()
+    inject(pair.client, ServiceRequest("ssh-userauth").encode())
+    pair.server.receive_data(pair.client.data_to_send())
+    assert not pair.server.closed
+    assert pair.server.data_to_send()  # a second SERVICE_ACCEPT, as Paramiko expects
+    assert pair.server.next_event() is None  # and no second ServiceRequested
+    assert not [e for e in pair.events[Role.SERVER] if isinstance(e, ServiceRequested)]
+
+    pair = connected()
+    pair.server.send_message(bytes([52]))  # USERAUTH_SUCCESS
+    pair.pump()
+    inject(pair.client, ServiceRequest("ssh-userauth").encode())
+    pair.pump()
+    error = pair.terminated(Role.SERVER).error
+    assert error is not None
+    assert error.reason == DisconnectReason.SERVICE_NOT_AVAILABLE

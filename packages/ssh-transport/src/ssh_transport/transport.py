@@ -484,6 +484,11 @@ class Transport:
 
     def _on_service_request(self, payload: bytes) -> None:
         service = ServiceRequest.decode(payload).service
+        if service == self._service and not self._authenticated:
+            # Paramiko asks again before every authentication attempt; sshd accepts that
+            # until the user is authenticated, and so do we (the auth layer is unchanged).
+            self._send_or_queue(ServiceAccept(service).encode())
+            return
         if self._service is not None or service not in self.config.services:
             raise DisconnectError(
                 DisconnectReason.SERVICE_NOT_AVAILABLE, f"service {service!r} not available",
