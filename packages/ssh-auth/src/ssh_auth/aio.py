@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from ssh_keys import AsyncSigner, Signer
 from ssh_transport.aio import AsyncTransport
-from ssh_wire import DisconnectError, DisconnectReason, LocalProtocolError
+from ssh_wire import LocalProtocolError
 
 from .client import AuthClient
 from .events import (
@@ -39,16 +39,6 @@ PasswordChangeHandler = Callable[
 
 async def _resolve(value: object) -> object:
     return await value if inspect.isawaitable(value) else value
-
-
-async def _flush(transport: AsyncTransport) -> None:
-    data = transport.core.data_to_send()
-    if data:
-        try:
-            transport.writer.write(data)
-            await transport.writer.drain()
-        except OSError as exc:
-            raise DisconnectError(DisconnectReason.CONNECTION_LOST, f"write failed: {exc}") from exc
 
 
 async def authenticate(
@@ -92,19 +82,19 @@ async def authenticate(
         on_banner=on_banner,
     )
     runner.start()
-    await _flush(transport)
+    await transport.flush()
     while True:
         while (event := client.next_event()) is not None:
             try:
                 outcome = runner.step(event)
             finally:
-                await _flush(transport)
+                await transport.flush()
             if isinstance(outcome, AuthenticationSucceeded):
                 return outcome
             if outcome is not None:
                 answer = await _answer(outcome, password, kbd, change_password)
                 runner.resume(outcome, answer)
-                await _flush(transport)
+                await transport.flush()
         client.handle_message(await transport.receive_message(timeout))
 
 
@@ -155,12 +145,12 @@ async def serve(
     while True:
         while (event := server.next_event()) is not None:
             if isinstance(event, UserAuthenticated):
-                await _flush(transport)
+                await transport.flush()
                 return event
             if isinstance(event, ConnectionTerminated):
-                await _flush(transport)
+                await transport.flush()
                 raise event.error or LocalProtocolError("the connection is closed")
-        await _flush(transport)
+        await transport.flush()
         deadline = server.get_timer()
         wait = None if deadline is None else max(0.0, deadline - loop.time())
         try:

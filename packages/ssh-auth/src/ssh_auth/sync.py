@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from ssh_keys import Signer
 from ssh_transport.sync import SyncTransport, TransportTimeout
-from ssh_wire import DisconnectError, DisconnectReason, LocalProtocolError
+from ssh_wire import LocalProtocolError
 
 from .client import AuthClient
 from .events import (
@@ -32,15 +32,6 @@ __all__ = ["authenticate", "serve", "PasswordSource", "KeyboardInteractiveHandle
 PasswordSource = str | Callable[[], "str | None"] | None
 KeyboardInteractiveHandler = Callable[[KeyboardInteractivePrompt], "Sequence[str] | None"]
 PasswordChangeHandler = Callable[[PasswordChangeRequested], "tuple[str, str] | None"]
-
-
-def _flush(transport: SyncTransport) -> None:
-    data = transport.core.data_to_send()
-    if data:
-        try:
-            transport.stream.write(data)
-        except OSError as exc:
-            raise DisconnectError(DisconnectReason.CONNECTION_LOST, f"write failed: {exc}") from exc
 
 
 def authenticate(
@@ -92,18 +83,18 @@ def authenticate(
         on_banner=on_banner,
     )
     runner.start()
-    _flush(transport)
+    transport.flush()
     while True:
         while (event := client.next_event()) is not None:
             try:
                 outcome = runner.step(event)
             finally:
-                _flush(transport)
+                transport.flush()
             if isinstance(outcome, AuthenticationSucceeded):
                 return outcome
             if outcome is not None:
                 runner.resume(outcome, _answer(outcome, password, kbd, change_password))
-                _flush(transport)
+                transport.flush()
         client.handle_message(transport.receive_message(timeout))
 
 
@@ -152,12 +143,12 @@ def serve(
     while True:
         while (event := server.next_event()) is not None:
             if isinstance(event, UserAuthenticated):
-                _flush(transport)
+                transport.flush()
                 return event
             if isinstance(event, ConnectionTerminated):
-                _flush(transport)
+                transport.flush()
                 raise event.error or LocalProtocolError("the connection is closed")
-        _flush(transport)
+        transport.flush()
         deadline = server.get_timer()
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:

@@ -182,6 +182,19 @@ class AsyncTransport:
 
     # -- public API --------------------------------------------------------
 
+    async def flush(self) -> None:
+        """Write what the core has queued; for layers that drive ``core`` directly."""
+        data = self.core.data_to_send()
+        if data:
+            try:
+                self.writer.write(data)
+                await self.writer.drain()
+            except OSError as exc:
+                self.error = self.error or DisconnectError(
+                    DisconnectReason.CONNECTION_LOST, f"write failed: {exc}"
+                )
+                raise self.error from exc
+
     async def request_service(
         self, service: str = "ssh-userauth", timeout: float | None = 30.0
     ) -> None:

@@ -250,6 +250,17 @@ class SyncTransport:
 
     # -- public API --------------------------------------------------------
 
+    def flush(self) -> None:
+        """Write what the core has queued; for layers that drive ``core`` directly."""
+        data = self.core.data_to_send()
+        if data:
+            try:
+                self.stream.write(data)
+            except OSError as exc:
+                self._lost(f"write failed: {exc}")
+                assert self.error is not None
+                raise self.error from exc
+
     def request_service(self, service: str = "ssh-userauth", timeout: float | None = 30.0) -> None:
         self.core.request_service(service)
         self._flush()
