@@ -15,7 +15,6 @@ from ssh_wire import LocalProtocolError
 from .client import AuthClient
 from .events import (
     AuthenticationSucceeded,
-    ConnectionTerminated,
     KeyboardInteractivePrompt,
     PasswordChangeRequested,
     PasswordRequested,
@@ -23,7 +22,7 @@ from .events import (
     UserAuthenticated,
 )
 from .policy import AuthPolicy
-from .runner import DEFAULT_METHODS, HostbasedCredentials, MethodRunner, password_responses
+from .runner import DEFAULT_METHODS, HostbasedCredentials, runner_for, server_outcome
 from .server import DEFAULT_LOGIN_GRACE_TIME, DEFAULT_MAX_AUTH_TRIES, AuthServer
 
 __all__ = ["authenticate", "serve"]
@@ -61,23 +60,13 @@ async def authenticate(
     if request_service:
         await transport.request_service("ssh-userauth", timeout)
     client = AuthClient(transport.core, username, service)
-    kbd = keyboard_interactive
-    if kbd is None and isinstance(password, str):
-        fixed = password
-
-        def kbd(prompt: KeyboardInteractivePrompt) -> Sequence[str] | None:
-            return password_responses(fixed, prompt)
-
-    runner = MethodRunner(
+    runner, kbd = runner_for(
         client,
+        password=password,
+        keyboard_interactive=keyboard_interactive,
         methods=methods,
         signers=signers,  # type: ignore[arg-type]  # AsyncSigner differs only in sign()
-        password_tries=0
-        if password is None
-        else 1
-        if isinstance(password, str)
-        else password_tries,
-        kbdint_tries=1 if kbd is not None else 0,
+        password_tries=password_tries,
         hostbased=hostbased,
         on_banner=on_banner,
     )
@@ -143,14 +132,12 @@ async def serve(
         now=start,
     )
     while True:
-        while (event := server.next_event()) is not None:
-            if isinstance(event, UserAuthenticated):
-                await transport.flush()
-                return event
-            if isinstance(event, ConnectionTerminated):
-                await transport.flush()
-                raise event.error or LocalProtocolError("the connection is closed")
-        await transport.flush()
+        try:
+            outcome = server_outcome(server)
+        finally:
+            await transport.flush()
+        if outcome is not None:
+            return outcome
         deadline = server.get_timer()
         wait = None if deadline is None else max(0.0, deadline - loop.time())
         try:

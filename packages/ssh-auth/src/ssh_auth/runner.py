@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from ssh_keys import Certificate, PublicKey, Signer
 from ssh_transport import ConnectionTerminated
@@ -28,7 +29,11 @@ from .events import (
     PasswordChangeRequested,
     PasswordRequested,
     SignatureRequested,
+    UserAuthenticated,
 )
+
+if TYPE_CHECKING:
+    from .server import AuthServer
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -39,6 +44,8 @@ __all__ = [
     "Pause",
     "key_candidates",
     "password_responses",
+    "runner_for",
+    "server_outcome",
 ]
 
 #: OpenSSH's default PreferredAuthentications, less GSSAPI.
@@ -217,3 +224,57 @@ class MethodRunner:
             self.client.try_publickey(signer)
             return True
         return False
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., object])
+_FixedAnswers = Callable[[KeyboardInteractivePrompt], "Sequence[str] | None"]
+
+
+def runner_for(
+    client: AuthClient,
+    *,
+    password: object,
+    keyboard_interactive: _Handler | None,
+    methods: Sequence[str],
+    signers: Sequence[Signer],
+    password_tries: int,
+    hostbased: HostbasedCredentials | None,
+    on_banner: Callable[[str], None] | None,
+) -> tuple[MethodRunner, _Handler | _FixedAnswers | None]:
+    """The runner both drivers' ``authenticate`` use, and the keyboard-interactive handler.
+
+    A password string is tried once, a password callable ``password_tries`` times; without
+    a handler of its own, keyboard-interactive answers a lone hidden prompt with the
+    password string.
+    """
+    kbd: _Handler | _FixedAnswers | None = keyboard_interactive
+    if kbd is None and isinstance(password, str):
+        fixed = password
+
+        def answer_with_password(prompt: KeyboardInteractivePrompt) -> Sequence[str] | None:
+            return password_responses(fixed, prompt)
+
+        kbd = answer_with_password
+
+    tries = 0 if password is None else 1 if isinstance(password, str) else password_tries
+    runner = MethodRunner(
+        client,
+        methods=methods,
+        signers=signers,
+        password_tries=tries,
+        kbdint_tries=1 if kbd is not None else 0,
+        hostbased=hostbased,
+        on_banner=on_banner,
+    )
+    return runner, kbd
+
+
+def server_outcome(server: AuthServer) -> UserAuthenticated | None:
+    """Drain an AuthServer's events: the user once authenticated, None to keep reading;
+    raises the error that ended the connection."""
+    while (event := server.next_event()) is not None:
+        if isinstance(event, UserAuthenticated):
+            return event
+        if isinstance(event, ConnectionTerminated):
+            raise event.error or LocalProtocolError("the connection is closed")
+    return None
