@@ -14,10 +14,10 @@ from ssh_keys import KeyFormatError, PrivateKey, PublicKey, parse_public_key_blo
 
 from .client import (
     AgentClientCore,
+    AgentKeyBase,
     PendingReply,
     check_signature_algorithm,
     sign_flags,
-    signing_algorithms,
 )
 from .errors import AgentConnectionClosed, AgentError
 from .protocol import Constraints, DestinationConstraint, Identity
@@ -28,31 +28,14 @@ log = logging.getLogger("ssh_agent")
 T = TypeVar("T")
 
 
-class AsyncAgentKey:
+class AsyncAgentKey(AgentKeyBase):
     """A key held by an agent; a :class:`ssh_keys.AsyncSigner`."""
 
-    __slots__ = ("_client", "comment", "identity", "public_key")
-
-    def __init__(self, client: AsyncAgentClient, identity: Identity, public_key: PublicKey) -> None:
-        self._client = client
-        self.identity = identity
-        self.public_key = public_key
-        self.comment = identity.comment
-
-    @property
-    def blob(self) -> bytes:
-        return self.identity.blob
-
-    @property
-    def algorithms(self) -> tuple[str, ...]:
-        return signing_algorithms(self.public_key)
+    __slots__ = ()
+    _client: AsyncAgentClient
 
     async def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
         return await self._client.sign(self, data, algorithm)
-
-    def __repr__(self) -> str:
-        fp = self.public_key.fingerprint()
-        return f"<AsyncAgentKey {self.public_key.algorithm} {fp} {self.comment!r}>"
 
 
 class AsyncAgentClient:

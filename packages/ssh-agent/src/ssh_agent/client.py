@@ -51,6 +51,7 @@ __all__ = [
     "AgentClientCore",
     "PendingReply",
     "signing_algorithms",
+    "AgentKeyBase",
     "sign_flags",
     "check_signature_algorithm",
     "destination",
@@ -253,6 +254,30 @@ class AgentClientCore:
 def signing_algorithms(key: PublicKey) -> tuple[str, ...]:
     """Signature algorithms to ask an agent for with this key, preferred first (no SHA-1)."""
     return tuple(a for a in key.signature_algorithms if a not in _SHA1_ALGORITHMS)
+
+
+class AgentKeyBase:
+    """What the blocking and asyncio agent keys share; each adds its own ``sign``."""
+
+    __slots__ = ("_client", "comment", "identity", "public_key")
+
+    def __init__(self, client: object, identity: Identity, public_key: PublicKey) -> None:
+        self._client = client
+        self.identity = identity
+        self.public_key = public_key
+        self.comment = identity.comment
+
+    @property
+    def blob(self) -> bytes:
+        return self.identity.blob
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return signing_algorithms(self.public_key)
+
+    def __repr__(self) -> str:
+        fp = self.public_key.fingerprint()
+        return f"<{type(self).__name__} {self.public_key.algorithm} {fp} {self.comment!r}>"
 
 
 def sign_flags(key: PublicKey, algorithm: str | None) -> tuple[str, int]:

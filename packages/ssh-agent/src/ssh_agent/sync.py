@@ -27,10 +27,10 @@ from ssh_keys.errors import KeyFormatError
 
 from .client import (
     AgentClientCore,
+    AgentKeyBase,
     PendingReply,
     check_signature_algorithm,
     sign_flags,
-    signing_algorithms,
 )
 from .errors import AgentConnectionClosed, AgentError
 from .keystore import KeyStore
@@ -87,31 +87,14 @@ def _blob(key: PublicKey | PrivateKey | bytes) -> bytes:
     return key.blob
 
 
-class AgentKey:
+class AgentKey(AgentKeyBase):
     """A key held by an agent; a :class:`ssh_keys.Signer`."""
 
-    __slots__ = ("_client", "comment", "identity", "public_key")
-
-    def __init__(self, client: AgentClient, identity: Identity, public_key: PublicKey) -> None:
-        self._client = client
-        self.identity = identity
-        self.public_key = public_key
-        self.comment = identity.comment
-
-    @property
-    def blob(self) -> bytes:
-        return self.identity.blob
-
-    @property
-    def algorithms(self) -> tuple[str, ...]:
-        return signing_algorithms(self.public_key)
+    __slots__ = ()
+    _client: AgentClient
 
     def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
         return self._client.sign(self, data, algorithm)
-
-    def __repr__(self) -> str:
-        fp = self.public_key.fingerprint()
-        return f"<AgentKey {self.public_key.algorithm} {fp} {self.comment!r}>"
 
 
 class AgentClient:
