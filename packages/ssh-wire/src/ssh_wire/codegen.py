@@ -316,55 +316,62 @@ def build_codecs(
     else:
         make = [f"o = _CLS({', '.join(f'f{i}' for i in range(len(fields)))})"]
 
+    def decoder(head: list[str], fallback: str, view: bool, finish: list[str]) -> None:
+        """One decoding function: ``head`` sets up buf/p/end/strict/max_string, the fields
+        are read, ``finish`` returns; anything unusual goes to ``fallback`` (the generic
+        path, which raises the exact error)."""
+        src.indent = 0
+        for line in head:
+            src.add(line)
+        src.indent = 1
+        src.add("try:")
+        src.indent = 2
+        _decode_body(src, fields, number, fallback, view, make)
+        for line in finish:
+            src.add(line)
+        src.indent = 1
+        src.add("except UnicodeDecodeError:")
+        src.add("    pass")
+        src.add(fallback)
+
     # decode(cls, data, *, strict=True): bytes are sliced directly; other buffers go
     # through a memoryview like Reader does.
-    src.add("def decode(cls, data, *, strict=True):")
-    src.indent = 1
-    src.add("if cls is not _CLS:")
-    src.add("    return _generic_decode(cls, data, strict)")
-    src.add("if type(data) is not bytes:")
-    src.add("    return _decode_view(data, strict)")
-    src.add("buf = data; p = 0; end = len(data); max_string = _MAX_STRING")
-    src.add("try:")
-    src.indent = 2
-    _decode_body(src, fields, number, "return _generic_decode(cls, data, strict)", False, make)
-    src.add("if p == end:")
-    src.add("    return o")
-    src.indent = 1
-    src.add("except UnicodeDecodeError:")
-    src.add("    pass")
-    src.add("return _generic_decode(cls, data, strict)")
-
-    src.indent = 0
-    src.add("def _decode_view(data, strict):")
-    src.indent = 1
-    src.add('buf = _memoryview(data).cast("B"); p = 0; end = len(buf); max_string = _MAX_STRING')
-    src.add("try:")
-    src.indent = 2
-    _decode_body(src, fields, number, "return _generic_decode(_CLS, data, strict)", True, make)
-    src.add("if p == end:")
-    src.add("    return o")
-    src.indent = 1
-    src.add("except UnicodeDecodeError:")
-    src.add("    pass")
-    src.add("return _generic_decode(_CLS, data, strict)")
-
+    decoder(
+        [
+            "def decode(cls, data, *, strict=True):",
+            "    if cls is not _CLS:",
+            "        return _generic_decode(cls, data, strict)",
+            "    if type(data) is not bytes:",
+            "        return _decode_view(data, strict)",
+            "    buf = data; p = 0; end = len(data); max_string = _MAX_STRING",
+        ],
+        "return _generic_decode(cls, data, strict)",
+        False,
+        ["if p == end:", "    return o"],
+    )
+    decoder(
+        [
+            "def _decode_view(data, strict):",
+            '    buf = _memoryview(data).cast("B"); p = 0; end = len(buf)',
+            "    max_string = _MAX_STRING",
+        ],
+        "return _generic_decode(_CLS, data, strict)",
+        True,
+        ["if p == end:", "    return o"],
+    )
     # read_from(cls, r): the Reader's own buffer (a memoryview), position and limits.
-    src.indent = 0
-    src.add("def read_from(cls, r):")
-    src.indent = 1
-    src.add("if cls is not _CLS or type(r) is not _Reader:")
-    src.add("    return _generic_read_from(cls, r)")
-    src.add("buf = r._buf; p = r._pos; end = r._end; strict = r.strict; max_string = r.max_string")
-    src.add("try:")
-    src.indent = 2
-    _decode_body(src, fields, number, "return _generic_read_from(cls, r)", True, make)
-    src.add("r._pos = p")
-    src.add("return o")
-    src.indent = 1
-    src.add("except UnicodeDecodeError:")
-    src.add("    pass")
-    src.add("return _generic_read_from(cls, r)")
+    decoder(
+        [
+            "def read_from(cls, r):",
+            "    if cls is not _CLS or type(r) is not _Reader:",
+            "        return _generic_read_from(cls, r)",
+            "    buf = r._buf; p = r._pos; end = r._end",
+            "    strict = r.strict; max_string = r.max_string",
+        ],
+        "return _generic_read_from(cls, r)",
+        True,
+        ["r._pos = p", "return o"],
+    )
 
     # encode(self): all checks first, then one join (a lone struct pack needs none).
     src.indent = 0
