@@ -17,6 +17,7 @@ from .events import (
     HostKeyReceived,
     KexComplete,
     MessageReceived,
+    Pause,
     PongReceived,
     ServiceAccepted,
     ServiceRequested,
@@ -24,6 +25,7 @@ from .events import (
 from .hostkeys import HostKey
 from .kex import KexFailed, KexSpec, register_kex
 from .negotiation import Algorithms
+from .stacking import StackedCore, StreamCore
 from .transport import Role, Transport
 from .version import ProtocolVersionError
 
@@ -35,8 +37,12 @@ __all__ = [
     "TransportConfig",
     "HostKey",
     "Algorithms",
+    # stacking
+    "StreamCore",
+    "StackedCore",
     # events
     "Event",
+    "Pause",
     "HostKeyReceived",
     "KexComplete",
     "ExtInfoReceived",

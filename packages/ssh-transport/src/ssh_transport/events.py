@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from ssh_keys import PublicKey
 from ssh_wire import DisconnectError
@@ -11,6 +13,7 @@ from .negotiation import Algorithms
 
 __all__ = [
     "Event",
+    "Pause",
     "HostKeyReceived",
     "KexComplete",
     "ExtInfoReceived",
@@ -26,15 +29,32 @@ __all__ = [
 
 
 class Event:
-    """Base of every transport event."""
+    """Base of every event a core reports, at every layer."""
 
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class HostKeyReceived(Event):
-    """Client: the server proved it holds this key. The core waits for
-    ``accept_host_key()`` or ``reject_host_key()`` before going on."""
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Pause(Event, Generic[T]):
+    """An event the core waits on: a decision that may need I/O (trust a host key, check a
+    password, open a channel). Answer it once with :meth:`answer`; the answer goes to the
+    core that asked, whichever layer of a stack it sits in, so a driver needs no knowledge
+    of the layers. Until then that core holds back what depends on the decision."""
+
+    answer_with: Callable[[T], None] = field(repr=False, compare=False, kw_only=True)
+
+    def answer(self, value: T) -> None:
+        """Give the decision; the core raises LocalProtocolError for a second answer."""
+        self.answer_with(value)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class HostKeyReceived(Pause[bool]):
+    """Client: the server proved it holds this key. The core waits for ``answer(True)``
+    (or ``accept_host_key()``) or ``answer(False)`` (``reject_host_key()``)."""
 
     key: PublicKey
     algorithm: str

@@ -262,6 +262,12 @@ class Transport:
         self._send_newkeys()
         self._process()
 
+    def _answer_host_key(self, trusted: bool) -> None:
+        if trusted:
+            self.accept_host_key()
+        else:
+            self.reject_host_key()
+
     def reject_host_key(self, description: str = "host key not trusted") -> None:
         if self._state is not _State.HOST_KEY:
             raise LocalProtocolError("no host key is waiting for a decision")
@@ -666,7 +672,9 @@ class Transport:
             return
         self.host_key = key
         self._state = _State.HOST_KEY
-        self._events.append(HostKeyReceived(key, host_key_alg))
+        self._events.append(
+            HostKeyReceived(key, host_key_alg, answer_with=self._answer_host_key)
+        )
 
     def _derive(self, kx: _Kex) -> tuple[PacketSealer, PacketOpener, tuple[str, str]]:
         result, algs = kx.result, kx.algorithms
