@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 
 from transport_pair import host_key
 
@@ -21,33 +22,11 @@ from ssh_transport import (
     Transport,
     TransportConfig,
 )
-from ssh_transport.aio import AsyncTransport
+from ssh_transport.aio import AsyncStream, AsyncTransport
 from ssh_transport.events import MAX_INFO_EVENTS
 from ssh_transport.messages import Debug
-from ssh_transport.sync import SyncTransport
+from ssh_transport.sync import SocketStream, SyncTransport
 from ssh_wire import Writer
-
-
-class PeerStream:
-    """The server's stream, wired to a client core in memory."""
-
-    def __init__(self, peer: Transport) -> None:
-        self.peer = peer
-
-    def read(self, timeout: float | None) -> bytes:
-        data = self.peer.data_to_send()
-        if not data:
-            raise TimeoutError
-        return data
-
-    def write(self, data: bytes) -> None:
-        self.peer.receive_data(data)
-        while (event := self.peer.next_event()) is not None:
-            if isinstance(event, HostKeyReceived):
-                self.peer.accept_host_key()
-
-    def close(self) -> None:
-        pass
 
 
 def server_config() -> TransportConfig:
@@ -55,27 +34,47 @@ def server_config() -> TransportConfig:
 
 
 def test_sync_debug_flood_before_auth_is_not_queued_without_limit() -> None:
+    ours, theirs = socket.socketpair()
     client = Transport(Role.CLIENT)
     client.request_service("ssh-userauth")
     for _ in range(5_000):
         client._send_or_queue(Debug(True, "x" * 200, "").encode())  # no public API sends DEBUG
-    client.send_ignore()
-    server = SyncTransport(PeerStream(client), Role.SERVER, server_config())
+    client._send_or_queue(Writer().byte(50).getvalue())  # the flood's end
+
+    def drive_client() -> None:  # a raw client core, pumped by hand over the socket
+        theirs.settimeout(10)
+        while not client.closed:
+            theirs.sendall(client.data_to_send())
+            data = theirs.recv(65536)
+            client.receive_data(data)
+            while (event := client.next_event()) is not None:
+                if isinstance(event, HostKeyReceived):
+                    client.accept_host_key()
+            if not data:
+                return
+
+    threading.Thread(target=drive_client, daemon=True).start()
+    server = SyncTransport(SocketStream(ours), Role.SERVER, server_config())
     assert server.wait_for_service(5) == "ssh-userauth"
+    assert server.receive_message(5)[0] == 50
     events = []
     while (event := server.next_event()) is not None:
         events.append(event)
     debug = [e for e in events if isinstance(e, DebugReceived)]
     assert debug  # some are kept for the application
     assert len(events) <= MAX_INFO_EVENTS + 4
+    server.close()
+    theirs.close()
 
 
 async def _async_pair() -> tuple[AsyncTransport, AsyncTransport]:
     a, b = socket.socketpair()
     server_streams = await asyncio.open_connection(sock=a)
     client_streams = await asyncio.open_connection(sock=b)
-    server = AsyncTransport(*server_streams, Role.SERVER, server_config())
-    client = AsyncTransport(*client_streams, Role.CLIENT, host_key_check=lambda k, a: True)
+    server = AsyncTransport(AsyncStream(*server_streams), Role.SERVER, server_config())
+    client = AsyncTransport(
+        AsyncStream(*client_streams), Role.CLIENT, host_key_check=lambda k, a: True
+    )
     await client.request_service("ssh-userauth", 10)
     await server.wait_for_service(10)
     return server, client
@@ -84,8 +83,11 @@ async def _async_pair() -> tuple[AsyncTransport, AsyncTransport]:
 def test_async_debug_flood_is_not_queued_without_limit() -> None:
     async def run() -> None:
         server, client = await _async_pair()
-        for _ in range(5_000):
-            client.core._send_or_queue(Debug(True, "x" * 200, "").encode())
+        def flood() -> None:
+            for _ in range(5_000):
+                client.transport._send_or_queue(Debug(True, "x" * 200, "").encode())
+
+        await client.call(flood)
         await client.send_message(Writer().byte(50).getvalue())
         assert (await server.receive_message(10))[0] == 50
         events = []

@@ -11,7 +11,7 @@ import pytest
 from transport_pair import host_key
 
 from ssh_transport import KexFailed, ProtocolVersionError, Role, TransportConfig
-from ssh_transport.aio import AsyncTransport
+from ssh_transport.aio import AsyncStream, AsyncTransport
 from ssh_transport.sync import SocketStream, SyncTransport
 from ssh_wire import DisconnectError, DisconnectReason, Writer
 
@@ -116,7 +116,7 @@ def test_asyncio_client_and_server_exchange_messages_across_a_rekey() -> None:
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             config = TransportConfig(host_keys=[host_key("ecdsa256")])
-            server = AsyncTransport(reader, writer, Role.SERVER, config)
+            server = AsyncTransport(AsyncStream(reader, writer), Role.SERVER, config)
             await server.wait_for_service(10)
             for _ in range(2):
                 await server.send_message(await server.receive_message(10))

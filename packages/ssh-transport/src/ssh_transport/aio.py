@@ -1,22 +1,30 @@
-"""asyncio driver: runs a :class:`~ssh_transport.transport.Transport` over asyncio streams.
+"""asyncio front end: one pump runs a stack of cores (a Transport at the bottom) over a stream.
 
-The mirror of :mod:`ssh_transport.sync`: it owns the stream and the read loop,
-turns the core's pause events into awaitable callbacks, and nothing else.
+This file is the source of both front ends: ``tools/unasync.py`` generates
+:mod:`ssh_transport.sync` from it (``async``/``await`` dropped, ``_aio_backend`` swapped
+for ``_sync_backend``, ``Async`` names for their blocking twins). Edit this file, then run
+``python tools/unasync.py``; CI fails when the generated file is stale.
+
+The pump owns the stream, a background reader (a task here, a thread when blocking) and the
+top core's timer. Every action runs under one lock, then the pump collects the core's
+events and writes what the core has to send, so no caller ever has to flush. Layers stack
+on the transport with :meth:`AsyncTransport.stack`; pause events are answered by handlers
+registered with :meth:`AsyncTransport.on`, or wait in the event queue for the application.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import inspect
-import socket
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from ssh_keys import PublicKey
 from ssh_wire import DisconnectError, DisconnectReason, LocalProtocolError
 
+from . import _aio_backend as backend
+from ._aio_backend import AsyncStream
 from .config import TransportConfig
+from .errors import TransportTimeout
 from .events import (
     INFO_EVENTS,
     MAX_INFO_EVENTS,
@@ -25,28 +33,64 @@ from .events import (
     HostKeyReceived,
     KexComplete,
     MessageReceived,
+    Pause,
     ServiceAccepted,
     ServiceRequested,
 )
+from .negotiation import Algorithms
+from .stacking import StackedCore, StreamCore
 from .transport import Role, Transport
 
-__all__ = ["AsyncTransport", "AsyncHostKeyCallback"]
+# unasync: sync-only
+# from ._sync_backend import ProcessStream, SocketStream
+# unasync: end
 
-#: Client: decide whether to trust the server's host key; may be a coroutine function.
+__all__ = [
+    "AsyncTransport",
+    "AsyncHostKeyCallback",
+    "AsyncStream",
+    "TransportTimeout",
+    # unasync: sync-only
+    # "SocketStream",
+    # "ProcessStream",
+    # unasync: end
+]
+
+# unasync: async-only
+#: Client: decide whether to trust the server's host key (known_hosts plugs in here);
+#: may be a coroutine function.
 AsyncHostKeyCallback = Callable[[PublicKey, str], "bool | Awaitable[bool]"]
+# unasync: end
+# unasync: sync-only
+# #: Client: decide whether to trust the server's host key (known_hosts plugs in here).
+# HostKeyCallback = Callable[[PublicKey, str], bool]
+# unasync: end
+#: Answers one pause event; the value goes to ``event.answer``.
+Handler = Callable[[Any], Any]
 
-_READ_SIZE = 256 * 1024
-#: Message bytes the reader queues for the application before it stops reading.
-_MAX_QUEUED = 4 * _READ_SIZE
+#: Message bytes queued for the application before the reader stops reading.
+MAX_QUEUED = 1024 * 1024
+#: Longest a read waits before the timers are looked at again (an action may move them).
+MAX_READ_WAIT = 1.0
+
+C = TypeVar("C", bound=StackedCore)
+R = TypeVar("R")
+E = TypeVar("E", bound=Event)
 
 
 class AsyncTransport:
-    """An SSH transport over an asyncio (reader, writer) pair."""
+    """An SSH connection's stack of cores over one :class:`AsyncStream`.
+
+    Client use::
+
+        t = await AsyncTransport.connect("example.org", host_key_check=check)
+        await t.request_service("ssh-userauth")
+        await t.send_message(payload); reply = await t.receive_message()
+    """
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        stream: AsyncStream,
         role: Role,
         config: TransportConfig | None = None,
         *,
@@ -54,25 +98,28 @@ class AsyncTransport:
     ) -> None:
         if role is Role.CLIENT and host_key_check is None:
             raise ValueError("a client needs host_key_check (pass lambda k, a: True to trust all)")
-        self._loop = asyncio.get_running_loop()
-        self.reader, self.writer = reader, writer
-        self.core = Transport(role, config, now=self._loop.time())
-        self.host_key_check = host_key_check
-        self._messages: deque[bytes] = deque()
+        self.stream = stream
+        #: The bottom of the stack; ``core`` is the top, which the pump drives.
+        self.transport = Transport(role, config, now=backend.monotonic())
+        self.core: StreamCore = self.transport
+        #: The error that ended the connection, once it has ended with one.
+        self.error: BaseException | None = None
+        self._failure: BaseException | None = None
+        self._lock = backend.Lock()
+        self._changed = backend.Condition(self._lock)
+        self._write_lock = backend.Lock()
+        self._outbox: deque[bytes] = deque()
         self._events: deque[Event] = deque()
-        self._wakeup = asyncio.Event()
-        # Backpressure: the reader pauses while this many message bytes wait, unless
-        # someone waits for an event (a rekey must not stall behind unread messages).
+        self._messages: deque[bytes] = deque()
         self._queued = 0
         self._waiters = 0
-        self._room = asyncio.Event()
-        self.error: DisconnectError | None = None
-        sock = writer.get_extra_info("socket")
-        self._quickack = sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6)
-        if self._quickack:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._flush()
-        self._task = self._loop.create_task(self._run())
+        self._reading = True
+        self._handlers: dict[type[Event], tuple[Handler, bool]] = {}
+        if host_key_check is not None:
+            check = host_key_check
+            self.on(HostKeyReceived, lambda event: check(event.key, event.algorithm))
+        self._outbox.append(self.transport.data_to_send())  # our identification line
+        self._reader = backend.spawn(self._read_loop)
 
     @classmethod
     async def connect(
@@ -85,8 +132,35 @@ class AsyncTransport:
         timeout: float | None = 30.0,
     ) -> AsyncTransport:
         """Open a TCP connection and complete the first key exchange."""
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        transport = cls(reader, writer, Role.CLIENT, config, host_key_check=host_key_check)
+        stream = await backend.open_tcp_stream(host, port, timeout)
+        return await cls._handshake(stream, config, host_key_check, timeout)
+
+    @classmethod
+    async def connect_command(
+        cls,
+        argv: Sequence[str],
+        config: TransportConfig | None = None,
+        *,
+        host_key_check: AsyncHostKeyCallback,
+        timeout: float | None = 30.0,
+    ) -> AsyncTransport:
+        """Speak SSH over a command's stdin/stdout (a ProxyCommand, ``sshd -i``)."""
+        stream = await backend.open_process_stream(argv)
+        return await cls._handshake(stream, config, host_key_check, timeout)
+
+    @classmethod
+    async def _handshake(
+        cls,
+        stream: AsyncStream,
+        config: TransportConfig | None,
+        host_key_check: AsyncHostKeyCallback,
+        timeout: float | None,
+    ) -> AsyncTransport:
+        try:
+            transport = cls(stream, Role.CLIENT, config, host_key_check=host_key_check)
+        except BaseException:
+            await stream.close()
+            raise
         try:
             await transport.wait_for(KexComplete, timeout)
         except BaseException:
@@ -94,163 +168,298 @@ class AsyncTransport:
             raise
         return transport
 
-    # -- the loop ----------------------------------------------------------
+    # -- what the transport knows --------------------------------------------------------
 
-    def _flush(self) -> None:
-        data = self.core.data_to_send()
-        if data and not self.writer.is_closing():
-            self.writer.write(data)
+    @property
+    def closed(self) -> bool:
+        return self.core.closed
 
-    async def _run(self) -> None:
-        core = self.core
+    @property
+    def session_id(self) -> bytes | None:
+        return self.transport.session_id
+
+    @property
+    def algorithms(self) -> Algorithms | None:
+        return self.transport.algorithms
+
+    @property
+    def strict_kex(self) -> bool:
+        return self.transport.strict_kex
+
+    @property
+    def host_key(self) -> PublicKey | None:
+        """The first key exchange's host key (the server's, in both roles)."""
+        return self.transport.host_key
+
+    @property
+    def peer_extensions(self) -> dict[str, bytes]:
+        return self.transport.peer_extensions
+
+    @property
+    def config(self) -> TransportConfig:
+        return self.transport.config
+
+    # -- the pump ------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
         try:
-            while not core.closed:
-                if self._queued >= _MAX_QUEUED and not self._waiters:
-                    self._room.clear()
-                    await self._room.wait()
-                    continue
-                timer = core.get_timer()
-                timeout = None if timer is None else max(0.0, timer - self._loop.time())
-                if self._quickack:
-                    sock = self.writer.get_extra_info("socket")
-                    if sock is not None:
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            await self._write_out()
+            while True:
+                async with self._changed:
+                    while self._queued >= MAX_QUEUED and not self._waiters:
+                        # Backpressure: unread messages pile up; read again once consumed.
+                        await self._changed.wait()
+                    if self.core.closed:
+                        return
+                    wait = self._read_wait()
                 try:
-                    data = await asyncio.wait_for(self.reader.read(_READ_SIZE), timeout)
-                except asyncio.TimeoutError:
-                    core.handle_timer(self._loop.time())
-                else:
-                    core.receive_data(data, self._loop.time())
-                await self._drain_events()
-                await self.writer.drain()
-        except (ConnectionError, OSError) as exc:
-            if not core.closed:
-                core.receive_data(b"")
-            self.error = self.error or DisconnectError(DisconnectReason.CONNECTION_LOST, str(exc))
+                    data = await self.stream.read(wait)
+                except TimeoutError:
+                    await self._update(self._on_timer)
+                    continue
+                except OSError as exc:
+                    why = f"read failed: {exc}"
+                    await self._update(lambda: self._lost(why))
+                    return
+                await self._update(lambda: self.core.receive_data(data, backend.monotonic()))
+                if not data:
+                    return
         finally:
-            self._wakeup.set()
+            async with self._changed:
+                self._reading = False
+                self._changed.notify_all()
 
-    async def _drain_events(self) -> None:
+    def _read_wait(self) -> float:
+        timer = self.core.get_timer()
+        if timer is None:
+            return MAX_READ_WAIT
+        return min(MAX_READ_WAIT, max(0.0, timer - backend.monotonic()))
+
+    def _on_timer(self) -> None:
+        now = backend.monotonic()
+        timer = self.core.get_timer()
+        if timer is not None and now >= timer:
+            self.core.handle_timer(now)
+
+    def _lost(self, why: str) -> None:
+        if self.error is None:
+            self.error = DisconnectError(DisconnectReason.CONNECTION_LOST, why)
+        if not self.core.closed:
+            self.core.receive_data(b"")
+
+    async def _update(self, action: Callable[[], R]) -> R:
+        """Run ``action`` on the stack under the lock, then collect events and write."""
+        try:
+            async with self._changed:
+                try:
+                    return action()
+                finally:
+                    self._collect()
+                    self._changed.notify_all()
+        finally:
+            await self._write_out()
+
+    def _collect(self) -> None:
+        """Take the top core's events (lock held): messages and events queue for the
+        application, pause events with a handler go to it, output goes to the outbox."""
         core = self.core
         while (event := core.next_event()) is not None:
-            if isinstance(event, HostKeyReceived):
-                assert self.host_key_check is not None
-                verdict = self.host_key_check(event.key, event.algorithm)
-                if inspect.isawaitable(verdict):
-                    verdict = await verdict
-                if verdict:
-                    core.accept_host_key()
-                else:
-                    core.reject_host_key()
-            elif isinstance(event, MessageReceived):
+            if type(event) is MessageReceived:
                 self._messages.append(event.payload)
                 self._queued += len(event.payload)
+            elif isinstance(event, Pause) and type(event) in self._handlers:
+                handler, blocking = self._handlers[type(event)]
+                backend.spawn(self._pause_task(event, handler, blocking))
             elif isinstance(event, INFO_EVENTS) and len(self._events) >= MAX_INFO_EVENTS:
-                continue
+                continue  # a peer may send these without end
             else:
                 if isinstance(event, ConnectionTerminated) and event.error is not None:
                     self.error = self.error or event.error
                 self._events.append(event)
-        self._flush()
-        self._wakeup.set()
-
-    async def _wait(self) -> None:
-        if self.core.closed and self._task.done():
-            raise self.error or LocalProtocolError("the connection is closed")
-        self._wakeup.clear()
-        await self._wakeup.wait()
-
-    async def wait_for(self, kind: type[Event], timeout: float | None = None) -> Event:
-        """Wait for an event of ``kind``; other events stay queued."""
-
-        async def find() -> Event:
-            while True:
-                for event in self._events:
-                    if isinstance(event, kind):
-                        self._events.remove(event)
-                        return event
-                if self.core.closed and self._task.done():
-                    raise self.error or LocalProtocolError("the connection is closed")
-                await self._wait()
-
-        self._waiters += 1
-        self._room.set()
-        try:
-            return await asyncio.wait_for(find(), timeout)
-        finally:
-            self._waiters -= 1
-
-    # -- public API --------------------------------------------------------
-
-    async def flush(self) -> None:
-        """Write what the core has queued; for layers that drive ``core`` directly."""
-        data = self.core.data_to_send()
+        data = core.data_to_send()
         if data:
+            self._outbox.append(data)
+
+    def _pause_task(
+        self, event: Pause[Any], handler: Handler, blocking: bool
+    ) -> backend.Background:
+        async def run() -> None:
             try:
-                self.writer.write(data)
-                await self.writer.drain()
-            except OSError as exc:
-                self.error = self.error or DisconnectError(
-                    DisconnectReason.CONNECTION_LOST, f"write failed: {exc}"
-                )
-                raise self.error from exc
+                answer = await backend.call_handler(handler, event, blocking)
+            except Exception as exc:  # the application's handler failed: end the connection
+                failure = exc
+                await self._update(lambda: self._handler_failed(failure))
+                return
+            await self._update(lambda: self._deliver(event, answer))
+
+        return run
+
+    def _deliver(self, event: Pause[Any], answer: Any) -> None:
+        if not self.core.closed:
+            event.answer(answer)
+
+    def _handler_failed(self, exc: BaseException) -> None:
+        self._failure = self._failure or exc
+        if not self.core.closed:
+            self.core.close(DisconnectReason.BY_APPLICATION, "the application's handler failed")
+
+    async def _write_out(self) -> None:
+        """Write the outbox in order. Whoever holds the write lock writes everything queued,
+        so a reader never waits behind a writer stuck on a full socket."""
+        while self._outbox and await backend.try_acquire(self._write_lock):
+            try:
+                while self._outbox:
+                    data = self._outbox.popleft()
+                    try:
+                        await self.stream.write(data)
+                    except OSError as exc:
+                        self._outbox.clear()
+                        why = f"write failed: {exc}"
+                        async with self._changed:
+                            self._lost(why)
+                            self._collect()
+                            self._outbox.clear()
+                            self._changed.notify_all()
+                        return
+            finally:
+                self._write_lock.release()
+
+    def _closed_error(self) -> BaseException:
+        return self._failure or self.error or LocalProtocolError("the connection is closed")
+
+    async def _wait(self, deadline: float | None) -> bool:
+        """Wait for a change (lock held); False once ``deadline`` has passed."""
+        if deadline is None:
+            await backend.wait_condition(self._changed, None)
+            return True
+        remaining = deadline - backend.monotonic()
+        if remaining <= 0:
+            return False
+        await backend.wait_condition(self._changed, remaining)
+        return True
+
+    # -- for the layers above ------------------------------------------------------------
+
+    def on(self, kind: type[Pause[Any]], handler: Handler, *, blocking: bool = False) -> None:
+        """Answer pause events of ``kind`` with ``handler(event)``, each in a task (a thread
+        when blocking) of its own. ``handler`` may be a coroutine function; a ``blocking``
+        one (a synchronous policy) runs in a worker thread under asyncio."""
+        self._handlers[kind] = (handler, blocking)
+
+    async def stack(self, make: Callable[[StreamCore], C]) -> C:
+        """Put a layer on top: ``make(top)`` builds it on the current top core, and the pump
+        drives it from now on. Messages that arrived before it existed are handed to it."""
+        async with self._changed:
+            top = make(self.core)
+            pending = list(self._messages)
+            self._messages.clear()
+            self._queued = 0
+            for payload in pending:
+                top.feed_lower_event(MessageReceived(payload))
+            self.core = top
+            self._collect()
+            self._changed.notify_all()
+        await self._write_out()
+        return top
+
+    async def call(self, action: Callable[[], R]) -> R:
+        """Run ``action`` (a call on the stack's cores) under the pump's lock, then deliver
+        what it caused: events to waiters, bytes to the peer."""
+        return await self._update(action)
+
+    async def wait_until(self, ready: Callable[[], R | None], timeout: float | None = None) -> R:
+        """Wait until ``ready()`` (called under the lock after every change) returns a value
+        other than None. Raises TransportTimeout, or the error that ended the connection."""
+        deadline = None if timeout is None else backend.monotonic() + timeout
+        async with self._changed:
+            self._waiters += 1
+            self._changed.notify_all()  # a reader paused for backpressure may go on
+            try:
+                while True:
+                    value = ready()
+                    if value is not None:
+                        return value
+                    if self.core.closed or not self._reading:
+                        raise self._closed_error()
+                    if not await self._wait(deadline):
+                        raise TransportTimeout()
+            finally:
+                self._waiters -= 1
+
+    async def wait_for(
+        self, kind: type[E] | tuple[type[Event], ...], timeout: float | None = None
+    ) -> E:
+        """Wait for an event of ``kind`` (a class or a tuple); other events stay queued."""
+
+        def find() -> E | None:
+            for event in self._events:
+                if isinstance(event, kind):
+                    self._events.remove(event)
+                    return event  # type: ignore[return-value]
+            return None
+
+        return await self.wait_until(find, timeout)
+
+    def next_event(self) -> Event | None:
+        """The oldest queued event that no one waited for (KexComplete, ExtInfoReceived...)."""
+        return self._events.popleft() if self._events else None
+
+    # -- the transport's own API ---------------------------------------------------------
 
     async def request_service(
         self, service: str = "ssh-userauth", timeout: float | None = 30.0
     ) -> None:
-        self.core.request_service(service)
-        self._flush()
+        await self.call(lambda: self.transport.request_service(service))
         await self.wait_for(ServiceAccepted, timeout)
 
     async def wait_for_service(self, timeout: float | None = None) -> str:
+        """Server: wait until the client's service request was accepted."""
         event = await self.wait_for(ServiceRequested, timeout)
-        assert isinstance(event, ServiceRequested)
         return event.service
 
     async def send_message(self, payload: bytes) -> None:
-        self.core.send_message(payload)
-        self._flush()
-        await self.writer.drain()
+        """Send one upper-layer message through the top core."""
+        await self.call(lambda: self.core.send_message(payload))
+
+    def _pop_message(self) -> bytes | None:
+        if not self._messages:
+            return None
+        payload = self._messages.popleft()
+        self._queued -= len(payload)
+        return payload
 
     async def receive_message(self, timeout: float | None = None) -> bytes:
-        async def get() -> bytes:
-            while not self._messages:
-                if self.core.closed and self._task.done():
-                    raise self.error or LocalProtocolError("the connection is closed")
-                await self._wait()
-            payload = self._messages.popleft()
-            self._queued -= len(payload)
-            if self._queued < _MAX_QUEUED:
-                self._room.set()
-            return payload
-
-        return await asyncio.wait_for(get(), timeout)
-
-    def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
+        """The next upper-layer message no layer consumed; raises the error that ended the
+        connection, or TransportTimeout."""
+        return await self.wait_until(self._pop_message, timeout)
 
     async def send_ignore(self, data: bytes = b"") -> None:
-        self.core.send_ignore(data)
-        self._flush()
-        await self.writer.drain()
+        """Send SSH_MSG_IGNORE (padding traffic, keepalives)."""
+        await self.call(lambda: self.transport.send_ignore(data))
 
     async def rekey(self, timeout: float | None = 30.0) -> None:
-        # Forget completed exchanges so we wait for this one, not an earlier one.
-        self._events = deque(e for e in self._events if not isinstance(e, KexComplete))
-        self.core.start_rekey()
-        self._flush()
+        """Start a key exchange and wait for it to finish."""
+
+        def start() -> None:
+            # Forget completed exchanges so we wait for this one, not an earlier one.
+            for event in [e for e in self._events if isinstance(e, KexComplete)]:
+                self._events.remove(event)
+            self.transport.start_rekey()
+
+        await self.call(start)
         await self.wait_for(KexComplete, timeout)
 
     async def close(self, description: str = "") -> None:
-        if not self.core.closed:
-            self.core.close(DisconnectReason.BY_APPLICATION, description)
-            self._flush()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
+        """Send DISCONNECT (by application) unless the connection has ended, and release
+        the stream and the reader."""
+
+        def disconnect() -> None:
+            if not self.core.closed:
+                self.core.close(DisconnectReason.BY_APPLICATION, description)
+
+        await self.call(disconnect)
+        await self.stream.close()
+        await backend.join(self._reader, cancel=True)
 
     async def __aenter__(self) -> AsyncTransport:
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ssh_wire import DisconnectError, DisconnectReason
 
-__all__ = ["MACError", "PacketError", "CompressionError", "ProtocolError"]
+__all__ = ["MACError", "PacketError", "CompressionError", "ProtocolError", "TransportTimeout"]
 
 
 class MACError(DisconnectError):
@@ -33,3 +33,11 @@ class ProtocolError(DisconnectError):
 
     def __init__(self, description: str) -> None:
         super().__init__(DisconnectReason.PROTOCOL_ERROR, description, local=True)
+
+
+class TransportTimeout(DisconnectError, TimeoutError):
+    """No answer from the peer in time. The connection stays open: the caller may wait
+    again or close it. Both front ends raise this one class (it is also a TimeoutError)."""
+
+    def __init__(self, description: str = "timed out waiting for the peer") -> None:
+        super().__init__(DisconnectReason.CONNECTION_LOST, description, local=True)

@@ -106,14 +106,19 @@ class StackedCore:
 
     # -- for subclasses -------------------------------------------------------------------
 
+    def feed_lower_event(self, event: Event) -> None:
+        """Handle one event as if the lower core had just reported it: for a driver that
+        stacks this core on a running connection and holds events that came before."""
+        if type(event) is MessageReceived and event.payload and self._owns(event.payload[0]):
+            self._handle_message(event.payload)
+        else:
+            self._on_lower_event(event)
+
     def _pump(self) -> None:
         """Take the lower core's events: ours are handled, the rest pass up in order."""
         lower = self.lower
         while (event := lower.next_event()) is not None:
-            if type(event) is MessageReceived and event.payload and self._owns(event.payload[0]):
-                self._handle_message(event.payload)
-            else:
-                self._on_lower_event(event)
+            self.feed_lower_event(event)
 
     def _emit(self, event: Event) -> None:
         self._events.append(event)

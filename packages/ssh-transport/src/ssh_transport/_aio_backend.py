@@ -1,0 +1,165 @@
+"""The asyncio side of the front ends' backend seam.
+
+The asyncio front ends (``aio.py`` of each package) are the source; ``tools/unasync.py``
+turns them into the blocking ones by dropping ``async``/``await`` and swapping this module
+for :mod:`ssh_transport._sync_backend`, which has the same names with threads and sockets
+behind them. Everything that differs between the two runtimes lives in these two modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import socket
+import subprocess
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from ._tcp import rearm_quickack, tune
+
+__all__ = [
+    "Background",
+    "Lock",
+    "Condition",
+    "Task",
+    "wait_condition",
+    "try_acquire",
+    "spawn",
+    "join",
+    "call_handler",
+    "resolve",
+    "monotonic",
+    "AsyncStream",
+    "open_tcp_stream",
+    "open_process_stream",
+]
+
+T = TypeVar("T")
+
+_READ_SIZE = 256 * 1024
+
+#: A function :func:`spawn` runs in the background.
+Background = Callable[[], Coroutine[Any, Any, None]]
+
+Lock = asyncio.Lock
+Condition = asyncio.Condition
+Task = asyncio.Task
+
+
+async def wait_condition(condition: asyncio.Condition, timeout: float | None) -> bool:
+    """Wait (holding ``condition``) until notified or ``timeout`` passes; False on timeout."""
+    if timeout is None:
+        await condition.wait()
+        return True
+    try:
+        await asyncio.wait_for(condition.wait(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+async def try_acquire(lock: asyncio.Lock) -> bool:
+    """Take ``lock`` if it is free, without waiting (asyncio's acquire of a free lock
+    returns at once, so nothing runs between the check and the taking)."""
+    if lock.locked():
+        return False
+    await lock.acquire()
+    return True
+
+
+def spawn(function: Background) -> asyncio.Task[None]:
+    """Run ``function`` in the background: a task here, a daemon thread when blocking."""
+    return asyncio.get_running_loop().create_task(function())
+
+
+async def join(task: asyncio.Task[None], cancel: bool = False) -> None:
+    if cancel:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def resolve(value: T | Awaitable[T]) -> T:
+    """A callback's result, awaited if the callback was a coroutine function."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def call_handler(handler: Callable[[Any], Any], event: Any, blocking: bool) -> Any:
+    """Answer a pause event with ``handler``. A ``blocking`` handler (a synchronous policy:
+    scrypt, file reads) runs in a worker thread so the event loop never waits on it."""
+    if blocking:
+        return await asyncio.get_running_loop().run_in_executor(None, handler, event)
+    return await resolve(handler(event))
+
+
+def monotonic() -> float:
+    return asyncio.get_running_loop().time()
+
+
+class AsyncStream:
+    """A byte stream over an asyncio (reader, writer) pair: TCP, Unix, pipes, anything."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        sock = writer.get_extra_info("socket")
+        self._sock: socket.socket | None = sock if isinstance(sock, socket.socket) else None
+        self._quickack = self._sock is not None and tune(self._sock)
+
+    async def read(self, timeout: float | None) -> bytes:
+        """Up to 256 KiB; b"" at end of stream; TimeoutError once ``timeout`` passes."""
+        if self._quickack and self._sock is not None:
+            rearm_quickack(self._sock)
+        try:
+            if timeout is None:
+                return await self.reader.read(_READ_SIZE)
+            return await asyncio.wait_for(self.reader.read(_READ_SIZE), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError from None
+        except ConnectionResetError:
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+async def open_tcp_stream(host: str, port: int, timeout: float | None) -> AsyncStream:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"connecting to {host} port {port} timed out") from None
+    return AsyncStream(reader, writer)
+
+
+class _ProcessStream(AsyncStream):
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None and process.stdin is not None
+        super().__init__(process.stdout, process.stdin)
+        self.process = process
+
+    async def close(self) -> None:
+        await super().close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except asyncio.TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def open_process_stream(argv: Sequence[str]) -> AsyncStream:
+    """A child process's stdin/stdout as a stream (ProxyCommand, ``sshd -i``)."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    return _ProcessStream(process)

@@ -1,0 +1,178 @@
+"""The blocking side of the front ends' backend seam: the names of
+:mod:`ssh_transport._aio_backend`, with threads and blocking sockets behind them.
+
+The generated blocking front ends import this module where their asyncio source imports
+``_aio_backend``. One background reader thread per connection pumps the core, so a thread
+blocked on one channel never starves another and keepalives are answered while the
+application is busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from ._tcp import rearm_quickack, tune
+
+__all__ = [
+    "Background",
+    "Lock",
+    "Condition",
+    "Task",
+    "wait_condition",
+    "try_acquire",
+    "spawn",
+    "join",
+    "call_handler",
+    "resolve",
+    "monotonic",
+    "Stream",
+    "SocketStream",
+    "ProcessStream",
+    "open_tcp_stream",
+    "open_process_stream",
+]
+
+T = TypeVar("T")
+
+_READ_SIZE = 256 * 1024
+
+#: A function :func:`spawn` runs in the background.
+Background = Callable[[], None]
+
+Lock = threading.Lock
+Condition = threading.Condition
+Task = threading.Thread
+
+
+def wait_condition(condition: threading.Condition, timeout: float | None) -> bool:
+    """Wait (holding ``condition``) until notified or ``timeout`` passes; False on timeout."""
+    return condition.wait(timeout)
+
+
+def try_acquire(lock: threading.Lock) -> bool:
+    """Take ``lock`` if it is free, without waiting."""
+    return lock.acquire(blocking=False)
+
+
+def spawn(function: Background) -> threading.Thread:
+    """Run ``function`` in a daemon thread (a task in the asyncio front ends)."""
+    thread = threading.Thread(target=function, daemon=True)
+    thread.start()
+    return thread
+
+
+def join(thread: threading.Thread, cancel: bool = False) -> None:
+    """Wait for ``thread`` to end; ``cancel`` is the caller's promise that it will end
+    soon (its stream was closed). A thread never waits for itself."""
+    if thread is not threading.current_thread() and thread.ident is not None:
+        thread.join(10.0)
+
+
+def resolve(value: T) -> T:
+    return value
+
+
+def call_handler(handler: Callable[[Any], Any], event: Any, blocking: bool) -> Any:
+    """Answer a pause event with ``handler`` (already on a thread of its own here)."""
+    return handler(event)
+
+
+monotonic = time.monotonic
+
+
+class Stream(Protocol):
+    """A bidirectional byte stream. ``read`` returns b"" at EOF and raises
+    TimeoutError when ``timeout`` (seconds) passes with nothing to read."""
+
+    def read(self, timeout: float | None) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SocketStream:
+    """A connected TCP (or Unix) socket, tuned for SSH's small interactive packets."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        # Blocking, no socket timeout: the reader thread and writers share the socket,
+        # and a read timeout set with settimeout would apply to sendall too. Reads wait
+        # in a selector instead.
+        sock.settimeout(None)
+        self.sock = sock
+        self._quickack = tune(sock)
+        self._closed = False
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(sock, selectors.EVENT_READ)
+
+    @classmethod
+    def connect(cls, host: str, port: int = 22, timeout: float | None = 30.0) -> SocketStream:
+        return cls(socket.create_connection((host, port), timeout=timeout))
+
+    def read(self, timeout: float | None) -> bytes:
+        if self._quickack:
+            rearm_quickack(self.sock)
+        try:
+            if timeout is not None and not self._selector.select(timeout):
+                raise TimeoutError("nothing to read")
+            return self.sock.recv(_READ_SIZE)
+        except ConnectionResetError:
+            return b""
+        except (OSError, ValueError):
+            if self._closed:
+                return b""  # closed by another thread while this one was reading
+            raise
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(self.sock)
+        self._selector.close()
+        self.sock.close()
+
+
+class ProcessStream:
+    """A child process's stdin/stdout as a stream (ProxyCommand, ``sshd -i``)."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        # socketpair rather than pipes: one fd to poll with a timeout, both directions.
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(  # noqa: S603 - argv comes from the caller
+            list(argv), stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=subprocess.DEVNULL
+        )
+        theirs.close()
+        self._stream = SocketStream(ours)
+
+    def read(self, timeout: float | None) -> bytes:
+        return self._stream.read(timeout)
+
+    def write(self, data: bytes) -> None:
+        self._stream.write(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def open_tcp_stream(host: str, port: int, timeout: float | None) -> SocketStream:
+    return SocketStream.connect(host, port, timeout)
+
+
+def open_process_stream(argv: Sequence[str]) -> ProcessStream:
+    return ProcessStream(argv)
