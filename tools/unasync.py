@@ -48,7 +48,6 @@ NAMES = {
     "AsyncTransport": "SyncTransport",
     "AsyncStream": "Stream",
     "AsyncHostKeyCallback": "HostKeyCallback",
-    "AsyncSigner": "Signer",
     "AsyncAgentClient": "AgentClient",
     "AsyncAgentKey": "AgentKey",
     "__aenter__": "__enter__",

@@ -39,7 +39,7 @@ from ssh_auth import aio as auth_aio
 from ssh_auth import sync as auth_sync
 from ssh_keys import AuthorizedKeys, PublicKey, read_private_key_file
 from ssh_transport import Algorithms, KexComplete, Role, TransportConfig, ciphers, kex, macs
-from ssh_transport.aio import AsyncTransport
+from ssh_transport.aio import AsyncStream, AsyncTransport
 from ssh_transport.sync import SocketStream, SyncTransport
 from ssh_wire import DisconnectError
 
@@ -229,7 +229,7 @@ class OurAsyncServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         outcome = Outcome()
         address = writer.get_extra_info("peername")[0]
-        transport = AsyncTransport(reader, writer, Role.SERVER, self.config)
+        transport = AsyncTransport(AsyncStream(reader, writer), Role.SERVER, self.config)
         try:
             outcome.user = await auth_aio.serve(transport, self.policy, client_address=address)
             while True:

@@ -20,7 +20,7 @@ from ssh_auth import aio as auth_aio
 from ssh_auth import sync as auth_sync
 from ssh_keys import AuthorizedKeys
 from ssh_transport import Role, TransportConfig
-from ssh_transport.aio import AsyncTransport
+from ssh_transport.aio import AsyncStream, AsyncTransport
 from ssh_transport.sync import SocketStream, SyncTransport
 from ssh_wire import DisconnectError
 
@@ -104,8 +104,8 @@ async def run_async(**client_kw: Any) -> tuple[object, object]:
     a, b = socket.socketpair()
     sr, sw = await asyncio.open_connection(sock=b)
     cr, cw = await asyncio.open_connection(sock=a)
-    server_t = AsyncTransport(sr, sw, Role.SERVER, TransportConfig(host_keys=(host_key(),)))
-    client_t = AsyncTransport(cr, cw, Role.CLIENT, host_key_check=lambda k, alg: True)
+    server_t = AsyncTransport(AsyncStream(sr, sw), Role.SERVER, TransportConfig(host_keys=(host_key(),)))
+    client_t = AsyncTransport(AsyncStream(cr, cw), Role.CLIENT, host_key_check=lambda k, alg: True)
 
     async def client() -> object:
         try:

@@ -1,32 +1,51 @@
-"""asyncio drivers: the twins of :mod:`ssh_auth.sync` over an
-:class:`~ssh_transport.aio.AsyncTransport`. Signers may be async (agents), callbacks may be
-coroutine functions."""
+"""asyncio front end: authenticate as a client, or run the server side, on an
+:class:`~ssh_transport.aio.AsyncTransport`.
+
+This file is the source of both front ends: ``tools/unasync.py`` generates
+:mod:`ssh_auth.sync` from it. Each function stacks its core on the transport's pump
+(:meth:`~ssh_transport.aio.AsyncTransport.stack`) and only answers pauses: signing,
+prompts, and on the server the policy's checks, which run in a worker thread under
+asyncio so scrypt and file reads never block the event loop. Signers may be async
+(agents), callbacks may be coroutine functions.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from ssh_keys import AsyncSigner, Signer
+from ssh_transport import StreamCore, Transport
+from ssh_transport import _aio_backend as backend
 from ssh_transport.aio import AsyncTransport
 from ssh_wire import LocalProtocolError
 
 from .client import AuthClient
 from .events import (
+    AttemptFailed,
+    AuthCheck,
     AuthenticationSucceeded,
+    BannerReceived,
     KeyboardInteractivePrompt,
     PasswordChangeRequested,
     PasswordRequested,
     SignatureRequested,
     UserAuthenticated,
 )
-from .policy import AuthPolicy
-from .runner import DEFAULT_METHODS, HostbasedCredentials, runner_for, server_outcome
+from .policy import AuthPolicy, PolicyAnswers
+from .runner import (
+    DEFAULT_METHODS,
+    HostbasedCredentials,
+    MethodRunner,
+    Pause,
+    password_responses,
+    runner_for,
+)
 from .server import DEFAULT_LOGIN_GRACE_TIME, DEFAULT_MAX_AUTH_TRIES, AuthServer
 
-__all__ = ["authenticate", "serve"]
-
+# unasync: async-only
+#: A password, or a callable (maybe a coroutine function) asked each time one is needed;
+#: None from it gives up the method.
 PasswordSource = str | Callable[[], "str | Awaitable[str | None] | None"] | None
 KeyboardInteractiveHandler = Callable[
     [KeyboardInteractivePrompt], "Sequence[str] | Awaitable[Sequence[str] | None] | None"
@@ -34,17 +53,47 @@ KeyboardInteractiveHandler = Callable[
 PasswordChangeHandler = Callable[
     [PasswordChangeRequested], "tuple[str, str] | Awaitable[tuple[str, str] | None] | None"
 ]
+AnySigner = Signer | AsyncSigner
+# unasync: end
+# unasync: sync-only
+# #: A password, or a callable asked each time one is needed (None gives up the method).
+# PasswordSource = str | Callable[[], "str | None"] | None
+# KeyboardInteractiveHandler = Callable[[KeyboardInteractivePrompt], "Sequence[str] | None"]
+# PasswordChangeHandler = Callable[[PasswordChangeRequested], "tuple[str, str] | None"]
+# AnySigner = Signer
+# unasync: end
+
+__all__ = [
+    "authenticate",
+    "serve",
+    "PasswordSource",
+    "KeyboardInteractiveHandler",
+    "PasswordChangeHandler",
+]
+
+#: What the client front end waits for from its core.
+_CLIENT_EVENTS = (
+    AuthenticationSucceeded,
+    AttemptFailed,
+    BannerReceived,
+    SignatureRequested,
+    PasswordRequested,
+    KeyboardInteractivePrompt,
+    PasswordChangeRequested,
+)
 
 
-async def _resolve(value: object) -> object:
-    return await value if inspect.isawaitable(value) else value
+def _bottom(lower: StreamCore) -> Transport:
+    if not isinstance(lower, Transport):
+        raise LocalProtocolError("authentication stacks directly on the transport")
+    return lower
 
 
 async def authenticate(
     transport: AsyncTransport,
     username: str,
     *,
-    signers: Sequence[Signer | AsyncSigner] = (),
+    signers: Sequence[AnySigner] = (),
     password: PasswordSource = None,
     keyboard_interactive: KeyboardInteractiveHandler | None = None,
     change_password: PasswordChangeHandler | None = None,
@@ -52,14 +101,30 @@ async def authenticate(
     methods: Sequence[str] = DEFAULT_METHODS,
     service: str = "ssh-connection",
     password_tries: int = 3,
+    publickey_algorithms: Sequence[str] | None = None,
     on_banner: Callable[[str], None] | None = None,
     request_service: bool = True,
     timeout: float | None = 30.0,
 ) -> AuthenticationSucceeded:
-    """The asyncio twin of :func:`ssh_auth.sync.authenticate`."""
+    """Log in as ``username``, trying ``methods`` in order with what is given.
+
+    ``signers`` are tried in order for publickey (local keys, agent keys, certificates via
+    :func:`~ssh_auth.runner.key_candidates`), limited to ``publickey_algorithms`` when
+    given (ssh's PubkeyAcceptedAlgorithms). A ``password`` string is tried once, a
+    callable up to ``password_tries`` times, for password and for keyboard-interactive's
+    usual lone hidden prompt; ``keyboard_interactive`` answers any other prompts. Raises
+    :class:`~ssh_auth.AuthenticationFailed` listing what the server would accept, the
+    transport's DisconnectError, or TransportTimeout when the server stops answering.
+    """
     if request_service:
         await transport.request_service("ssh-userauth", timeout)
-    client = AuthClient(transport.core, username, service)
+
+    def make(lower: StreamCore) -> AuthClient:
+        return AuthClient(
+            _bottom(lower), username, service, publickey_algorithms=publickey_algorithms
+        )
+
+    client = await transport.stack(make)
     runner, kbd = runner_for(
         client,
         password=password,
@@ -70,40 +135,52 @@ async def authenticate(
         hostbased=hostbased,
         on_banner=on_banner,
     )
-    runner.start()
-    await transport.flush()
+    await transport.call(runner.start)
     while True:
-        while (event := client.next_event()) is not None:
-            try:
-                outcome = runner.step(event)
-            finally:
-                await transport.flush()
-            if isinstance(outcome, AuthenticationSucceeded):
-                return outcome
-            if outcome is not None:
-                answer = await _answer(outcome, password, kbd, change_password)
-                runner.resume(outcome, answer)
-                await transport.flush()
-        client.handle_message(await transport.receive_message(timeout))
+        event = await transport.wait_for(_CLIENT_EVENTS, timeout)
+        outcome = await transport.call(_stepper(runner, event))
+        if isinstance(outcome, AuthenticationSucceeded):
+            return outcome
+        if outcome is not None:
+            answer = await _answer(outcome, password, kbd, change_password)
+            await transport.call(_resumer(runner, outcome, answer))
+
+
+def _stepper(runner: MethodRunner, event: object) -> Callable[[], object]:
+    return lambda: runner.step(event)
+
+
+def _resumer(runner: MethodRunner, pause: Pause, answer: object) -> Callable[[], None]:
+    return lambda: runner.resume(pause, answer)
 
 
 async def _answer(
     pause: object,
     password: PasswordSource,
-    kbd: KeyboardInteractiveHandler | None,
+    kbd: Callable[[KeyboardInteractivePrompt], Any] | None,
     change: PasswordChangeHandler | None,
 ) -> object:
     if isinstance(pause, SignatureRequested):
-        return await _resolve(pause.signer.sign(pause.data, pause.algorithm))
+        return await backend.resolve(pause.signer.sign(pause.data, pause.algorithm))
     if isinstance(pause, PasswordRequested):
         if isinstance(password, str) or password is None:
             return password
-        return await _resolve(password())
+        return await backend.resolve(password())
     if isinstance(pause, KeyboardInteractivePrompt):
-        answers = await _resolve(kbd(pause)) if kbd is not None else None
-        return None if answers is None else list(answers)  # type: ignore[call-overload]
+        if kbd is not None:
+            answers = await backend.resolve(kbd(pause))
+            return None if answers is None else list(answers)
+        if callable(password):
+            # A PAM server's password prompt: ask the callable, as for password auth.
+            if not pause.prompts:
+                return []
+            if password_responses("", pause) is None:
+                return None  # not a lone hidden prompt: nothing we can answer
+            value = await backend.resolve(password())
+            return None if value is None else [value]
+        return None
     if isinstance(pause, PasswordChangeRequested):
-        return await _resolve(change(pause)) if change is not None else None
+        return await backend.resolve(change(pause)) if change is not None else None
     raise LocalProtocolError(f"unexpected pause {pause!r}")
 
 
@@ -117,32 +194,28 @@ async def serve(
     login_grace_time: float | None = DEFAULT_LOGIN_GRACE_TIME,
     wait_for_service: bool = True,
 ) -> UserAuthenticated:
-    """The asyncio twin of :func:`ssh_auth.sync.serve`."""
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    """Run server-side authentication until a user is in; raise the DisconnectError that
+    ended it otherwise (too many failures, grace time, protocol error, peer gone).
+
+    The policy's checks are pause events answered in a worker thread (asyncio) or the
+    pump's handler thread (blocking): the event loop never runs them."""
+    start = backend.monotonic()
     if wait_for_service:
         await transport.wait_for_service(login_grace_time)
-    server = AuthServer(
-        transport.core,
-        policy,
-        services=services,
-        client_address=client_address,
-        max_auth_tries=max_auth_tries,
-        login_grace_time=login_grace_time,
-        now=start,
-    )
-    while True:
-        try:
-            outcome = server_outcome(server)
-        finally:
-            await transport.flush()
-        if outcome is not None:
-            return outcome
-        deadline = server.get_timer()
-        wait = None if deadline is None else max(0.0, deadline - loop.time())
-        try:
-            payload = await transport.receive_message(wait)
-        except asyncio.TimeoutError:
-            server.handle_timer(loop.time())
-            continue
-        server.handle_message(payload)
+    transport.on(AuthCheck, PolicyAnswers(policy), blocking=True)
+
+    def make(lower: StreamCore) -> AuthServer:
+        return AuthServer(
+            _bottom(lower),
+            policy,
+            services=services,
+            client_address=client_address,
+            max_auth_tries=max_auth_tries,
+            login_grace_time=login_grace_time,
+            now=start,
+            pause=True,
+        )
+
+    await transport.stack(make)
+    # The core's login grace timer ends the wait if the client never gets in.
+    return await transport.wait_for(UserAuthenticated, None)

@@ -21,7 +21,8 @@ from collections import deque
 from collections.abc import Sequence
 
 from ssh_keys import Signer
-from ssh_transport import ConnectionTerminated, Transport
+from ssh_transport import ConnectionTerminated, StackedCore, Transport
+from ssh_transport import Event as TransportEvent
 from ssh_wire import (
     DecodeError,
     DisconnectError,
@@ -114,13 +115,27 @@ class _PendingKey:
         self.client_user = client_user
 
 
-class AuthClient:
-    """Client-side user authentication on top of a client transport core."""
+class AuthClient(StackedCore):
+    """Client-side user authentication, stacked on a client transport core.
+
+    A byte-stream core itself: it takes messages 50-79 (and, before success, any higher
+    number, which the server may not send yet) and passes everything else up.
+    ``publickey_algorithms``, when given, limits the signature algorithms (and their
+    certificate forms) the client will use, as ssh's PubkeyAcceptedAlgorithms does.
+    """
 
     def __init__(
-        self, transport: Transport, username: str, service: str = "ssh-connection"
+        self,
+        transport: Transport,
+        username: str,
+        service: str = "ssh-connection",
+        *,
+        publickey_algorithms: Sequence[str] | None = None,
     ) -> None:
+        super().__init__(transport)
         self._transport = transport
+        self._accepted = None if publickey_algorithms is None else frozenset(publickey_algorithms)
+        self._terminated = False
         self.username = username
         self.service = service
         self._state = ClientState.READY
@@ -149,14 +164,21 @@ class AuthClient:
         """True when a ``try_*`` action may be called."""
         return self._state is ClientState.READY
 
-    def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
+    # -- stacking ------------------------------------------------------------------------
 
-    def get_timer(self) -> float | None:
-        return None  # the client has no deadline of its own; drivers time out reads
+    def _owns(self, number: int) -> bool:
+        return number < 80 or self._state is not ClientState.AUTHENTICATED
 
-    def handle_timer(self, now: float) -> None:
-        return None
+    def _handle_message(self, payload: bytes) -> None:
+        self.handle_message(payload)
+
+    def _on_lower_event(self, event: TransportEvent) -> None:
+        if isinstance(event, ConnectionTerminated):
+            if self._terminated:
+                return  # we reported this end already, with our reason
+            self._terminated = True
+            self._state = ClientState.CLOSED
+        self._events.append(event)
 
     # -- public API: input ---------------------------------------------------------------
 
@@ -286,7 +308,16 @@ class AuthClient:
         listed = None
         if sig_algs is not None:
             listed = tuple(n for n in sig_algs.decode("ascii", "replace").split(",") if n)
-        return choose_signature_algorithm(signer, listed)
+        accepted = self._accepted
+        if accepted is None:
+            return choose_signature_algorithm(signer, listed)
+        # Our own list narrows the server's (or stands for it when the server sent none).
+        listed = tuple(accepted) if listed is None else tuple(n for n in listed if n in accepted)
+        chosen = choose_signature_algorithm(signer, listed)
+        if chosen is None:
+            return None
+        name = request_algorithm(signer.public_key, chosen)
+        return chosen if chosen in accepted or name in accepted else None
 
     def try_publickey(
         self, signer: Signer, *, algorithm: str | None = None, query: bool = True
@@ -427,8 +458,9 @@ class AuthClient:
         self._pending = None
         error = DisconnectError(DisconnectReason.PROTOCOL_ERROR, description, local=True)
         self.error = error
-        self._transport.close(DisconnectReason.PROTOCOL_ERROR, description)
+        self._terminated = True
         self._events.append(ConnectionTerminated(error))
+        self._transport.close(DisconnectReason.PROTOCOL_ERROR, description)
 
 
 def _blob(signer: Signer) -> bytes:

@@ -10,11 +10,12 @@ the core has sent DISCONNECT through the transport.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from ssh_keys import Signer
-from ssh_transport import ConnectionTerminated
+from ssh_keys import PublicKey, Signer
+from ssh_transport import ConnectionTerminated, Pause
 
-from .decisions import Decision
+from .decisions import AuthContext, Challenge, Decision
 
 __all__ = [
     "AuthEvent",
@@ -29,6 +30,13 @@ __all__ = [
     # server
     "AttemptRejected",
     "UserAuthenticated",
+    "AuthCheck",
+    "PasswordCheck",
+    "PasswordChangeCheck",
+    "PublicKeyCheck",
+    "HostbasedCheck",
+    "KeyboardInteractiveStart",
+    "KeyboardInteractiveReply",
     # both
     "ConnectionTerminated",
 ]
@@ -126,3 +134,68 @@ class UserAuthenticated(AuthEvent):
     service: str
     methods: tuple[str, ...]
     decisions: tuple[Decision, ...]
+
+
+# -- server decisions: pause events ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AuthCheck(Pause[Any], AuthEvent):
+    """Server: a credential check the core waits on (a server built with ``pause=True``).
+    Answer with ``answer(...)``: the :class:`Decision` (or, for keyboard-interactive, the
+    next :class:`Challenge`). :class:`~ssh_auth.policies.PolicyAnswers` answers them all
+    from a synchronous :class:`~ssh_auth.policy.AuthPolicy`."""
+
+    username: str
+    context: AuthContext
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PasswordCheck(AuthCheck):
+    """Is ``password`` right for ``username``? Answer a Decision."""
+
+    password: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PasswordChangeCheck(AuthCheck):
+    """Check ``old_password`` and change it to ``new_password``. Answer a Decision."""
+
+    old_password: str
+    new_password: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PublicKeyCheck(AuthCheck):
+    """May ``key`` (a plain key or a user Certificate) log in? Answer a Decision. The core
+    verifies the signature itself, whatever the answer."""
+
+    key: PublicKey
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class HostbasedCheck(AuthCheck):
+    """May ``client_user`` on ``client_host`` (proved with host ``key``) log in?"""
+
+    key: PublicKey
+    client_host: str
+    client_user: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KeyboardInteractiveStart(AuthCheck):
+    """A keyboard-interactive attempt begins: answer the first :class:`Challenge`, a
+    Decision, or None when the method is not available for this login."""
+
+    submethods: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KeyboardInteractiveReply(AuthCheck):
+    """The client answered the last challenge: answer the next Challenge or a Decision."""
+
+    responses: tuple[str, ...]
+
+
+#: What each check may be answered with.
+CheckAnswer = Decision | Challenge | None

@@ -1,9 +1,11 @@
 """The server's decisions, as a Protocol the application implements.
 
-Checks are synchronous calls for now (file lookups, hash checks): the core calls the policy
-and answers at once. A policy that needs slow I/O (a directory server, PAM) should do it in
-a thread pool behind the driver; an event-based, pausing variant of the server core may be
-added later without changing these signatures' meaning.
+The policy's checks are synchronous calls (file lookups, hash checks). An
+:class:`~ssh_auth.AuthServer` either calls them inline, or (``pause=True``) emits each
+check as a pause event (:class:`~ssh_auth.events.AuthCheck`) and waits for its answer:
+:class:`PolicyAnswers` answers those events from a policy, and the asyncio front end runs
+it in a worker thread so scrypt, file reads and PAM never run on the event loop. An
+application with asynchronous checks answers the events itself.
 """
 
 from __future__ import annotations
@@ -14,8 +16,18 @@ from typing import Protocol
 from ssh_keys import Certificate, PublicKey
 
 from .decisions import AuthContext, Challenge, Decision
+from .events import (
+    AuthCheck,
+    CheckAnswer,
+    HostbasedCheck,
+    KeyboardInteractiveReply,
+    KeyboardInteractiveStart,
+    PasswordChangeCheck,
+    PasswordCheck,
+    PublicKeyCheck,
+)
 
-__all__ = ["AuthPolicy", "KeyboardInteractiveConversation", "BasePolicy"]
+__all__ = ["AuthPolicy", "KeyboardInteractiveConversation", "BasePolicy", "PolicyAnswers"]
 
 
 class KeyboardInteractiveConversation(Protocol):
@@ -122,3 +134,36 @@ class BasePolicy:
         self, username: str, submethods: str, context: AuthContext
     ) -> KeyboardInteractiveConversation | None:
         return None
+
+
+class PolicyAnswers:
+    """Answers one connection's :class:`~ssh_auth.events.AuthCheck` events from a
+    synchronous :class:`AuthPolicy` (it keeps that login's keyboard-interactive
+    conversation). Call it with the event; give the result to ``event.answer``."""
+
+    def __init__(self, policy: AuthPolicy) -> None:
+        self.policy = policy
+        self._conversation: KeyboardInteractiveConversation | None = None
+
+    def __call__(self, check: AuthCheck) -> CheckAnswer:
+        policy, user, context = self.policy, check.username, check.context
+        if isinstance(check, PasswordCheck):
+            return policy.check_password(user, check.password, context)
+        if isinstance(check, PasswordChangeCheck):
+            return policy.change_password(user, check.old_password, check.new_password, context)
+        if isinstance(check, PublicKeyCheck):
+            if isinstance(check.key, Certificate):
+                return policy.check_certificate(user, check.key, context)
+            return policy.check_publickey(user, check.key, context)
+        if isinstance(check, HostbasedCheck):
+            return policy.check_hostbased(
+                user, check.key, check.client_host, check.client_user, context
+            )
+        if isinstance(check, KeyboardInteractiveStart):
+            self._conversation = policy.keyboard_interactive(user, check.submethods, context)
+            return None if self._conversation is None else self._conversation.start()
+        if isinstance(check, KeyboardInteractiveReply):
+            if self._conversation is None:
+                return Decision.reject("no keyboard-interactive conversation")
+            return self._conversation.respond(check.responses)
+        raise TypeError(f"not an authentication check: {check!r}")

@@ -245,7 +245,8 @@ def runner_for(
 
     A password string is tried once, a password callable ``password_tries`` times; without
     a handler of its own, keyboard-interactive answers a lone hidden prompt with the
-    password string.
+    password string, or (a callable) as many times as password would be tried; the
+    front ends ask the callable then.
     """
     kbd: _Handler | _FixedAnswers | None = keyboard_interactive
     if kbd is None and isinstance(password, str):
@@ -262,7 +263,8 @@ def runner_for(
         methods=methods,
         signers=signers,
         password_tries=tries,
-        kbdint_tries=1 if kbd is not None else 0,
+        # A password callable answers a PAM server's password prompt as often as password.
+        kbdint_tries=1 if kbd is not None else password_tries if callable(password) else 0,
         hostbased=hostbased,
         on_banner=on_banner,
     )

@@ -24,7 +24,8 @@ from __future__ import annotations
 import enum
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ssh_keys import (
     Certificate,
@@ -34,7 +35,7 @@ from ssh_keys import (
     parse_public_key_blob,
 )
 from ssh_keys.public import split_signature
-from ssh_transport import ConnectionTerminated, Transport
+from ssh_transport import ConnectionTerminated, Event, StackedCore, Transport
 from ssh_wire import (
     DecodeError,
     DisconnectError,
@@ -48,14 +49,22 @@ from ssh_wire import (
 from . import messages as m
 from .algorithms import key_type_for, signature_algorithm_for, with_certificate_variants
 from .decisions import AuthContext, Challenge, Decision
-from .events import AttemptRejected, AuthEvent, UserAuthenticated
-from .policy import AuthPolicy, KeyboardInteractiveConversation
+from .events import (
+    AttemptRejected,
+    AuthCheck,
+    HostbasedCheck,
+    KeyboardInteractiveReply,
+    KeyboardInteractiveStart,
+    PasswordChangeCheck,
+    PasswordCheck,
+    PublicKeyCheck,
+    UserAuthenticated,
+)
+from .policy import AuthPolicy, PolicyAnswers
 
 __all__ = ["AuthServer", "ServerState", "ALLOWED_MESSAGES"]
 
 log = logging.getLogger("ssh_auth")
-
-Event = AuthEvent | ConnectionTerminated
 
 DEFAULT_MAX_AUTH_TRIES = 6
 DEFAULT_LOGIN_GRACE_TIME = 120.0
@@ -63,6 +72,9 @@ DEFAULT_LOGIN_GRACE_TIME = 120.0
 MAX_PASSWORD_LENGTH = 1024
 #: Keyboard-interactive rounds in one attempt before it counts as failed.
 MAX_KBDINT_ROUNDS = 16
+#: Messages held while a check waits for the application (a client should wait for our
+#: answer; a few pipelined ones are kept, more is a protocol error).
+MAX_HELD_MESSAGES = 8
 
 
 class ServerState(enum.Enum):
@@ -70,6 +82,7 @@ class ServerState(enum.Enum):
 
     WAITING_FOR_REQUEST = "waiting for a USERAUTH_REQUEST"
     WAITING_FOR_INFO_RESPONSE = "waiting for a keyboard-interactive INFO_RESPONSE"
+    WAITING_FOR_DECISION = "waiting for the application to answer a check"
     AUTHENTICATED = "authenticated: later USERAUTH_REQUESTs are ignored"
     CLOSED = "closed"
 
@@ -78,6 +91,7 @@ class ServerState(enum.Enum):
 ALLOWED_MESSAGES: dict[ServerState, MessageTable] = {
     ServerState.WAITING_FOR_REQUEST: m.SERVER_REQUEST,
     ServerState.WAITING_FOR_INFO_RESPONSE: m.SERVER_KBDINT,
+    ServerState.WAITING_FOR_DECISION: MessageTable(),  # messages are held, not decoded
     ServerState.AUTHENTICATED: m.SERVER_REQUEST,
     ServerState.CLOSED: MessageTable(),
 }
@@ -98,8 +112,16 @@ class _Refused(Exception):
         self.reason = reason
 
 
-class AuthServer:
-    """Server-side user authentication on top of a server transport core."""
+class AuthServer(StackedCore):
+    """Server-side user authentication, stacked on a server transport core.
+
+    A byte-stream core itself (``receive_data`` / ``data_to_send`` / ``next_event`` /
+    ``get_timer`` / ``handle_timer``): it takes messages 50-79 (and, before success, any
+    higher number, which is a protocol error), passes everything else up. With ``pause``
+    the credential checks are :class:`~ssh_auth.events.AuthCheck` pause events the core
+    waits on; without it the ``policy`` answers them inline. The policy always gives the
+    method lists and the banner.
+    """
 
     def __init__(
         self,
@@ -114,9 +136,11 @@ class AuthServer:
         publickey_algorithms: Sequence[str] | None = None,
         max_password_length: int = MAX_PASSWORD_LENGTH,
         now: float = 0.0,
+        pause: bool = False,
     ) -> None:
         if max_auth_tries < 1:
             raise ValueError("max_auth_tries must be at least 1")
+        super().__init__(transport)
         self._transport = transport
         self._policy = policy
         self._services = tuple(services)
@@ -145,7 +169,13 @@ class AuthServer:
         self._failures = 0
         self._requests = 0
         self._banner_sent = False
-        self._kbdint: KeyboardInteractiveConversation | None = None
+        self._answers = PolicyAnswers(policy)
+        self._pause = pause
+        self._method = ""
+        self._pending: tuple[object, str, ServerState, tuple[type, ...]] | None = None
+        self._held: deque[bytes] = deque()
+        self._terminated = False
+        self._kbdint = False
         self._kbdint_prompts = 0
         self._kbdint_rounds = 0
         self.error: DisconnectError | None = None
@@ -164,18 +194,31 @@ class AuthServer:
     def failures(self) -> int:
         return self._failures
 
-    def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
-
-    def get_timer(self) -> float | None:
+    def _own_timer(self) -> float | None:
         """The login grace deadline, until authentication succeeds."""
         if self._state in (ServerState.AUTHENTICATED, ServerState.CLOSED):
             return None
         return self._deadline
 
-    def handle_timer(self, now: float) -> None:
-        if self.get_timer() is not None and self._deadline is not None and now >= self._deadline:
+    def _handle_own_timer(self, now: float) -> None:
+        if self._own_timer() is not None and self._deadline is not None and now >= self._deadline:
             self._fail(DisconnectReason.BY_APPLICATION, "login grace time exceeded")
+
+    # -- stacking ------------------------------------------------------------------------
+
+    def _owns(self, number: int) -> bool:
+        return number < 80 or self._state is not ServerState.AUTHENTICATED
+
+    def _handle_message(self, payload: bytes) -> None:
+        self.handle_message(payload)
+
+    def _on_lower_event(self, event: Event) -> None:
+        if isinstance(event, ConnectionTerminated):
+            if self._terminated:
+                return  # we reported this end already, with our reason
+            self._terminated = True
+            self._state = ServerState.CLOSED
+        self._events.append(event)
 
     def handle_message(self, payload: bytes) -> None:
         """A USERAUTH-range (or, wrongly, connection-range) message from the client.
@@ -185,6 +228,12 @@ class AuthServer:
         """
         state = self._state
         if state is ServerState.CLOSED:
+            return
+        if state is ServerState.WAITING_FOR_DECISION:
+            if len(self._held) >= MAX_HELD_MESSAGES:
+                self._fail(DisconnectReason.PROTOCOL_ERROR, "too many messages during a check")
+            else:
+                self._held.append(payload)
             return
         number = payload[0] if payload else -1
         if state is ServerState.AUTHENTICATED:
@@ -260,6 +309,7 @@ class AuthServer:
             if banner:
                 self._send(m.UserauthBanner(banner, "").encode())
         tail = m.decode_tail(msg.method, msg.method_data)
+        self._method = msg.method
         try:
             self._dispatch(msg.method, tail)
         except _Refused as refused:
@@ -319,15 +369,54 @@ class AuthServer:
             return False
         return True
 
-    def _key_decision(self, key: PublicKey) -> Decision:
+    # -- checks: inline, or pause events ---------------------------------------------------
+
+    def _ask(self, check: type[AuthCheck], then: Callable[[Any], None], **fields: Any) -> None:
+        """Get a check's answer and go on with ``then(answer)``: from the policy at once, or
+        (``pause``) as a pause event the core waits on, holding later messages."""
         assert self.username is not None
-        if isinstance(key, Certificate):
-            decision = self._policy.check_certificate(self.username, key, self._context())
-        else:
-            decision = self._policy.check_publickey(self.username, key, self._context())
-        if decision.allowed and _identity(key) in self._used_keys:
-            return Decision.reject("key already used in this login")
-        return decision
+        token = object()
+
+        def answer(value: Any) -> None:
+            self._resume(token, then, value)
+
+        event = check(username=self.username, context=self._context(), answer_with=answer,
+                      **fields)  # fmt: skip
+        if not self._pause:
+            then(self._answers(event))
+            return
+        expected: tuple[type, ...] = (Decision,)
+        if check is KeyboardInteractiveStart:
+            expected = (Challenge, Decision, type(None))
+        elif check is KeyboardInteractiveReply:
+            expected = (Challenge, Decision)
+        self._pending = (token, self._method, self._state, expected)
+        self._state = ServerState.WAITING_FOR_DECISION
+        self._events.append(event)
+
+    def _resume(self, token: object, then: Callable[[Any], None], value: Any) -> None:
+        if self._state is ServerState.CLOSED:
+            return  # the connection ended while the application thought: nothing to do
+        pending = self._pending
+        if pending is None or pending[0] is not token:
+            raise LocalProtocolError("this check is not waiting for an answer")
+        _, method, state, expected = pending
+        if not isinstance(value, expected):
+            names = " or ".join(t.__name__ for t in expected)
+            raise LocalProtocolError(f"answer this check with {names}, not {value!r}")
+        self._pending = None
+        self._state = state
+        try:
+            then(value)
+        except _Refused as refused:
+            self._refuse(method, refused.reason, count=not self._free_try(method))
+        except DisconnectError as exc:
+            self._fail(exc.reason, exc.description)
+        while self._held and self._state not in (
+            ServerState.WAITING_FOR_DECISION,
+            ServerState.CLOSED,
+        ):
+            self.handle_message(self._held.popleft())
 
     def _on_publickey(
         self,
@@ -343,7 +432,25 @@ class AuthServer:
             if self._host_key_blob is None or tail.host_key != self._host_key_blob:
                 raise _Refused("hostbound request names another host key")
         key = self._parse_key(tail.algorithm, tail.key)
-        decision = self._key_decision(key)
+
+        def decided(decision: Decision) -> None:
+            self._publickey_decided(method, tail, key, hostbound, decision)
+
+        self._ask(PublicKeyCheck, decided, key=key)
+
+    def _publickey_decided(
+        self,
+        method: str,
+        tail: m.PublickeyQueryTail
+        | m.PublickeySignedTail
+        | m.HostboundQueryTail
+        | m.HostboundSignedTail,
+        key: PublicKey,
+        hostbound: bool,
+        decision: Decision,
+    ) -> None:
+        if decision.allowed and _identity(key) in self._used_keys:
+            decision = Decision.reject("key already used in this login")
         if isinstance(tail, (m.PublickeyQueryTail, m.HostboundQueryTail)):
             # A query proves nothing: at most PK_OK, never success.
             if not decision.allowed:
@@ -385,9 +492,21 @@ class AuthServer:
             tail.client_host,
             tail.client_user,
         )
-        decision = self._policy.check_hostbased(
-            self.username, key, tail.client_host, tail.client_user, self._context()
+
+        def decided(decision: Decision) -> None:
+            self._hostbased_decided(tail, key, data, decision)
+
+        self._ask(
+            HostbasedCheck,
+            decided,
+            key=key,
+            client_host=tail.client_host,
+            client_user=tail.client_user,
         )
+
+    def _hostbased_decided(
+        self, tail: m.HostbasedTail, key: PublicKey, data: bytes, decision: Decision
+    ) -> None:
         verified = self._verify(key, tail.algorithm, data, tail.signature)
         if not verified:
             raise _Refused("hostbased signature does not verify")
@@ -409,10 +528,13 @@ class AuthServer:
         assert self.username is not None
         if isinstance(tail, m.PasswordChangeTail):
             old, new = self._text(tail.old_password), self._text(tail.new_password)
-            decision = self._policy.change_password(self.username, old, new, self._context())
+            self._ask(PasswordChangeCheck, self._password_decided, old_password=old,
+                      new_password=new)  # fmt: skip
         else:
             password = self._text(tail.password)
-            decision = self._policy.check_password(self.username, password, self._context())
+            self._ask(PasswordCheck, self._password_decided, password=password)
+
+    def _password_decided(self, decision: Decision) -> None:
         if decision.change_prompt is not None and not decision.allowed:
             self._send(m.UserauthPasswdChangereq(decision.change_prompt, "").encode())
             return
@@ -423,15 +545,14 @@ class AuthServer:
     # -- keyboard-interactive ------------------------------------------------------------
 
     def _on_kbdint(self, tail: m.KeyboardInteractiveTail) -> None:
-        assert self.username is not None
-        conversation = self._policy.keyboard_interactive(
-            self.username, tail.submethods, self._context()
-        )
-        if conversation is None:
+        self._ask(KeyboardInteractiveStart, self._kbdint_started, submethods=tail.submethods)
+
+    def _kbdint_started(self, step: Challenge | Decision | None) -> None:
+        if step is None:
             raise _Refused("keyboard-interactive not available")
-        self._kbdint = conversation
+        self._kbdint = True
         self._kbdint_rounds = 0
-        self._kbdint_step(conversation.start())
+        self._kbdint_step(step)
 
     def _kbdint_step(self, step: Challenge | Decision) -> None:
         if isinstance(step, Decision):
@@ -449,15 +570,15 @@ class AuthServer:
         self._send(m.encode_info_request(step.name, step.instruction, step.prompts))
 
     def _end_kbdint(self) -> None:
-        self._kbdint = None
+        self._kbdint = False
         self._kbdint_prompts = 0
         if self._state is ServerState.WAITING_FOR_INFO_RESPONSE:
             self._state = ServerState.WAITING_FOR_REQUEST
 
     def _on_info_response(self, payload: bytes) -> None:
         raw = m.decode_info_response(payload)
-        conversation = self._kbdint
-        assert conversation is not None
+        assert self._kbdint
+        self._method = m.KEYBOARD_INTERACTIVE
         if len(raw) != self._kbdint_prompts:
             raise DisconnectError(
                 DisconnectReason.PROTOCOL_ERROR,
@@ -469,7 +590,7 @@ class AuthServer:
             except _Refused:
                 self._end_kbdint()
                 raise
-            self._kbdint_step(conversation.respond(responses))
+            self._ask(KeyboardInteractiveReply, self._kbdint_step, responses=responses)
         except _Refused as refused:
             self._refuse(m.KEYBOARD_INTERACTIVE, refused.reason)
 
@@ -519,11 +640,14 @@ class AuthServer:
             return
         log.debug("disconnecting: %s", description)
         self._state = ServerState.CLOSED
-        self._kbdint = None
+        self._kbdint = False
+        self._pending = None
+        self._held.clear()
         error = DisconnectError(reason, description, local=True)
         self.error = error
-        self._transport.close(reason, description)
+        self._terminated = True
         self._events.append(ConnectionTerminated(error))
+        self._transport.close(reason, description)
 
 
 def _identity(key: PublicKey) -> bytes:

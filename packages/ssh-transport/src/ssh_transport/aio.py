@@ -267,9 +267,8 @@ class AsyncTransport:
             if type(event) is MessageReceived:
                 self._messages.append(event.payload)
                 self._queued += len(event.payload)
-            elif isinstance(event, Pause) and type(event) in self._handlers:
-                handler, blocking = self._handlers[type(event)]
-                backend.spawn(self._pause_task(event, handler, blocking))
+            elif isinstance(event, Pause) and (found := self._handler_for(event)):
+                backend.spawn(self._pause_task(event, *found))
             elif isinstance(event, INFO_EVENTS) and len(self._events) >= MAX_INFO_EVENTS:
                 continue  # a peer may send these without end
             else:
@@ -279,6 +278,12 @@ class AsyncTransport:
         data = core.data_to_send()
         if data:
             self._outbox.append(data)
+
+    def _handler_for(self, event: Pause[Any]) -> tuple[Handler, bool] | None:
+        for kind in type(event).__mro__:
+            if kind in self._handlers:
+                return self._handlers[kind]
+        return None
 
     def _pause_task(
         self, event: Pause[Any], handler: Handler, blocking: bool
