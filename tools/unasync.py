@@ -50,6 +50,7 @@ NAMES = {
     "AsyncHostKeyCallback": "HostKeyCallback",
     "AsyncAgentClient": "AgentClient",
     "AsyncAgentKey": "AgentKey",
+    "AsyncAgentStream": "AgentStream",
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "StopAsyncIteration": "StopIteration",

@@ -424,7 +424,7 @@ class OurServer:
             result.error = exc
         finally:
             if transport is not None:
-                result.algorithms = transport.core.algorithms
+                result.algorithms = transport.algorithms
                 while (event := transport.next_event()) is not None:
                     result.events.append(event)
                 result.kex_count = sum(isinstance(e, KexComplete) for e in result.events)
@@ -460,7 +460,7 @@ def authenticate_publickey(transport: Any, user: str, key: Any) -> None:
         Writer().byte(USERAUTH_REQUEST).text(user).text("ssh-connection").text("publickey")
         .boolean(True).text(algorithm).string(blob).getvalue()
     )  # fmt: skip
-    signed = Writer().string(transport.core.session_id).raw(body).getvalue()
+    signed = Writer().string(transport.session_id).raw(body).getvalue()
     transport.send_message(body + Writer().string(key.sign(signed, algorithm)).getvalue())
     reply = transport.receive_message(30)
     if reply[0] != USERAUTH_SUCCESS:

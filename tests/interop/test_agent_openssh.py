@@ -161,7 +161,7 @@ def test_ssh_add_certificate(ours, keydir, name):
     assert [line.split()[:2] for line in listed][-1] == cert_line.split()[:2]
     assert len(listed) == 2
     ours.ssh_add("-T", keydir / f"cert-{name}-cert.pub", check=name != "rsa")
-    with AgentClient(ours.sock) as client:
+    with AgentClient.connect(ours.sock) as client:
         cert_key = client.list_identities()[-1]
         cert = parse_public_key_line(cert_line).key
         assert cert_key.public_key == cert
@@ -217,7 +217,7 @@ def test_ssh_add_destination_constraint(ours, keydir, tmp_path):
     ours.ssh_add("-H", known, "-h", "bob@server.example", keydir / "ed25519")
     # Listed locally (unbound connection); the constraint reached the agent intact.
     assert "ed25519-key" in ours.ssh_add("-l").stdout
-    with AgentClient(ours.sock) as client:
+    with AgentClient.connect(ours.sock) as client:
         [key] = client.list_identities()
         with pytest.raises(AgentFailure):
             key.sign(b"not a userauth request on an unbound connection")
@@ -264,7 +264,7 @@ def test_client_against_openssh_agent(openssh_agent, keydir):
         "ecdsa": generate_private_key("ecdsa", 384, comment="ec"),
         "rsa": generate_private_key("rsa", 2048, comment="rsa"),
     }
-    with AgentClient(openssh_agent) as client:
+    with AgentClient.connect(openssh_agent) as client:
         for key in keys.values():
             client.add(key, lifetime=600)
         agent_keys = client.list_identities()
@@ -287,7 +287,7 @@ def test_client_against_openssh_agent(openssh_agent, keydir):
 def test_openssh_agent_accepts_our_constraints_and_bind(openssh_agent, keydir):
     user = generate_private_key("ed25519", comment="restricted")
     host = generate_private_key("ed25519")
-    with AgentClient(openssh_agent) as client:
+    with AgentClient.connect(openssh_agent) as client:
         client.add(user, confirm=False, destinations=(destination("h.example", [host.public_key]),))
         assert [k.comment for k in client.list_identities()] == ["restricted"]
         sid = os.urandom(32)
@@ -297,7 +297,7 @@ def test_openssh_agent_accepts_our_constraints_and_bind(openssh_agent, keydir):
         # ...and a non-userauth signature is refused by OpenSSH's agent too.
         with pytest.raises(AgentFailure):
             client.list_identities()[0].sign(b"not userauth")
-    with AgentClient(openssh_agent) as other:
+    with AgentClient.connect(openssh_agent) as other:
         other_host = generate_private_key("ed25519")
         sid = os.urandom(32)
         other.session_bind(other_host.public_key.blob, sid, other_host.sign(sid), forwarding=False)
@@ -307,7 +307,7 @@ def test_openssh_agent_accepts_our_constraints_and_bind(openssh_agent, keydir):
 def test_openssh_agent_lists_ssh_add_keys_to_us(openssh_agent, keydir):
     env = dict(os.environ, SSH_AUTH_SOCK=str(openssh_agent))
     subprocess.run(["ssh-add", "-q", keydir / "rsa"], env=env, check=True, capture_output=True)
-    with AgentClient(openssh_agent) as client:
+    with AgentClient.connect(openssh_agent) as client:
         [key] = client.list_identities()
         expected = parse_public_key_line((keydir / "rsa.pub").read_text()).key
         assert key.public_key == expected

@@ -284,7 +284,7 @@ def test_login_with_confirmed_key(agent):
 def test_login_after_lock_refused_then_unlock(agent):
     agent.ssh_add(agent.key("ecdsa"))
     # ssh-add -x wants a tty or askpass for the passphrase: lock with our client instead.
-    with AgentClient(agent.sock) as client:
+    with AgentClient.connect(agent.sock) as client:
         client.lock("pw")
         _refused(agent.ssh("echo", "ok"))
         client.unlock("pw")

@@ -233,7 +233,7 @@ def openssh_agent(tmp_path: Path, keys: Path) -> Iterator[Path]:
 def test_agent_keys(sshd: Sshd, openssh_agent: Path) -> None:
     from ssh_agent.sync import AgentClient
 
-    with AgentClient(openssh_agent) as agent:
+    with AgentClient.connect(openssh_agent) as agent:
         signers = agent.list_identities()
         assert len(signers) == 2
         for signer in signers:

@@ -676,7 +676,7 @@ def our_client_login(
             else auth_sync.authenticate(t, USER, password=PASSWORD, methods=["password"])
         )  # fmt: skip
         assert done.methods == (method,)
-        algorithms = t.core.algorithms
+        algorithms = t.algorithms
         assert_negotiated(algorithms, kex_name, host_key, cipher, mac)
         while_open()
     assert check.seen == [(host_key, fingerprints[host_key])]

@@ -123,7 +123,7 @@ def connect(sshd: Sshd, **config: object) -> tuple[SyncTransport, HostKeyLog]:
 def auth_round_trip(t: SyncTransport, ignore_sizes: tuple[int, ...] = ()) -> None:
     """IGNOREs of the given sizes, then USERAUTH_REQUEST "none" answered by a FAILURE."""
     for size in ignore_sizes:
-        t.core.send_ignore(bytes(size))
+        t.send_ignore(bytes(size))
     t.send_message(auth_none_request())
     assert parse_auth_failure(t.receive_message(10)) == METHODS
 
@@ -163,10 +163,10 @@ def test_client_kex_host_key(
     )  # fmt: skip
     try:
         t.request_service("ssh-userauth", timeout=30)
-        algs = t.core.algorithms
+        algs = t.algorithms
         assert algs is not None
         assert (algs.kex, algs.host_key, algs.cipher_client_to_server) == (kex, host_key, cipher)
-        assert t.core.strict_kex
+        assert t.strict_kex
         check_host_key(host_key_files, host_key, keys.seen)
         auth_round_trip(t)
     finally:
@@ -185,7 +185,7 @@ def test_client_cipher_mac(sshd: Sshd, kex: str, cipher: str, mac: str | None) -
     t, _ = connect(sshd, kex_algorithms=[kex], ciphers=[cipher], macs=[mac] if mac else None)
     try:
         t.request_service("ssh-userauth", timeout=30)
-        algs = t.core.algorithms
+        algs = t.algorithms
         assert algs is not None
         assert algs.cipher_client_to_server == algs.cipher_server_to_client == cipher
         if mac is not None:
@@ -238,7 +238,7 @@ def test_client_delayed_compression(sshd: Sshd) -> None:
     t, _ = connect(sshd, compression=["zlib@openssh.com"])
     try:
         t.request_service("ssh-userauth", timeout=30)
-        algs = t.core.algorithms
+        algs = t.algorithms
         assert algs is not None
         assert algs.compression_client_to_server == "zlib@openssh.com"
         assert algs.compression_server_to_client == "zlib@openssh.com"
@@ -286,7 +286,7 @@ def _logged_in(server: Sshd, key: PrivateKey, **config: object) -> SyncTransport
 
 def _request_round_trip(t: SyncTransport, ignores: tuple[int, ...] = ()) -> None:
     for size in ignores:
-        t.core.send_ignore(bytes(size))
+        t.send_ignore(bytes(size))
     t.send_message(global_request())
     reply = t.receive_message(30)
     while reply[0] == GLOBAL_REQUEST:  # sshd's hostkeys-00@openssh.com announcement
@@ -304,14 +304,14 @@ def test_client_survives_sshd_initiated_rekeys(
     t = _logged_in(server, key, ciphers=["aes128-ctr"], macs=["hmac-sha2-256-etm@openssh.com"])
     try:
         _kex_events(t)  # the first exchange
-        session_id = t.core.session_id
+        session_id = t.session_id
         rekeys = []
         for _ in range(20):
             _request_round_trip(t, (30000,) * 4)
             rekeys += _kex_events(t)
         assert len(rekeys) >= 10
         assert all(not e.first and e.session_id == session_id for e in rekeys)
-        assert not t.core.closed
+        assert not t.closed
     finally:
         t.close()
     log = _wait_for_log(server, "Connection closed")
@@ -326,13 +326,13 @@ def test_client_initiated_rekeys(
     server = sshd_factory.start(AuthorizedKeysFile=str(authorized))
     t = _logged_in(server, key, kex_algorithms=["curve25519-sha256", "ecdh-sha2-nistp256"])
     try:
-        session_id = t.core.session_id
+        session_id = t.session_id
         for _ in range(20):
             # SyncTransport.rekey() returns on any queued KexComplete, an old one too.
             _kex_events(t)
             t.rekey(timeout=30)
             _request_round_trip(t, (100,))
-        assert t.core.session_id == session_id
+        assert t.session_id == session_id
     finally:
         t.close()
 
@@ -566,21 +566,16 @@ def _login_flood_refuse(total: int) -> Callable[[SyncTransport, ServerResult], N
                 t.send_message(Writer().byte(60).text(algorithm).string(blob).getvalue())
                 continue
             if method == HOSTBOUND:  # our server announced publickey-hostbound@openssh.com
-                assert r.string() in {k.public_key.blob for k in t.core.config.host_keys}
+                assert r.string() in {k.public_key.blob for k in t.config.host_keys}
             signed = message[: r.offset]
             signature = r.string()
-            assert t.core.session_id is not None
-            data = Writer().string(t.core.session_id).raw(signed).getvalue()
+            assert t.session_id is not None
+            data = Writer().string(t.session_id).raw(signed).getvalue()
             parse_public_key_blob(blob).verify(data, signature)
             t.send_message(bytes([USERAUTH_SUCCESS]))
             break
         for _ in range(total // 30000):
-            t.core.send_ignore(os.urandom(30000))  # random: zlib must not shrink it
-            data = t.core.data_to_send()
-            if data:
-                t.stream.write(data)
-            else:  # held back: a key exchange is running, let it finish
-                result.events.append(t.wait_for(KexComplete, 30))
+            t.send_ignore(os.urandom(30000))  # random: zlib must not shrink it
         while True:
             message = t.receive_message(30)
             if message[0] == 90:  # CHANNEL_OPEN: refuse it (no connection layer here)
@@ -628,9 +623,7 @@ def _flood_before_auth(t: SyncTransport, result: ServerResult) -> None:
     t.wait_for_service(30)
     assert t.receive_message(30)[0] == USERAUTH_REQUEST
     for _ in range(10):  # 300 KB > rekey_bytes: the core wants to rekey, pre-auth
-        t.core.send_ignore(bytes(30000))
-        if data := t.core.data_to_send():
-            t.stream.write(data)
+        t.send_ignore(bytes(30000))
     t.send_message(auth_failure(METHODS))
     while True:
         t.receive_message(30)

@@ -60,7 +60,7 @@ def test_listener_refuses_shared_directory(tmp_path):
 
 
 def test_sync_client_full_cycle(agent, ed_key, rsa_key):
-    with AgentClient(agent.path) as client:
+    with AgentClient.connect(agent.path) as client:
         client.add(ed_key, "one")
         client.add(rsa_key, lifetime=60)
         keys = client.list_identities()
@@ -88,7 +88,7 @@ def test_sync_client_full_cycle(agent, ed_key, rsa_key):
 def test_confirmation_goes_through_callback(tmp_path, ed_key):
     r = Running(tmp_path, confirm=lambda e: e.comment == "yes")
     try:
-        with AgentClient(r.path) as client:
+        with AgentClient.connect(r.path) as client:
             client.add(ed_key, "yes", confirm=True)
             [key] = client.list_identities()
             ed_key.public_key.verify(b"d", key.sign(b"d"))
@@ -101,14 +101,14 @@ def test_confirmation_goes_through_callback(tmp_path, ed_key):
 
 
 def test_many_clients_and_abrupt_disconnects(agent, ed_key):
-    with AgentClient(agent.path) as c:
+    with AgentClient.connect(agent.path) as c:
         c.add(ed_key)
     for _ in range(20):
         s = socket.socket(socket.AF_UNIX)
         s.connect(agent.path)
         s.sendall(b"\x00\x00\x00\x05\x0d\x00")  # half a request, then gone
         s.close()
-    with AgentClient(agent.path) as c:
+    with AgentClient.connect(agent.path) as c:
         assert len(c.list_identities()) == 1
 
 
@@ -141,7 +141,7 @@ def test_async_client(agent, ec_key):
 def test_pipelining_client_gets_every_reply(agent, ed_key):
     # 64k requests in flight while replies are read: the agent pauses reading when
     # its replies wait (bounded memory, see test_server) and loses none.
-    with AgentClient(agent.path) as c:
+    with AgentClient.connect(agent.path) as c:
         c.add(ed_key, "k" * 100)
     count = 65536
     request = b"\x00\x00\x00\x01\x0b"

@@ -64,7 +64,7 @@ def test_background_agent_private_socket_and_kill(ed_key):
         assert stat.S_ISSOCK(st.st_mode)
         assert stat.S_IMODE(st.st_mode) == 0o600
         assert st.st_uid == os.getuid()
-        with AgentClient(sock) as client:
+        with AgentClient.connect(sock) as client:
             client.add(ed_key)
             assert [k.comment for k in client.list_identities()] == [ed_key.comment]
         killed = subprocess.run(

@@ -104,7 +104,9 @@ async def run_async(**client_kw: Any) -> tuple[object, object]:
     a, b = socket.socketpair()
     sr, sw = await asyncio.open_connection(sock=b)
     cr, cw = await asyncio.open_connection(sock=a)
-    server_t = AsyncTransport(AsyncStream(sr, sw), Role.SERVER, TransportConfig(host_keys=(host_key(),)))
+    server_t = AsyncTransport(
+        AsyncStream(sr, sw), Role.SERVER, TransportConfig(host_keys=(host_key(),))
+    )
     client_t = AsyncTransport(AsyncStream(cr, cw), Role.CLIENT, host_key_check=lambda k, alg: True)
 
     async def client() -> object:

@@ -83,6 +83,7 @@ async def _async_pair() -> tuple[AsyncTransport, AsyncTransport]:
 def test_async_debug_flood_is_not_queued_without_limit() -> None:
     async def run() -> None:
         server, client = await _async_pair()
+
         def flood() -> None:
             for _ in range(5_000):
                 client.transport._send_or_queue(Debug(True, "x" * 200, "").encode())

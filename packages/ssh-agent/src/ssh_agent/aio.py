@@ -1,9 +1,12 @@
-"""asyncio driver: :class:`AsyncAgentClient` and :class:`AsyncAgentKey` (an AsyncSigner)."""
+"""asyncio agent client: :class:`AsyncAgentClient` and :class:`AsyncAgentKey` (an
+AsyncSigner).
+
+This file is the source of the blocking client too: ``tools/unasync.py`` generates
+:mod:`ssh_agent.sync_client` (``AgentClient``, ``AgentKey``) from it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -12,6 +15,7 @@ from typing import TypeVar
 
 from ssh_keys import KeyFormatError, PrivateKey, PublicKey, parse_public_key_blob
 
+from ._aio_backend import AsyncAgentStream, Lock, open_agent_stream
 from .client import (
     AgentClientCore,
     AgentKeyBase,
@@ -22,10 +26,30 @@ from .client import (
 from .errors import AgentConnectionClosed, AgentError
 from .protocol import Constraints, DestinationConstraint, Identity
 
-__all__ = ["AsyncAgentClient", "AsyncAgentKey"]
+__all__ = ["AsyncAgentClient", "AsyncAgentKey", "AsyncAgentStream"]
 
 log = logging.getLogger("ssh_agent")
 T = TypeVar("T")
+
+
+def _auth_sock(path: str | os.PathLike[str] | None) -> str:
+    if path is None:
+        path = os.environ.get("SSH_AUTH_SOCK")
+        if not path:
+            raise AgentError("SSH_AUTH_SOCK is not set: no agent to talk to")
+    return os.fspath(path)
+
+
+def _passphrase(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def _blob(key: AgentKeyBase | PublicKey | PrivateKey | bytes) -> bytes:
+    if isinstance(key, bytes):
+        return key
+    if isinstance(key, PrivateKey):
+        return key.public_key.blob
+    return key.blob
 
 
 class AsyncAgentKey(AgentKeyBase):
@@ -39,31 +63,23 @@ class AsyncAgentKey(AgentKeyBase):
 
 
 class AsyncAgentClient:
-    """Talks to an agent over its Unix socket; use :meth:`connect`."""
+    """Talks to an agent over its Unix socket; use :meth:`connect`. One request at a time
+    (a lock), so it may be shared by tasks (threads, for the blocking client)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, stream: AsyncAgentStream) -> None:
+        self._stream = stream
         self._core = AgentClientCore()
-        self._lock = asyncio.Lock()
+        self._lock = Lock()
 
     @classmethod
-    async def connect(cls, path: str | os.PathLike[str] | None = None) -> AsyncAgentClient:
-        if path is None:
-            env = os.environ.get("SSH_AUTH_SOCK")
-            if not env:
-                raise AgentError("SSH_AUTH_SOCK is not set: no agent to talk to")
-            path = env
-        try:
-            reader, writer = await asyncio.open_unix_connection(os.fspath(path))
-        except OSError as exc:
-            raise AgentConnectionClosed(f"cannot connect to the agent: {exc}") from exc
-        return cls(reader, writer)
+    async def connect(
+        cls, path: str | os.PathLike[str] | None = None, *, timeout: float | None = 30.0
+    ) -> AsyncAgentClient:
+        """Connect to the agent at ``path`` (default ``$SSH_AUTH_SOCK``)."""
+        return cls(await open_agent_stream(_auth_sock(path), timeout))
 
     async def close(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+        await self._stream.close()
 
     async def __aenter__(self) -> AsyncAgentClient:
         return self
@@ -79,18 +95,21 @@ class AsyncAgentClient:
             try:
                 out = self._core.data_to_send()
                 if out:
-                    self._writer.write(out)
-                    await self._writer.drain()
+                    await self._stream.write(out)
                 while not reply.done:
-                    self._core.receive_data(await self._reader.read(65536))
+                    self._core.receive_data(await self._stream.read())
             except OSError as exc:
                 raise AgentConnectionClosed(f"agent connection failed: {exc}") from exc
             return reply.result()
 
+    # -- requests --------------------------------------------------------------------
+
     async def identities(self) -> list[Identity]:
+        """Raw identities (key blob and comment), including key types we cannot parse."""
         return await self._call(lambda c: c.request_identities())
 
     async def list_identities(self) -> list[AsyncAgentKey]:
+        """The agent's keys as signers (identities of unknown key types are left out)."""
         keys = []
         for ident in await self.identities():
             try:
@@ -102,6 +121,7 @@ class AsyncAgentClient:
     async def sign(
         self, key: AsyncAgentKey | PublicKey, data: bytes, algorithm: str | None = None
     ) -> bytes:
+        """Have the agent sign ``data``; RSA picks SHA-256/512 by ``algorithm``."""
         public = key.public_key if isinstance(key, AsyncAgentKey) else key
         blob = key.blob
         algorithm, flags = sign_flags(public, algorithm)
@@ -119,32 +139,36 @@ class AsyncAgentClient:
         destinations: tuple[DestinationConstraint, ...] = (),
         certificate: bytes | None = None,
     ) -> None:
+        """Add a private key (``comment`` defaults to the key's own)."""
         constraints = Constraints(lifetime=lifetime, confirm=confirm, destinations=destinations)
         text = key.comment if comment is None else comment
         await self._call(lambda c: c.add_identity(key, text, constraints, certificate=certificate))
 
     async def remove(self, key: AsyncAgentKey | PublicKey | PrivateKey | bytes) -> None:
-        if isinstance(key, (AsyncAgentKey, PublicKey)):
-            blob = key.blob
-        elif isinstance(key, PrivateKey):
-            blob = key.public_key.blob
-        else:
-            blob = key
+        blob = _blob(key)
         await self._call(lambda c: c.remove_identity(blob))
 
     async def remove_all(self) -> None:
         await self._call(lambda c: c.remove_all())
 
     async def lock(self, passphrase: str | bytes) -> None:
-        pw = passphrase.encode() if isinstance(passphrase, str) else passphrase
-        await self._call(lambda c: c.lock(pw))
+        await self._call(lambda c: c.lock(_passphrase(passphrase)))
 
     async def unlock(self, passphrase: str | bytes) -> None:
-        pw = passphrase.encode() if isinstance(passphrase, str) else passphrase
-        await self._call(lambda c: c.unlock(pw))
+        await self._call(lambda c: c.unlock(_passphrase(passphrase)))
 
     async def extensions(self) -> tuple[str, ...]:
+        """Extensions the agent supports (the ``query`` extension); AgentFailure if unknown."""
         return await self._call(lambda c: c.query_extensions())
 
     async def extension(self, name: str, contents: bytes = b"") -> bytes | None:
         return await self._call(lambda c: c.extension(name, contents))
+
+    async def session_bind(
+        self, hostkey: bytes, session_id: bytes, signature: bytes, *, forwarding: bool
+    ) -> None:
+        """Tell the agent which host this connection authenticated (session-bind@openssh.com):
+        destination restrictions are checked against it."""
+        await self._call(
+            lambda c: c.session_bind(hostkey, session_id, signature, forwarding=forwarding)
+        )

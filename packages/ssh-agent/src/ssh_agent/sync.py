@@ -1,4 +1,5 @@
-"""Blocking drivers: :class:`AgentClient` over a Unix socket, and :class:`AgentServer`.
+"""Blocking drivers: :class:`AgentClient` over a Unix socket (generated from the asyncio
+client into :mod:`ssh_agent.sync_client`), and :class:`AgentServer`.
 
 The only module (with :mod:`ssh_agent.aio` and ``__main__``) that touches sockets,
 threads and clocks; the protocol lives in the sans-I/O cores.
@@ -19,27 +20,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TypeVar
 
-from ssh_keys import PrivateKey, PublicKey, parse_public_key_blob
-from ssh_keys.errors import KeyFormatError
-
-from .client import (
-    AgentClientCore,
-    AgentKeyBase,
-    PendingReply,
-    check_signature_algorithm,
-    sign_flags,
-)
-from .errors import AgentConnectionClosed, AgentError
+from ._sync_backend import AgentStream, open_agent_stream
+from .errors import AgentError
 from .keystore import KeyStore
-from .protocol import Constraints, DestinationConstraint, Identity
 from .server import AgentServerCore, ConfirmationRequested, ConnectionClosed
+from .sync_client import AgentClient, AgentKey, _auth_sock
 
 __all__ = [
     "AgentClient",
     "AgentKey",
+    "AgentStream",
     "AgentServer",
     "bind_unix_listener",
     "askpass_confirm",
@@ -53,152 +45,11 @@ _READ = 65536
 _MAX_PENDING_OUT = 1024 * 1024
 
 
-def _auth_sock(path: str | os.PathLike[str] | None) -> str:
-    if path is None:
-        path = os.environ.get("SSH_AUTH_SOCK")
-        if not path:
-            raise AgentError("SSH_AUTH_SOCK is not set: no agent to talk to")
-    return os.fspath(path)
-
-
 def connect_agent(
     path: str | os.PathLike[str] | None = None, timeout: float | None = 30.0
 ) -> socket.socket:
-    """Connect to the agent at ``path`` (default ``$SSH_AUTH_SOCK``)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(_auth_sock(path))
-    except OSError as exc:
-        sock.close()
-        raise AgentConnectionClosed(f"cannot connect to the agent: {exc}") from exc
-    return sock
-
-
-def _passphrase(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else value
-
-
-def _blob(key: PublicKey | PrivateKey | bytes) -> bytes:
-    if isinstance(key, bytes):
-        return key
-    if isinstance(key, PrivateKey):
-        return key.public_key.blob
-    return key.blob
-
-
-class AgentKey(AgentKeyBase):
-    """A key held by an agent; a :class:`ssh_keys.Signer`."""
-
-    __slots__ = ()
-    _client: AgentClient
-
-    def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
-        return self._client.sign(self, data, algorithm)
-
-
-class AgentClient:
-    """Talks to an agent over its Unix socket (``SSH_AUTH_SOCK``); thread-safe."""
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str] | None = None,
-        *,
-        timeout: float | None = 30.0,
-        sock: socket.socket | None = None,
-    ) -> None:
-        self._sock = sock if sock is not None else connect_agent(path, timeout)
-        self._core = AgentClientCore()
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def __enter__(self) -> AgentClient:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _call(self, make: Callable[[AgentClientCore], PendingReply[T]]) -> T:
-        with self._lock:
-            reply = make(self._core)
-            try:
-                out = self._core.data_to_send()
-                if out:
-                    self._sock.sendall(out)
-                while not reply.done:
-                    self._core.receive_data(self._sock.recv(_READ))
-            except OSError as exc:
-                raise AgentConnectionClosed(f"agent connection failed: {exc}") from exc
-            return reply.result()
-
-    # -- requests --------------------------------------------------------------------
-
-    def identities(self) -> list[Identity]:
-        """Raw identities (key blob and comment), including key types we cannot parse."""
-        return self._call(lambda c: c.request_identities())
-
-    def list_identities(self) -> list[AgentKey]:
-        """The agent's keys as signers (identities of unknown key types are left out)."""
-        keys = []
-        for ident in self.identities():
-            try:
-                keys.append(AgentKey(self, ident, parse_public_key_blob(ident.blob)))
-            except KeyFormatError:
-                log.debug("skipping an agent identity of an unknown key type")
-        return keys
-
-    def sign(self, key: AgentKey | PublicKey, data: bytes, algorithm: str | None = None) -> bytes:
-        """Have the agent sign ``data``; RSA picks SHA-256/512 by ``algorithm``."""
-        public = key.public_key if isinstance(key, AgentKey) else key
-        blob = key.blob
-        algorithm, flags = sign_flags(public, algorithm)
-        signature = self._call(lambda c: c.sign(blob, data, flags))
-        check_signature_algorithm(signature, algorithm)
-        return signature
-
-    def add(
-        self,
-        key: PrivateKey,
-        comment: str | None = None,
-        *,
-        lifetime: int | None = None,
-        confirm: bool = False,
-        destinations: tuple[DestinationConstraint, ...] = (),
-        certificate: bytes | None = None,
-    ) -> None:
-        """Add a private key (``comment`` defaults to the key's own)."""
-        constraints = Constraints(lifetime=lifetime, confirm=confirm, destinations=destinations)
-        text = key.comment if comment is None else comment
-        self._call(lambda c: c.add_identity(key, text, constraints, certificate=certificate))
-
-    def remove(self, key: AgentKey | PublicKey | PrivateKey | bytes) -> None:
-        blob = key.blob if isinstance(key, AgentKey) else _blob(key)
-        self._call(lambda c: c.remove_identity(blob))
-
-    def remove_all(self) -> None:
-        self._call(lambda c: c.remove_all())
-
-    def lock(self, passphrase: str | bytes) -> None:
-        self._call(lambda c: c.lock(_passphrase(passphrase)))
-
-    def unlock(self, passphrase: str | bytes) -> None:
-        self._call(lambda c: c.unlock(_passphrase(passphrase)))
-
-    def extensions(self) -> tuple[str, ...]:
-        """Extensions the agent supports (the ``query`` extension); AgentFailure if unknown."""
-        return self._call(lambda c: c.query_extensions())
-
-    def extension(self, name: str, contents: bytes = b"") -> bytes | None:
-        return self._call(lambda c: c.extension(name, contents))
-
-    def session_bind(
-        self, hostkey: bytes, session_id: bytes, signature: bytes, *, forwarding: bool
-    ) -> None:
-        self._call(lambda c: c.session_bind(hostkey, session_id, signature, forwarding=forwarding))
+    """Connect to the agent at ``path`` (default ``$SSH_AUTH_SOCK``); a raw socket."""
+    return open_agent_stream(_auth_sock(path), timeout).sock
 
 
 # -- the agent server --------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections import deque
 from collections.abc import Sequence
 
 from ssh_keys import Signer
@@ -139,7 +138,6 @@ class AuthClient(StackedCore):
         self.username = username
         self.service = service
         self._state = ClientState.READY
-        self._events: deque[Event] = deque()
         self._method = ""
         self._pending: _PendingKey | None = None
         self._prompts = 0

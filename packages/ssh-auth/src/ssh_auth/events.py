@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssh_keys import PublicKey, Signer
-from ssh_transport import ConnectionTerminated, Pause
+from ssh_transport import ConnectionTerminated, Event, Pause
 
 from .decisions import AuthContext, Challenge, Decision
 
@@ -42,8 +42,8 @@ __all__ = [
 ]
 
 
-class AuthEvent:
-    """Base of every ssh-auth event."""
+class AuthEvent(Event):
+    """Base of every ssh-auth event (an ``ssh_transport.Event``: it travels up the stack)."""
 
     __slots__ = ()
 

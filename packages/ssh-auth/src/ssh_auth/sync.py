@@ -63,6 +63,12 @@ _CLIENT_EVENTS = (
 
 
 def _bottom(lower: StreamCore) -> Transport:
+    """The transport an auth core stacks on. An earlier attempt that did not get in is
+    replaced: a client may try again on the same connection."""
+    if isinstance(lower, (AuthClient, AuthServer)):
+        if lower.authenticated:
+            raise LocalProtocolError("this connection is authenticated already")
+        lower = lower.lower
     if not isinstance(lower, Transport):
         raise LocalProtocolError("authentication stacks directly on the transport")
     return lower
@@ -109,7 +115,8 @@ def authenticate(
         password=password,
         keyboard_interactive=keyboard_interactive,
         methods=methods,
-        signers=signers,  # type: ignore[arg-type]  # AsyncSigner differs only in sign()
+        # An AsyncSigner differs only in sign(), which the front end calls.
+        signers=signers,  # type: ignore[arg-type, unused-ignore]
         password_tries=password_tries,
         hostbased=hostbased,
         on_banner=on_banner,
@@ -125,7 +132,9 @@ def authenticate(
             transport.call(_resumer(runner, outcome, answer))
 
 
-def _stepper(runner: MethodRunner, event: object) -> Callable[[], object]:
+def _stepper(
+    runner: MethodRunner, event: object
+) -> Callable[[], Pause | AuthenticationSucceeded | None]:
     return lambda: runner.step(event)
 
 

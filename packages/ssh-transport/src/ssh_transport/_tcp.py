@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 __all__ = ["tune", "rearm_quickack"]
@@ -27,7 +28,6 @@ def rearm_quickack(sock: socket.socket) -> None:
     after a while, so it is set again before each read."""
     option = _quickack()
     if option is not None:
-        try:
+        # The socket may have been closed under us; the read reports that.
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, option, 1)
-        except OSError:
-            pass  # the socket was closed under us; the read reports it

@@ -14,6 +14,7 @@ registered with :meth:`AsyncTransport.on`, or wait in the event queue for the ap
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -218,16 +219,18 @@ class AsyncTransport:
                     await self._update(self._on_timer)
                     continue
                 except OSError as exc:
-                    why = f"read failed: {exc}"
-                    await self._update(lambda: self._lost(why))
+                    await self._update(functools.partial(self._lost, f"read failed: {exc}"))
                     return
-                await self._update(lambda: self.core.receive_data(data, backend.monotonic()))
+                await self._update(functools.partial(self._receive, data))
                 if not data:
                     return
         finally:
             async with self._changed:
                 self._reading = False
                 self._changed.notify_all()
+
+    def _receive(self, data: bytes) -> None:
+        self.core.receive_data(data, backend.monotonic())
 
     def _read_wait(self) -> float:
         timer = self.core.get_timer()
@@ -392,7 +395,7 @@ class AsyncTransport:
                 self._waiters -= 1
 
     async def wait_for(
-        self, kind: type[E] | tuple[type[Event], ...], timeout: float | None = None
+        self, kind: type[E] | tuple[type[E], ...], timeout: float | None = None
     ) -> E:
         """Wait for an event of ``kind`` (a class or a tuple); other events stay queued."""
 
@@ -400,7 +403,7 @@ class AsyncTransport:
             for event in self._events:
                 if isinstance(event, kind):
                     self._events.remove(event)
-                    return event  # type: ignore[return-value]
+                    return event
             return None
 
         return await self.wait_until(find, timeout)
@@ -463,6 +466,13 @@ class AsyncTransport:
                 self.core.close(DisconnectReason.BY_APPLICATION, description)
 
         await self.call(disconnect)
+        # Another task (thread) may be writing: wait for it, so nothing queued is lost.
+        async with self._write_lock:
+            while self._outbox:
+                try:
+                    await self.stream.write(self._outbox.popleft())
+                except OSError:
+                    self._outbox.clear()
         await self.stream.close()
         await backend.join(self._reader, cancel=True)
 

@@ -43,8 +43,9 @@ class StreamCore(Protocol):
     @property
     def closed(self) -> bool: ...
 
-    def close(self, reason: int = DisconnectReason.BY_APPLICATION, description: str = "") -> None:
-        ...
+    def close(
+        self, reason: int = DisconnectReason.BY_APPLICATION, description: str = ""
+    ) -> None: ...
 
     def send_message(self, payload: bytes) -> None:
         """Send one upper-layer message (numbers 50-127) once the transport allows it."""

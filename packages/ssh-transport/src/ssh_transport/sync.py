@@ -4,6 +4,7 @@ then run ``python tools/unasync.py``."""
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -195,16 +196,18 @@ class SyncTransport:
                     self._update(self._on_timer)
                     continue
                 except OSError as exc:
-                    why = f"read failed: {exc}"
-                    self._update(lambda: self._lost(why))
+                    self._update(functools.partial(self._lost, f"read failed: {exc}"))
                     return
-                self._update(lambda: self.core.receive_data(data, backend.monotonic()))
+                self._update(functools.partial(self._receive, data))
                 if not data:
                     return
         finally:
             with self._changed:
                 self._reading = False
                 self._changed.notify_all()
+
+    def _receive(self, data: bytes) -> None:
+        self.core.receive_data(data, backend.monotonic())
 
     def _read_wait(self) -> float:
         timer = self.core.get_timer()
@@ -368,14 +371,14 @@ class SyncTransport:
             finally:
                 self._waiters -= 1
 
-    def wait_for(self, kind: type[E] | tuple[type[Event], ...], timeout: float | None = None) -> E:
+    def wait_for(self, kind: type[E] | tuple[type[E], ...], timeout: float | None = None) -> E:
         """Wait for an event of ``kind`` (a class or a tuple); other events stay queued."""
 
         def find() -> E | None:
             for event in self._events:
                 if isinstance(event, kind):
                     self._events.remove(event)
-                    return event  # type: ignore[return-value]
+                    return event
             return None
 
         return self.wait_until(find, timeout)
@@ -436,6 +439,13 @@ class SyncTransport:
                 self.core.close(DisconnectReason.BY_APPLICATION, description)
 
         self.call(disconnect)
+        # Another task (thread) may be writing: wait for it, so nothing queued is lost.
+        with self._write_lock:
+            while self._outbox:
+                try:
+                    self.stream.write(self._outbox.popleft())
+                except OSError:
+                    self._outbox.clear()
         self.stream.close()
         backend.join(self._reader, cancel=True)
 
