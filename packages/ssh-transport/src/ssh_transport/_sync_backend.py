@@ -108,35 +108,52 @@ class SocketStream:
         sock.settimeout(None)
         self.sock = sock
         self._quickack = tune(sock)
-        self._closed = False
         self._selector = selectors.DefaultSelector()
         self._selector.register(sock, selectors.EVENT_READ)
+        self._state = threading.Lock()
+        self._closed = False
+        self._in_read = False
 
     @classmethod
     def connect(cls, host: str, port: int = 22, timeout: float | None = 30.0) -> SocketStream:
         return cls(socket.create_connection((host, port), timeout=timeout))
 
     def read(self, timeout: float | None) -> bytes:
-        if self._quickack:
-            rearm_quickack(self.sock)
+        with self._state:
+            if self._closed:
+                return b""
+            self._in_read = True
         try:
+            if self._quickack:
+                rearm_quickack(self.sock)
             if timeout is not None and not self._selector.select(timeout):
                 raise TimeoutError("nothing to read")
             return self.sock.recv(_READ_SIZE)
         except ConnectionResetError:
             return b""
-        except (OSError, ValueError):
-            if self._closed:
-                return b""  # closed by another thread while this one was reading
-            raise
+        finally:
+            with self._state:
+                self._in_read = False
+                if self._closed:
+                    self._release()
 
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)
 
     def close(self) -> None:
-        self._closed = True
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
+        """Shut the socket down; a read in progress in another thread returns b"" and
+        releases it (closing the descriptor under a waiting selector would lose the
+        wakeup, and the reader would sleep out its timeout)."""
+        with self._state:
+            if self._closed:
+                return
+            self._closed = True
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+            if not self._in_read:
+                self._release()
+
+    def _release(self) -> None:
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(self.sock)
         self._selector.close()
