@@ -31,7 +31,8 @@ def host_key() -> HostKey:
 def transports() -> tuple[Transport, Transport]:
     """A client and a server transport, keys exchanged and ``ssh-connection`` accepted."""
     client = Transport(Role.CLIENT, TransportConfig())
-    server = Transport(Role.SERVER, TransportConfig(host_keys=(host_key(),), services=("ssh-connection",))
+    server = Transport(
+        Role.SERVER, TransportConfig(host_keys=(host_key(),), services=("ssh-connection",))
     )
     requested = False
     for _ in range(100):

@@ -216,15 +216,19 @@ class Channel:
         self.to_advertise += size
         if self.eof_received or self.state in (ChannelState.CLOSE_SENT, ChannelState.CLOSED):
             return 0  # the peer sends no more: its window no longer matters
-        if self.to_advertise < self.window_size // 2 and self.local_window > 0:
-            return 0  # batch the adjustments, as OpenSSH does
+        if self.to_advertise < self.window_size // 2:
+            # Batched, as OpenSSH does. A stalled peer has used the whole window, so this
+            # is reached once the application consumes what it has.
+            return 0
         increment, self.to_advertise = self.to_advertise, 0
         self.local_window += increment
         return increment
 
     def peer_eof(self) -> None:
         self.state = (
-            ChannelState.EOF_BOTH if self.state is ChannelState.EOF_SENT else ChannelState.EOF_RECEIVED
+            ChannelState.EOF_BOTH
+            if self.state is ChannelState.EOF_SENT
+            else ChannelState.EOF_RECEIVED
         )
 
     # -- sending ----------------------------------------------------------------------------

@@ -211,10 +211,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
     def send(self, channel_id: int, data: bytes | bytearray | memoryview) -> int:
         """Queue data; returns how many bytes were taken (fewer once ``max_buffer`` bytes
         wait unsent: retry after :class:`ChannelWritable`)."""
-        ch = self._writable(channel_id)
-        taken = ch.queue(data)
-        self._flush(ch)
-        return taken
+        return self._queue(self._writable(channel_id), data, 0)
 
     def send_extended(
         self,
@@ -224,10 +221,18 @@ class ConnectionCore(RequestHelpers, StackedCore):
     ) -> int:
         if not 0 < data_type <= MAX_WINDOW:
             raise ValueError(f"extended data type must be 1 to 2^32 - 1, not {data_type}")
-        ch = self._writable(channel_id)
-        taken = ch.queue(data, data_type)
-        self._flush(ch)
-        return taken
+        return self._queue(self._writable(channel_id), data, data_type)
+
+    def _queue(self, ch: Channel, data: bytes | bytearray | memoryview, data_type: int) -> int:
+        # What the peer's window takes at once does not count against the buffer.
+        view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+        taken = 0
+        while True:
+            n = ch.queue(view[taken:], data_type)
+            taken += n
+            self._flush(ch)
+            if n == 0 or taken == len(view):
+                return taken
 
     def send_eof(self, channel_id: int) -> None:
         """No more data from us; sent once the queued data is out."""
@@ -241,7 +246,11 @@ class ConnectionCore(RequestHelpers, StackedCore):
         closed by the peer, does nothing."""
         self._check_alive()
         ch = self._channels.get(channel_id)
-        if ch is None or ch.close_queued or ch.state in (ChannelState.CLOSE_SENT, ChannelState.CLOSED):
+        if (
+            ch is None
+            or ch.close_queued
+            or ch.state in (ChannelState.CLOSE_SENT, ChannelState.CLOSED)
+        ):
             return
         if ch.state is ChannelState.ACCEPTING:
             raise LocalProtocolError("answer the pending ChannelOpenRequested instead")
