@@ -95,7 +95,9 @@ def test_role_decides_the_channel_types_accepted() -> None:
     pair.server.open_session()
     pair.client.open_channel("tun@openssh.com", b"\x00\x00\x00\x01\x7f\xff\xff\xff")
     pair.pump()
-    reasons = {(e.kind, e.reason) for r in (CLIENT, SERVER) for e in pair.of_type(r, ChannelOpenFailed)}
+    reasons = {
+        (e.kind, e.reason) for r in (CLIENT, SERVER) for e in pair.of_type(r, ChannelOpenFailed)
+    }
     assert reasons == {
         ("session", OpenFailureReason.UNKNOWN_CHANNEL_TYPE),
         ("tun@openssh.com", OpenFailureReason.UNKNOWN_CHANNEL_TYPE),
@@ -131,7 +133,7 @@ def test_data_both_ways_and_extended() -> None:
 
 def test_large_send_is_split_by_the_peers_max_packet() -> None:
     pair = ConnPair(server_kw={"max_packet": 1000})
-    c, s = open_session(pair)
+    c, _s = open_session(pair)
     blob = bytes(range(256)) * 20
     pair.client.send(c, blob)
     pair.pump()

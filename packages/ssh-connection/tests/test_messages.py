@@ -220,7 +220,7 @@ def test_terminal_modes_parsing_rules() -> None:
     with pytest.raises(DecodeError, match="truncated"):
         se.decode_terminal_modes(b"\x35\x00\x00")
     for bad in ({0: 1}, {160: 1}, {1: -1}, {1: 1 << 32}):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="terminal mode"):
             se.encode_terminal_modes(bad)
 
 

@@ -585,7 +585,10 @@ class ConnectionCore(RequestHelpers, StackedCore):
     # -- sending ----------------------------------------------------------------------------
 
     def _send(self, payload: bytes) -> None:
-        self.lower.send_message(payload)
+        # Messages read in the same batch as the peer's DISCONNECT are still handled after
+        # the core below has closed; their answers have nowhere to go.
+        if not self.lower.closed:
+            self.lower.send_message(payload)
 
     def _send_request(self, ch: Channel, name: str, want_reply: bool, data: bytes) -> None:
         assert ch.remote_id is not None
