@@ -1,5 +1,5 @@
-"""The package imports without any event loop or socket module (logging brings threading), and exports what
-``__all__`` names."""
+"""The package imports without any event loop or socket module (logging brings threading),
+and exports what ``__all__`` names."""
 
 from __future__ import annotations
 
