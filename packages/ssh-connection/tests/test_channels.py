@@ -362,3 +362,16 @@ def test_window_adjust_on_the_wire_matches_consumption() -> None:
     pair.pump()
     assert pair.client.channel(c).remote_window == 2_000
     _ = m  # the fast path encodes the adjustment (tested in test_messages)
+
+
+def test_mutable_buffers_are_copied_when_queued() -> None:
+    pair = ConnPair(server_kw={"window": 4, "max_packet": 4})
+    c, s = open_session(pair)
+    buf = bytearray(b"abcdefgh")
+    assert pair.client.send(c, buf) == 8
+    buf[:] = b"XXXXXXXX"  # changed after send: what was queued must not change
+    pair.pump()
+    pair.server.consumed(s, 4)
+    pair.pump()
+    assert received(pair, SERVER, s) == b"abcdefgh"
+    assert pair.client.send(c, memoryview(b"view")) == 4

@@ -245,12 +245,16 @@ class Channel:
             raise ChannelViolation(f"channel {self.local_id}: window adjusted past 2^32 - 1")
         self.remote_window = window
 
-    def queue(self, data: bytes | bytearray | memoryview, data_type: int = 0) -> int:
-        """Queue what fits of ``data`` (a copy); returns how many bytes were taken."""
+    def queue(self, data: memoryview, data_type: int = 0) -> int:
+        """Queue what fits of ``data``; returns how many bytes were taken. A view of
+        ``bytes`` is kept as it is; anything mutable is copied."""
         room = self.max_buffer - self.buffered
         taken = min(len(data), room)
         if taken > 0:
-            self._queue.append((data_type, memoryview(bytes(data[:taken]))))
+            chunk = data[:taken]
+            if not isinstance(data.obj, bytes):
+                chunk = memoryview(chunk.tobytes())
+            self._queue.append((data_type, chunk))
             self.buffered += taken
         if self.buffered > self.low_water or taken < len(data):
             self.writable_armed = True
