@@ -380,3 +380,17 @@ def test_encoded_requests_match_the_schemas() -> None:
     assert m.GlobalRequest.decode(sent[1]) == m.GlobalRequest(
         fw.TCPIP_FORWARD, True, fw.TcpipForward("", 0).encode()
     )
+
+
+def test_an_answer_after_our_close_sends_nothing() -> None:
+    pair = ConnPair()
+    c, s = open_session(pair)
+    pair.client.request_exec(c, "sleep 10")
+    pair.pump()
+    (req,) = requests(pair)
+    pair.server.close_channel(s)
+    req.answer(True)  # too late: nothing may follow our CLOSE
+    pair.pump()
+    assert outcomes(pair) == []
+    assert pair.last(CLIENT, ChannelClosed).channel_id == c
+    assert pair.alive() and not pair.client.channels and not pair.server.channels

@@ -244,7 +244,7 @@ def test_flood_of_global_requests_is_bounded() -> None:
     held = pair.of_type(SERVER, GlobalRequestReceived)
     assert len(held) == 16
     # 4984 refusals wait behind the unanswered head as one counted run.
-    assert len(pair.server._global_replies._entries) <= 17
+    assert len(pair.server._globals._replies._entries) <= 17
     assert not pair.of_type(CLIENT, GlobalRequestFailed)
     for request in held:
         request.answer(b"")
@@ -264,7 +264,7 @@ def test_flood_of_keepalives_behind_an_unanswered_request() -> None:
     for _ in range(3_000):
         pair.client.send_keepalive()
     pair.pump()
-    assert len(pair.server._global_replies._entries) == 2
+    assert len(pair.server._globals._replies._entries) == 2
     (head,) = pair.of_type(SERVER, GlobalRequestReceived)
     assert not pair.of_type(CLIENT, GlobalRequestFailed)
     head.answer(None)

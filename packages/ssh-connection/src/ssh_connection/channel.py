@@ -21,7 +21,7 @@ import enum
 from collections import deque
 from collections.abc import Mapping
 
-from ssh_wire import LocalProtocolError, MessageNumber
+from ssh_wire import LocalProtocolError, MessageNumber, RemoteProtocolError
 
 from .messages import encode_data, encode_extended_data
 from .replies import ReplyQueue
@@ -30,7 +30,7 @@ __all__ = [
     "ChannelState",
     "ALLOWED",
     "Channel",
-    "ChannelViolation",
+    "ProtocolViolation",
     "DEFAULT_WINDOW",
     "DEFAULT_MAX_PACKET",
     "DEFAULT_MAX_BUFFER",
@@ -91,8 +91,8 @@ _EOF_SENT_STATES = frozenset({ChannelState.EOF_SENT, ChannelState.EOF_BOTH})
 _EOF_RECEIVED_STATES = frozenset({ChannelState.EOF_RECEIVED, ChannelState.EOF_BOTH})
 
 
-class ChannelViolation(Exception):
-    """The peer broke the channel protocol (the core turns this into a disconnect)."""
+class ProtocolViolation(RemoteProtocolError):
+    """The peer broke the connection protocol (the core turns this into a disconnect)."""
 
 
 class Channel:
@@ -169,7 +169,7 @@ class Channel:
 
     def check(self, number: int) -> None:
         if number not in ALLOWED[self.state]:
-            raise ChannelViolation(
+            raise ProtocolViolation(
                 f"message {number} not allowed on channel {self.local_id} ({self.state.value})"
             )
 
@@ -193,11 +193,11 @@ class Channel:
     def receive(self, size: int) -> bool:
         """Account for ``size`` bytes of peer data; False when they are to be dropped."""
         if size > self.max_packet:
-            raise ChannelViolation(
+            raise ProtocolViolation(
                 f"channel {self.local_id}: {size} bytes of data, maximum packet {self.max_packet}"
             )
         if size > self.local_window:
-            raise ChannelViolation(
+            raise ProtocolViolation(
                 f"channel {self.local_id}: {size} bytes of data, window {self.local_window}"
             )
         self.local_window -= size
@@ -242,7 +242,7 @@ class Channel:
     def add_window(self, increment: int) -> None:
         window = self.remote_window + increment
         if window > MAX_WINDOW:
-            raise ChannelViolation(f"channel {self.local_id}: window adjusted past 2^32 - 1")
+            raise ProtocolViolation(f"channel {self.local_id}: window adjusted past 2^32 - 1")
         self.remote_window = window
 
     def queue(self, data: memoryview, data_type: int = 0) -> int:

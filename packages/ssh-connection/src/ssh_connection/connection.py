@@ -15,6 +15,7 @@ get RESOURCE_SHORTAGE, and requests beyond ``max_pending_requests`` (per channel
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
@@ -43,12 +44,15 @@ from .channel import (
     MAX_WINDOW,
     Channel,
     ChannelState,
-    ChannelViolation,
+    ProtocolViolation,
 )
+from .global_requests import GlobalRequests, answer_once
 from .helpers import RequestHelpers
 from .replies import ReplyQueue, ReplySlot
 
 __all__ = ["ConnectionCore", "SERVER_CHANNEL_TYPES", "CLIENT_CHANNEL_TYPES"]
+
+log = logging.getLogger("ssh_connection")
 
 #: Channel types each side accepts from its peer by default (others: UNKNOWN_CHANNEL_TYPE).
 SERVER_CHANNEL_TYPES = frozenset({fw.SESSION, fw.DIRECT_TCPIP, fw.DIRECT_STREAMLOCAL})
@@ -73,20 +77,7 @@ _SERVER_REQUESTS = frozenset(
     }
 )
 _CLIENT_REQUESTS = frozenset({se.XON_XOFF, se.EOW})
-_SERVER_GLOBALS = frozenset(
-    {
-        fw.TCPIP_FORWARD,
-        fw.CANCEL_TCPIP_FORWARD,
-        fw.STREAMLOCAL_FORWARD,
-        fw.CANCEL_STREAMLOCAL_FORWARD,
-        fw.HOSTKEYS_PROVE,
-    }
-)
-_CLIENT_GLOBALS = frozenset({fw.HOSTKEYS})
-
 _M = MessageNumber
-_SUCCESS = m.RequestSuccess(b"").encode()
-_FAILURE = m.RequestFailure().encode()
 _DATA = _M.CHANNEL_DATA
 _CHANNEL_FIRST, _CHANNEL_LAST = _M.CHANNEL_OPEN_CONFIRMATION, _M.CHANNEL_FAILURE
 _BARE: Mapping[int, type[m.ChannelEof | m.ChannelClose | m.ChannelSuccess | m.ChannelFailure]] = {
@@ -153,19 +144,20 @@ class ConnectionCore(RequestHelpers, StackedCore):
             channel_requests
         )
         self._extra_requests = frozenset(channel_requests)
-        self._globals = (_SERVER_GLOBALS if server else _CLIENT_GLOBALS) | frozenset(
-            global_requests
-        )
         self._channels: dict[int, Channel] = {}
         self._free_ids: list[int] = []  # a heap: the lowest free id is reused first
         self._next_id = 0
         self._pending_opens = 0
-        self._global_replies = ReplyQueue(max_pending_global_requests, self._send)
-        self._outstanding_globals: list[str] = []  # ours, oldest first
+        self._globals = GlobalRequests(
+            role,
+            self._send,
+            self._emit,
+            max_pending=max_pending_global_requests,
+            max_outstanding=max_outstanding_requests,
+            extra_names=global_requests,
+        )
         self._error: DisconnectError | None = None
         self._terminated = False
-        #: Server: the client sent no-more-sessions@openssh.com; later sessions are refused.
-        self.no_more_sessions = False
 
     # -- inspection -------------------------------------------------------------------------
 
@@ -187,6 +179,12 @@ class ConnectionCore(RequestHelpers, StackedCore):
     @property
     def terminated(self) -> bool:
         return self._terminated
+
+    @property
+    def no_more_sessions(self) -> bool:
+        """Server: the client sent no-more-sessions@openssh.com; later sessions are refused
+        (ADMINISTRATIVELY_PROHIBITED; OpenSSH's sshd disconnects instead)."""
+        return self._globals.no_more_sessions
 
     # -- actions: channels ------------------------------------------------------------------
 
@@ -296,11 +294,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
         """With ``want_reply`` the outcome comes as :class:`GlobalRequestSucceeded` (with the
         reply data) or :class:`GlobalRequestFailed`, in the order the requests went out."""
         self._check_alive()
-        if want_reply and len(self._outstanding_globals) >= self.max_outstanding_requests:
-            raise LocalProtocolError("too many global requests awaiting replies")
-        self._send(m.GlobalRequest(name, want_reply, _encode(data)).encode())
-        if want_reply:
-            self._outstanding_globals.append(name)
+        self._globals.request(name, _encode(data), want_reply)
 
     # -- the stacked-core hooks -------------------------------------------------------------
 
@@ -319,12 +313,12 @@ class ConnectionCore(RequestHelpers, StackedCore):
             elif number == _M.CHANNEL_OPEN:
                 self._on_open(m.ChannelOpen.decode(payload))
             elif number == _M.GLOBAL_REQUEST:
-                self._on_global_request(m.GlobalRequest.decode(payload))
+                self._globals.on_request(m.GlobalRequest.decode(payload))
             elif number in (_M.REQUEST_SUCCESS, _M.REQUEST_FAILURE):
-                self._on_global_reply(number, payload)
+                self._globals.on_reply(number, payload)
             else:
-                raise ChannelViolation(f"message {number} is not defined by RFC 4254")
-        except ChannelViolation as exc:
+                raise ProtocolViolation(f"message {number} is not defined by RFC 4254")
+        except ProtocolViolation as exc:
             self._protocol_error(str(exc))
         except DecodeError as exc:
             self._protocol_error(f"malformed message {number}: {exc}")
@@ -342,7 +336,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
         recipient = m.recipient_of(payload)
         ch = self._channels.get(recipient)
         if ch is None:
-            raise ChannelViolation(f"message {number} for unknown channel {recipient}")
+            raise ProtocolViolation(f"message {number} for unknown channel {recipient}")
         ch.check(number)
         return ch
 
@@ -410,7 +404,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
 
     def _on_request_reply(self, ch: Channel, success: bool) -> None:
         if not ch.outstanding:
-            raise ChannelViolation(f"channel {ch.local_id}: a reply to no request")
+            raise ProtocolViolation(f"channel {ch.local_id}: a reply to no request")
         name = ch.outstanding.popleft()
         if ch.state is ChannelState.CLOSE_SENT:
             return
@@ -450,7 +444,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
             return
         if not want_reply:
             self._emit(ev.ChannelRequestReceived(
-                channel_id, name, False, payload, answer_with=_answer_once()
+                channel_id, name, False, payload, answer_with=answer_once()
             ))  # fmt: skip
             return
         if ch.replies.full:
@@ -474,8 +468,12 @@ class ConnectionCore(RequestHelpers, StackedCore):
                 raise TypeError(f"answer True or False, not {ok!r}")
             if slot.answered:
                 raise LocalProtocolError("this request was already answered")
-            if self._terminated or self._channels.get(ch.local_id) is not ch:
-                slot.answered = True  # the channel is gone: nothing to send
+            if (
+                self._terminated
+                or self._channels.get(ch.local_id) is not ch
+                or ch.state is ChannelState.CLOSE_SENT
+            ):
+                slot.answered = True  # the channel is gone or closing: nothing to send
                 return
             ch.replies.fill(slot, self._channel_reply(ch, ok))
 
@@ -531,57 +529,6 @@ class ConnectionCore(RequestHelpers, StackedCore):
 
         self._emit(ev.ChannelOpenRequested(ch.local_id, msg.kind, payload, answer_with=answer))
 
-    # -- incoming global requests and replies -----------------------------------------------
-
-    def _on_global_request(self, msg: m.GlobalRequest) -> None:
-        name, want_reply, queue = msg.name, msg.want_reply, self._global_replies
-        if name == fw.KEEPALIVE:
-            if want_reply:
-                queue.automatic(_FAILURE)  # what OpenSSH answers; any reply will do
-            return
-        if name == fw.NO_MORE_SESSIONS and self.role is Role.SERVER:
-            self.no_more_sessions = True
-            if want_reply:
-                queue.automatic(_SUCCESS)
-            return
-        if name not in self._globals:
-            if want_reply:
-                queue.automatic(_FAILURE)
-            return
-        decoded = fw.decode_global(name, msg.data)
-        payload: Struct | bytes = msg.data if decoded is None else decoded
-        if not want_reply:
-            self._emit(ev.GlobalRequestReceived(
-                name, False, msg.data, payload, answer_with=_answer_once()
-            ))  # fmt: skip
-            return
-        if queue.full:
-            queue.automatic(_FAILURE)
-            return
-        slot = queue.reserve()
-
-        def answer(reply: bytes | None) -> None:
-            if reply is not None and not isinstance(reply, (bytes, bytearray, memoryview)):
-                raise TypeError(f"answer with reply bytes or None, not {reply!r}")
-            if slot.answered:
-                raise LocalProtocolError("this global request was already answered")
-            if self._terminated:
-                slot.answered = True
-                return
-            queue.fill(slot, _FAILURE if reply is None else m.RequestSuccess(bytes(reply)).encode())
-
-        self._emit(ev.GlobalRequestReceived(name, True, msg.data, payload, answer_with=answer))
-
-    def _on_global_reply(self, number: int, payload: bytes) -> None:
-        if not self._outstanding_globals:
-            raise ChannelViolation("a global request reply with no request outstanding")
-        name = self._outstanding_globals.pop(0)
-        if number == _M.REQUEST_SUCCESS:
-            self._emit(ev.GlobalRequestSucceeded(name, m.RequestSuccess.decode(payload).data))
-        else:
-            m.RequestFailure.decode(payload)
-            self._emit(ev.GlobalRequestFailed(name))
-
     # -- sending ----------------------------------------------------------------------------
 
     def _send(self, payload: bytes) -> None:
@@ -613,6 +560,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
         if ch.close_queued:
             send(m.ChannelClose(ch.remote_id).encode())
             ch.state = ChannelState.CLOSE_SENT
+            ch.replies.clear()  # nothing may follow our CLOSE, replies owed included
         elif ch.became_writable():
             self._emit(ev.ChannelWritable(ch.local_id))
 
@@ -669,6 +617,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
     def _protocol_error(self, description: str) -> None:
         if self._terminated:
             return
+        log.debug("disconnecting: %s", description)
         self._error = DisconnectError(DisconnectReason.PROTOCOL_ERROR, description, local=True)
         self._terminate()
         self.lower.close(DisconnectReason.PROTOCOL_ERROR, description[:200])
@@ -678,16 +627,4 @@ class ConnectionCore(RequestHelpers, StackedCore):
         for ch in self._channels.values():
             ch.drop_queue()
             ch.replies.clear()
-        self._global_replies.clear()
-
-
-def _answer_once() -> Callable[[object], None]:
-    """The answer of a request that wants no reply: only a second answer is an error."""
-    answered: list[bool] = []
-
-    def answer(_: object) -> None:
-        if answered:
-            raise LocalProtocolError("this request was already answered")
-        answered.append(True)
-
-    return answer
+        self._globals.close()
