@@ -6,6 +6,7 @@ import pytest
 from conn_pair import CLIENT, SERVER, ConnPair, open_session
 
 from ssh_connection import (
+    ChannelClosed,
     ChannelOpenFailed,
     ChannelOpenRequested,
     ChannelRequestFailed,
