@@ -375,3 +375,25 @@ def test_mutable_buffers_are_copied_when_queued() -> None:
     pair.pump()
     assert received(pair, SERVER, s) == b"abcdefgh"
     assert pair.client.send(c, memoryview(b"view")) == 4
+
+
+def test_writable_fires_at_the_low_water_mark_not_only_when_empty() -> None:
+    pair = ConnPair(
+        client_kw={"max_buffer": 8_000}, server_kw={"window": 7_000, "max_packet": 1_000}
+    )
+    c, s = open_session(pair)
+    assert pair.client.send(c, b"a" * 20_000) == 15_000  # 7000 out, 8000 buffered
+    pair.pump()
+    pair.server.consumed(s, 7_000)  # 7000 more may go: 1000 stay, under low water (2000)
+    pair.pump()
+    assert pair.client.channel(c).buffered == 1_000
+    assert [e.channel_id for e in pair.of_type(CLIENT, ChannelWritable)] == [c]
+
+
+def test_no_writable_events_for_sends_that_fit() -> None:
+    pair = ConnPair(client_kw={"max_buffer": 8_000})
+    c, _ = open_session(pair)
+    for _ in range(10):
+        assert pair.client.send(c, b"b" * 20_000) == 20_000  # the 2 MiB window takes it all
+    pair.pump()
+    assert not pair.of_type(CLIENT, ChannelWritable)

@@ -228,9 +228,12 @@ class ConnectionCore(RequestHelpers, StackedCore):
         while True:
             n = ch.queue(view[taken:], data_type)
             taken += n
-            self._flush(ch)
+            self._flush(ch, notify=False)  # the caller learns from the return value
             if n == 0 or taken == len(view):
-                return taken
+                break
+        if ch.buffered <= ch.low_water:
+            ch.writable_armed = False
+        return taken
 
     def send_eof(self, channel_id: int) -> None:
         """No more data from us; sent once the queued data is out."""
@@ -543,7 +546,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
         if want_reply:
             ch.outstanding.append(name)
 
-    def _flush(self, ch: Channel) -> None:
+    def _flush(self, ch: Channel, *, notify: bool = True) -> None:
         """Send what the windows allow, then EOF and CLOSE once nothing is queued."""
         state = ch.state
         if state in (ChannelState.OPENING, ChannelState.ACCEPTING, ChannelState.CLOSE_SENT):
@@ -552,6 +555,8 @@ class ConnectionCore(RequestHelpers, StackedCore):
         for packet in ch.take_packets():
             send(packet)
         if ch.buffered:
+            if notify and ch.became_writable():
+                self._emit(ev.ChannelWritable(ch.local_id))
             return
         assert ch.remote_id is not None
         if ch.eof_queued and not ch.eof_sent:
@@ -561,7 +566,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
             send(m.ChannelClose(ch.remote_id).encode())
             ch.state = ChannelState.CLOSE_SENT
             ch.replies.clear()  # nothing may follow our CLOSE, replies owed included
-        elif ch.became_writable():
+        elif notify and ch.became_writable():
             self._emit(ev.ChannelWritable(ch.local_id))
 
     # -- channel table ----------------------------------------------------------------------
