@@ -30,6 +30,7 @@ from ssh_connection import (
     GlobalRequestReceived,
     GlobalRequestSucceeded,
     OpenFailureReason,
+    Role,
 )
 from ssh_connection import messages as m
 from ssh_wire import DisconnectError, DisconnectReason
@@ -51,12 +52,13 @@ def assert_cut_off(pair: ConnPair, match: str = "") -> DisconnectError:
     return error
 
 
-def hostile(pair: ConnPair, *payloads: bytes) -> None:
-    """The server's transport sends raw messages; only that direction moves, so the
-    client's answers do not reach the server's core (which never sent these)."""
+def hostile(pair: ConnPair, *payloads: bytes, sender: Role = SERVER) -> None:
+    """``sender``'s transport sends raw messages; only that direction moves, so the
+    victim's answers do not reach the sender's core (which never sent these)."""
+    victim = pair.peer(sender)
     for payload in payloads:
-        pair.server.lower.send_message(payload)
-    pair.client.receive_data(pair.server.data_to_send())
+        pair.core(sender).lower.send_message(payload)
+    victim.receive_data(pair.core(sender).data_to_send())
     pair.collect()
 
 
@@ -324,35 +326,42 @@ def _payload(number: int, recipient: int) -> bytes:
     return bytes([number]) + bytes(8)
 
 
-def _into(state: ChannelState) -> tuple[ConnPair, int]:
-    """A pair whose client channel is in ``state``; the client's id for it.
+def _into(state: ChannelState, victim: Role) -> tuple[ConnPair, int]:
+    """A pair where ``victim`` has a channel in ``state``; the victim's id for it.
 
-    Where the peer may send replies, one client request is outstanding (the server's
-    application holds it). For CLOSE_SENT the client's CLOSE stays unsent to the server.
+    Where the peer may send replies, one victim request is outstanding (the peer's
+    application holds it). For CLOSE_SENT the victim's CLOSE stays unsent to the peer.
     """
-    pair = ConnPair(server_kw={"channel_requests": [HOLD]})
+    hold = {"channel_requests": [HOLD]}
+    pair = ConnPair(server_kw=hold) if victim is CLIENT else ConnPair(client_kw=hold)
+    us, them = pair.core(victim), pair.peer(victim)
     if state is ChannelState.OPENING:
-        c = pair.client.open_session()
-        pair.pump()  # the server's application leaves the open unanswered
+        c = us.open_session() if victim is CLIENT else us.open_forwarded_tcpip("", 1, "", 2)
+        pair.pump()  # the peer's application leaves the open unanswered
         return pair, c
     if state is ChannelState.ACCEPTING:
-        pair.server.open_forwarded_tcpip("", 1, "", 2)
+        if victim is CLIENT:
+            them.open_forwarded_tcpip("", 1, "", 2)
+        else:
+            them.open_session()
         pair.pump()
-        return pair, pair.last(CLIENT, ChannelOpenRequested).channel_id
-    c, s = open_session(pair)
+        return pair, pair.last(victim, ChannelOpenRequested).channel_id
+    c, s = open_session(pair, opener=CLIENT)
+    if victim is SERVER:
+        c, s = s, c
     if state is ChannelState.CLOSED:
-        pair.client.close_channel(c)
+        us.close_channel(c)
         pair.pump()
         return pair, c
-    pair.client.request(c, HOLD, want_reply=True)
+    us.request(c, HOLD, want_reply=True)
     if state in (ChannelState.EOF_SENT, ChannelState.EOF_BOTH):
-        pair.client.send_eof(c)
+        us.send_eof(c)
     if state in (ChannelState.EOF_RECEIVED, ChannelState.EOF_BOTH):
-        pair.server.send_eof(s)
+        them.send_eof(s)
     pair.pump()
     if state is ChannelState.CLOSE_SENT:
-        pair.client.close_channel(c)
-    assert pair.client.channels.get(c) is None or pair.client.channel(c).state is state
+        us.close_channel(c)
+    assert us.channels.get(c) is None or us.channel(c).state is state
     return pair, c
 
 
@@ -364,19 +373,21 @@ def _expected_to_survive(state: ChannelState, number: int) -> bool:
 
 @pytest.mark.parametrize("number", range(80, 128))
 @pytest.mark.parametrize("state", list(ChannelState), ids=lambda s: s.name)
-def test_every_message_in_every_state(state: ChannelState, number: int) -> None:
-    pair, c = _into(state)
+@pytest.mark.parametrize("victim", [CLIENT, SERVER], ids=["client", "server"])
+def test_every_message_in_every_state(victim: Role, state: ChannelState, number: int) -> None:
+    pair, c = _into(state, victim)
     pair.clear()
-    hostile(pair, _payload(number, c))
-    ended = pair.of_type(CLIENT, ConnectionTerminated)
+    hostile(pair, _payload(number, c), sender=SERVER if victim is CLIENT else CLIENT)
+    ended = pair.of_type(victim, ConnectionTerminated)
+    core = pair.core(victim)
     if _expected_to_survive(state, number):
         assert not ended, (state, number, ended)
-        assert not pair.client.closed
+        assert not core.closed
     else:
-        assert len(ended) == 1, (state, number, pair.events[CLIENT])
+        assert len(ended) == 1, (state, number, pair.events[victim])
         error = ended[0].error
         assert error is not None and error.reason == DisconnectReason.PROTOCOL_ERROR
-        assert pair.client.closed
+        assert error.local and core.closed
 
 
 def test_the_table_is_what_rfc_4254_allows() -> None:

@@ -20,9 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from ssh_transport import ConnectionTerminated, Event, Role, StackedCore, StreamCore
-from ssh_wire import (
-    ChannelOpenFailure as Reason,
-)
+from ssh_wire import ChannelOpenFailure as Reason
 from ssh_wire import (
     DecodeError,
     DisconnectError,
