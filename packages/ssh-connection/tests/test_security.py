@@ -33,6 +33,7 @@ from ssh_connection import (
     Role,
 )
 from ssh_connection import messages as m
+from ssh_connection import session as se
 from ssh_wire import DisconnectError, DisconnectReason
 
 
@@ -433,3 +434,44 @@ def test_messages_read_with_the_peers_disconnect_are_handled_quietly() -> None:
     assert kinds == [ChannelData, ChannelClosed, ConnectionTerminated]
     error = pair.terminated(CLIENT).error
     assert error is not None and error.reason == DisconnectReason.BY_APPLICATION
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(91, 100), st.binary(max_size=40), st.sampled_from([CLIENT, SERVER]))
+def test_random_tails_for_a_live_channel(number: int, tail: bytes, victim: Role) -> None:
+    pair = ConnPair()
+    c, s = open_session(pair)
+    ours = c if victim is CLIENT else s
+    core = pair.core(victim)
+    core._handle_message(bytes([number]) + ours.to_bytes(4, "big") + tail)
+    pair.pump()
+    ends = pair.of_type(victim, ConnectionTerminated)
+    assert len(ends) <= 1
+    if ends:
+        error = ends[0].error
+        assert error is not None and error.reason == DisconnectReason.PROTOCOL_ERROR
+
+
+KNOWN_REQUESTS = sorted({"keepalive@openssh.com", *se.SESSION_REQUESTS})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(KNOWN_REQUESTS), st.booleans(), st.binary(max_size=48))
+def test_known_requests_with_random_data(name: str, want_reply: bool, data: bytes) -> None:
+    # Both sides receive it: the server as a session request, the client as exit-* etc.
+    pair = ConnPair()
+    c, s = open_session(pair)
+    pair.server._handle_message(m.ChannelRequest(s, name, want_reply, data).encode())
+    pair.client._handle_message(m.ChannelRequest(c, name, want_reply, data).encode())
+    for role in (CLIENT, SERVER):
+        pair.collect()
+        for event in pair.events[role]:
+            if isinstance(event, ChannelRequestReceived):
+                event.answer(True)
+    pair.pump()
+    for role in (CLIENT, SERVER):
+        ends = pair.of_type(role, ConnectionTerminated)
+        assert len(ends) <= 1
+        for end in ends:
+            assert end.error is not None
+            assert end.error.reason == DisconnectReason.PROTOCOL_ERROR
