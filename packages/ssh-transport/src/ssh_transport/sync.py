@@ -93,6 +93,7 @@ class SyncTransport:
         self._waiters = 0
         self._reading = True
         self._handlers: dict[type[Event], tuple[Handler, bool]] = {}
+        self._routers: list[Callable[[Event], bool]] = []
         if host_key_check is not None:
             check = host_key_check
             self.on(HostKeyReceived, lambda event: check(event.key, event.algorithm))
@@ -249,6 +250,8 @@ class SyncTransport:
                 self._queued += len(event.payload)
             elif isinstance(event, Pause) and (found := self._handler_for(event)):
                 backend.spawn(self._pause_task(event, *found))
+            elif any(route(event) for route in self._routers):
+                continue  # a layer's front end took it (channel data to its channel)
             elif isinstance(event, INFO_EVENTS) and len(self._events) >= MAX_INFO_EVENTS:
                 continue  # a peer may send these without end
             else:
@@ -330,6 +333,13 @@ class SyncTransport:
         when blocking) of its own. ``handler`` may be a coroutine function; a ``blocking``
         one (a synchronous policy) runs in a worker thread under asyncio."""
         self._handlers[kind] = (handler, blocking)
+
+    def route(self, router: Callable[[Event], bool]) -> None:
+        """Offer every event (but messages and handled pauses) to ``router`` first, under
+        the pump's lock: it returns True for those it takes. A layer's front end routes its
+        events to its own objects this way (channel data to the channel's buffer) and
+        waiters use :meth:`wait_until`. It must not block."""
+        self._routers.append(router)
 
     def stack(self, make: Callable[[StreamCore], C]) -> C:
         """Put a layer on top: ``make(top)`` builds it on the current top core, and the pump
