@@ -71,6 +71,8 @@ Handler = Callable[[Any], Any]
 
 #: Message bytes queued for the application before the reader stops reading.
 MAX_QUEUED = 1024 * 1024
+#: Bytes waiting to be written past which an application call waits for the socket.
+MAX_OUTBOX = 1024 * 1024
 #: Longest a read waits before the timers are looked at again (an action may move them).
 MAX_READ_WAIT = 1.0
 
@@ -110,6 +112,7 @@ class AsyncTransport:
         self._changed = backend.Condition(self._lock)
         self._write_lock = backend.Lock()
         self._outbox: deque[bytes] = deque()
+        self._outbox_bytes = 0
         self._events: deque[Event] = deque()
         self._messages: deque[bytes] = deque()
         self._queued = 0
@@ -120,7 +123,7 @@ class AsyncTransport:
         if host_key_check is not None:
             check = host_key_check
             self.on(HostKeyReceived, lambda event: check(event.key, event.algorithm))
-        self._outbox.append(self.transport.data_to_send())  # our identification line
+        self._queue_output(self.transport.data_to_send())  # our identification line
         self._reader = backend.spawn(self._read_loop)
 
     @classmethod
@@ -281,9 +284,21 @@ class AsyncTransport:
                 if isinstance(event, ConnectionTerminated) and event.error is not None:
                     self.error = self.error or event.error
                 self._events.append(event)
-        data = core.data_to_send()
+        self._queue_output(core.data_to_send())
+
+    def _queue_output(self, data: bytes) -> None:
         if data:
             self._outbox.append(data)
+            self._outbox_bytes += len(data)
+
+    def _take_output(self) -> bytes:
+        """Everything queued, as one write (the handshake's small packets coalesce)."""
+        chunks = []
+        while self._outbox:
+            chunks.append(self._outbox.popleft())
+        data = b"".join(chunks)
+        self._outbox_bytes -= len(data)
+        return data
 
     def _handler_for(self, event: Pause[Any]) -> tuple[Handler, bool] | None:
         for kind in type(event).__mro__:
@@ -314,22 +329,26 @@ class AsyncTransport:
         if not self.core.closed:
             self.core.close(DisconnectReason.BY_APPLICATION, "the application's handler failed")
 
-    async def _write_out(self) -> None:
+    async def _write_out(self, block: bool = False) -> None:
         """Write the outbox in order. Whoever holds the write lock writes everything queued,
-        so a reader never waits behind a writer stuck on a full socket."""
-        while self._outbox and await backend.try_acquire(self._write_lock):
+        so the reader never waits behind a writer stuck on a full socket; ``block`` (an
+        application call with much output pending) waits its turn instead: backpressure."""
+        while self._outbox:
+            if block:
+                await self._write_lock.acquire()
+            elif not await backend.try_acquire(self._write_lock):
+                return
             try:
                 while self._outbox:
-                    data = self._outbox.popleft()
                     try:
-                        await self.stream.write(data)
+                        await self.stream.write(self._take_output())
                     except OSError as exc:
-                        self._outbox.clear()
                         why = f"write failed: {exc}"
                         async with self._changed:
                             self._lost(why)
                             self._collect()
                             self._outbox.clear()
+                            self._outbox_bytes = 0
                             self._changed.notify_all()
                         return
             finally:
@@ -382,8 +401,13 @@ class AsyncTransport:
 
     async def call(self, action: Callable[[], R]) -> R:
         """Run ``action`` (a call on the stack's cores) under the pump's lock, then deliver
-        what it caused: events to waiters, bytes to the peer."""
-        return await self._update(action)
+        what it caused: events to waiters, bytes to the peer. When more than MAX_OUTBOX
+        bytes wait to be written, the caller waits until they are: a fast sender is held
+        to the pace of the socket."""
+        result = await self._update(action)
+        if self._outbox_bytes > MAX_OUTBOX:
+            await self._write_out(block=True)
+        return result
 
     async def wait_until(self, ready: Callable[[], R | None], timeout: float | None = None) -> R:
         """Wait until ``ready()`` (called under the lock after every change) returns a value
@@ -478,11 +502,12 @@ class AsyncTransport:
         await self.call(disconnect)
         # Another task (thread) may be writing: wait for it, so nothing queued is lost.
         async with self._write_lock:
-            while self._outbox:
+            if self._outbox:
                 try:
-                    await self.stream.write(self._outbox.popleft())
+                    await self.stream.write(self._take_output())
                 except OSError:
                     self._outbox.clear()
+                    self._outbox_bytes = 0
         await self.stream.close()
         await backend.join(self._reader, cancel=True)
 
