@@ -205,6 +205,8 @@ class SyncTransport:
                 self._update(functools.partial(self._receive, data))
                 if not data:
                     return
+        except Exception as exc:  # a core raised: a bug, but the caller must hear of it
+            self._update(functools.partial(self._handler_failed, exc))
         finally:
             with self._changed:
                 self._reading = False
@@ -302,9 +304,10 @@ class SyncTransport:
             event.answer(answer)
 
     def _handler_failed(self, exc: BaseException) -> None:
+        """A handler (or, by a bug, a core) raised: end the connection; waiters get ``exc``."""
         self._failure = self._failure or exc
         if not self.core.closed:
-            self.core.close(DisconnectReason.BY_APPLICATION, "the application's handler failed")
+            self.core.close(DisconnectReason.BY_APPLICATION, f"internal error: {exc}")
 
     def _write_out(self, block: bool = False) -> None:
         """Write the outbox in order. Whoever holds the write lock writes everything queued,
