@@ -330,7 +330,7 @@ class AsyncTransport:
         """A handler (or, by a bug, a core) raised: end the connection; waiters get ``exc``."""
         self._failure = self._failure or exc
         if not self.core.closed:
-            self.core.close(DisconnectReason.BY_APPLICATION, f"internal error: {exc}")
+            self.core.close(DisconnectReason.BY_APPLICATION, "internal error")  # no details out
 
     async def _write_out(self, block: bool = False) -> None:
         """Write the outbox in order. Whoever holds the write lock writes everything queued,
