@@ -10,7 +10,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
-from ssh_keys import KeyFormatError, PrivateKey, PublicKey, parse_public_key_blob
+from ssh_keys import (
+    KeyFormatError,
+    PrivateKey,
+    PublicKey,
+    PublicKeyLine,
+    as_public_key,
+    parse_public_key_blob,
+)
 
 from .client import (
     AgentClientCore,
@@ -100,10 +107,13 @@ class AsyncAgentClient:
         return keys
 
     async def sign(
-        self, key: AsyncAgentKey | PublicKey, data: bytes, algorithm: str | None = None
+        self,
+        key: AsyncAgentKey | PublicKey | PublicKeyLine,
+        data: bytes,
+        algorithm: str | None = None,
     ) -> bytes:
-        public = key.public_key if isinstance(key, AsyncAgentKey) else key
-        blob = key.blob
+        public = key.public_key if isinstance(key, AsyncAgentKey) else as_public_key(key)
+        blob = key.blob if isinstance(key, AsyncAgentKey) else public.blob
         algorithm, flags = sign_flags(public, algorithm)
         signature = await self._call(lambda c: c.sign(blob, data, flags))
         check_signature_algorithm(signature, algorithm)
@@ -123,13 +133,17 @@ class AsyncAgentClient:
         text = key.comment if comment is None else comment
         await self._call(lambda c: c.add_identity(key, text, constraints, certificate=certificate))
 
-    async def remove(self, key: AsyncAgentKey | PublicKey | PrivateKey | bytes) -> None:
-        if isinstance(key, (AsyncAgentKey, PublicKey)):
+    async def remove(
+        self, key: AsyncAgentKey | PublicKey | PublicKeyLine | PrivateKey | bytes
+    ) -> None:
+        if isinstance(key, AsyncAgentKey):
             blob = key.blob
         elif isinstance(key, PrivateKey):
             blob = key.public_key.blob
-        else:
+        elif isinstance(key, bytes):
             blob = key
+        else:
+            blob = as_public_key(key).blob
         await self._call(lambda c: c.remove_identity(blob))
 
     async def remove_all(self) -> None:

@@ -22,8 +22,14 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
 
-from ssh_keys import PrivateKey, PublicKey, parse_public_key_blob
-from ssh_keys.errors import KeyFormatError
+from ssh_keys import (
+    KeyFormatError,
+    PrivateKey,
+    PublicKey,
+    PublicKeyLine,
+    as_public_key,
+    parse_public_key_blob,
+)
 
 from .client import (
     AgentClientCore,
@@ -79,12 +85,12 @@ def _passphrase(value: str | bytes) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else value
 
 
-def _blob(key: PublicKey | PrivateKey | bytes) -> bytes:
+def _blob(key: PublicKey | PublicKeyLine | PrivateKey | bytes) -> bytes:
     if isinstance(key, bytes):
         return key
     if isinstance(key, PrivateKey):
         return key.public_key.blob
-    return key.blob
+    return as_public_key(key).blob
 
 
 class AgentKey(AgentKeyBase):
@@ -151,10 +157,13 @@ class AgentClient:
                 log.debug("skipping an agent identity of an unknown key type")
         return keys
 
-    def sign(self, key: AgentKey | PublicKey, data: bytes, algorithm: str | None = None) -> bytes:
-        """Have the agent sign ``data``; RSA picks SHA-256/512 by ``algorithm``."""
-        public = key.public_key if isinstance(key, AgentKey) else key
-        blob = key.blob
+    def sign(
+        self, key: AgentKey | PublicKey | PublicKeyLine, data: bytes, algorithm: str | None = None
+    ) -> bytes:
+        """Have the agent sign ``data``; RSA picks SHA-256/512 by ``algorithm`` (SHA-1
+        ``ssh-rsa`` only when named)."""
+        public = key.public_key if isinstance(key, AgentKey) else as_public_key(key)
+        blob = key.blob if isinstance(key, AgentKey) else public.blob
         algorithm, flags = sign_flags(public, algorithm)
         signature = self._call(lambda c: c.sign(blob, data, flags))
         check_signature_algorithm(signature, algorithm)
@@ -175,7 +184,7 @@ class AgentClient:
         text = key.comment if comment is None else comment
         self._call(lambda c: c.add_identity(key, text, constraints, certificate=certificate))
 
-    def remove(self, key: AgentKey | PublicKey | PrivateKey | bytes) -> None:
+    def remove(self, key: AgentKey | PublicKey | PublicKeyLine | PrivateKey | bytes) -> None:
         blob = key.blob if isinstance(key, AgentKey) else _blob(key)
         self._call(lambda c: c.remove_identity(blob))
 
