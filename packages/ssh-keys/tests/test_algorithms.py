@@ -155,7 +155,7 @@ def test_key_type_to_certificate_and_algorithms(key_type: str) -> None:
     assert [signature_algorithm_for(n) for n in cert_names] == list(signatures)
     assert {key_type_for(n) for n in plain_names} == {key_type}
     assert {key_type_for(n) for n in cert_names} == {cert_type}
-    for plain, cert in zip(plain_names, cert_names):
+    for plain, cert in zip(plain_names, cert_names, strict=True):
         assert certificate_algorithm_for(plain) == cert
         assert certificate_algorithm_for(cert) == cert
     # Without legacy, SHA-1 names are left out.

@@ -1,0 +1,52 @@
+"""User authentication and the transport read algorithm names from the same ssh-keys table."""
+
+from __future__ import annotations
+
+import pytest
+
+import ssh_keys
+from ssh_auth import algorithms
+from ssh_keys import CertType, generate_private_key, sign_certificate
+from ssh_transport import hostkeys
+
+NAMES = [a.name for a in ssh_keys.algorithm_specs()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_auth_and_transport_agree(name: str) -> None:
+    assert algorithms.key_type_for(name) == hostkeys.key_type_for(name)
+    assert algorithms.signature_algorithm_for(name) == hostkeys.signature_algorithm_for(name)
+
+
+def test_unknown_names_map_to_themselves() -> None:
+    # A peer's name we do not know matches no key; it never raises inside the server core.
+    assert algorithms.key_type_for("x-unknown@example.com") == "x-unknown@example.com"
+    assert algorithms.signature_algorithm_for("x-unknown@example.com") == "x-unknown@example.com"
+    assert algorithms.with_certificate_variants(["x-unknown@example.com"]) == (
+        "x-unknown@example.com",
+    )
+
+
+def test_certificate_variants_include_security_keys() -> None:
+    names = algorithms.with_certificate_variants(
+        ["sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "rsa-sha2-256"]
+    )
+    assert names == (
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ssh-ed25519-cert-v01@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
+        "rsa-sha2-256",
+        "rsa-sha2-256-cert-v01@openssh.com",
+    )
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_request_algorithm_for_certificates(kind: str) -> None:
+    key = generate_private_key(kind, 2048 if kind == "rsa" else None)
+    cert = sign_certificate(key, key.public_key, cert_type=CertType.USER, principals=["u"])
+    for signature in key.algorithms:
+        name = algorithms.request_algorithm(cert, signature)
+        assert algorithms.signature_algorithm_for(name) == signature
+        assert algorithms.key_type_for(name) == cert.algorithm
+        assert algorithms.request_algorithm(key.public_key, signature) == signature
