@@ -50,3 +50,18 @@ def test_request_algorithm_for_certificates(kind: str) -> None:
         assert algorithms.signature_algorithm_for(name) == signature
         assert algorithms.key_type_for(name) == cert.algorithm
         assert algorithms.request_algorithm(key.public_key, signature) == signature
+
+
+def test_key_arguments_take_lines_or_raise_type_error() -> None:
+    from ssh_auth import CertifiedSigner, StandardPolicy, key_candidates
+
+    key = generate_private_key("ed25519")
+    cert = sign_certificate(key, key.public_key, cert_type=CertType.USER, principals=["u"])
+    line = ssh_keys.parse_public_key_line(cert.to_line("id-cert"))  # as read from -cert.pub
+    assert CertifiedSigner(key, line).public_key == cert  # type: ignore[arg-type]
+    assert key_candidates(key, line)[0].public_key == cert  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="certificate"):
+        CertifiedSigner(key, key.public_key)  # type: ignore[arg-type]
+    StandardPolicy(trusted_user_ca_keys=[ssh_keys.parse_public_key_line(key.public_key.to_line())])
+    with pytest.raises(TypeError, match="trusted user CA key must be a PublicKey"):
+        StandardPolicy(trusted_user_ca_keys=["ssh-ed25519 AAAA"])  # type: ignore[list-item]

@@ -584,3 +584,13 @@ def as_public_key(value: PublicKey | PublicKeyLine, what: str = "key") -> Public
     if isinstance(value, PublicKeyLine):
         return value.key
     raise TypeError(f"{what} must be a PublicKey or PublicKeyLine, not {type(value).__name__}")
+
+
+def _key_like(value: PublicKey | PublicKeyLine, what: str = "key") -> PublicKey:
+    """:func:`as_public_key` for the host-file lookups, which also take certificate look-alikes
+    (anything with a ``signature_key``, as they document)."""
+    if isinstance(value, PublicKeyLine):
+        return value.key
+    if isinstance(value, PublicKey) or hasattr(value, "signature_key"):
+        return value
+    return as_public_key(value, what)
