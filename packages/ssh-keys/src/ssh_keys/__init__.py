@@ -58,7 +58,7 @@ from .keyfile import (
 )
 from .known_hosts import HostKeyLookup, HostKeyStatus, KnownHosts, hash_host
 from .patterns import match_glob
-from .ppk import dump_ppk, is_ppk, load_ppk
+from .ppk import dump_ppk, is_ppk, load_ppk, ppk_public_key
 from .private import (
     DSAPrivateKey,
     ECDSAPrivateKey,
@@ -168,6 +168,7 @@ __all__ = [
     "DEFAULT_USER_EXTENSIONS",
     # PuTTY
     "load_ppk",
+    "ppk_public_key",
     "dump_ppk",
     "is_ppk",
     # host and user files
