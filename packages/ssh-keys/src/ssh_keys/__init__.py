@@ -92,7 +92,7 @@ from .sshsig import AllowedSigner, AllowedSigners, SSHSignature, parse_signature
 from .sshsig import sign as sshsig_sign
 from .sshsig import verify as sshsig_verify
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 __all__ = [
     # errors

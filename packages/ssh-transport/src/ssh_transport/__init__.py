@@ -29,7 +29,7 @@ from .stacking import StackedCore, StreamCore
 from .transport import Role, Transport
 from .version import ProtocolVersionError
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 __all__ = [
     "Transport",
