@@ -263,3 +263,11 @@ def test_registering_over_a_known_name_is_refused() -> None:
         )
     with pytest.raises(ValueError, match="plain key type"):
         register_key_type("x-cert-v01@openssh.com", ToyPublicKey.read)
+
+
+def test_registering_a_known_type_again_replaces_only_its_reader() -> None:
+    from ssh_keys.public import RSAPublicKey
+
+    before = key_type_spec("ssh-rsa")
+    assert register_key_type("ssh-rsa", RSAPublicKey._read) is before
+    assert key_type_spec("ssh-rsa").signature_algorithms == RSA_ALL

@@ -495,8 +495,13 @@ def register_key_type(
     own name); its certificate type defaults to OpenSSH's naming rule
     (``foo@example.com`` -> ``foo-cert-v01@example.com``), so keys of the type can be
     certified with :func:`~ssh_keys.sign_certificate` and certificates for them parse.
+    Registering a known type again with no other arguments replaces only its reader.
     Returns the table entry.
     """
+    known = {spec.name: spec for spec in _table.key_types()}.get(name)
+    if known is not None and signature_algorithms is None and not certificate_type:
+        _KEY_TYPES[name] = reader
+        return known
     spec = _table.KeyTypeSpec(
         name,
         tuple(signature_algorithms) if signature_algorithms is not None else (name,),
