@@ -683,7 +683,9 @@ class Transport:
             return
         self.host_key = key
         self._state = _State.HOST_KEY
-        self._events.append(HostKeyReceived(key, host_key_alg, answer_with=self._answer_host_key))
+        self._events.append(
+            HostKeyReceived(key, host_key_alg, answer_with=self._answer_host_key)
+        )
 
     def _derive(self, kx: _Kex) -> tuple[PacketSealer, PacketOpener, tuple[str, str]]:
         result, algs = kx.result, kx.algorithms
