@@ -65,3 +65,24 @@ def test_key_arguments_take_lines_or_raise_type_error() -> None:
     StandardPolicy(trusted_user_ca_keys=[ssh_keys.parse_public_key_line(key.public_key.to_line())])
     with pytest.raises(TypeError, match="trusted user CA key must be a PublicKey"):
         StandardPolicy(trusted_user_ca_keys=["ssh-ed25519 AAAA"])  # type: ignore[list-item]
+
+
+def test_sha1_user_signature_only_when_both_sides_opt_in() -> None:
+    from auth_pair import AuthPair, host_key, key
+
+    from ssh_auth import AuthenticationSucceeded, SignatureRequested, StandardPolicy
+    from ssh_keys import AuthorizedKeys
+    from ssh_transport import TransportConfig
+
+    rsa = key("rsa")
+    keys = AuthorizedKeys(rsa.public_key.to_line())
+    policy = StandardPolicy(authorized_keys=lambda user: keys)
+    cfg = TransportConfig(host_keys=(host_key(),), server_sig_algs=("ssh-rsa",))
+    pair = AuthPair(policy, server_config=cfg)
+    # The client never picks SHA-1 by itself...
+    assert pair.c.signature_algorithm(rsa) is None
+    # ...but signs with it when told to, and a server listing it accepts it.
+    pair.c.try_publickey(rsa, algorithm="ssh-rsa")
+    pair.pump()
+    assert pair.of(pair.client_events, SignatureRequested)[0].algorithm == "ssh-rsa"
+    assert pair.of(pair.client_events, AuthenticationSucceeded)
