@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SKIPPING = '''
+SKIPPING = """
 import pytest
 
 @pytest.mark.skipif(True, reason="needs sshd")
@@ -19,7 +19,7 @@ def test_marked():
 
 def test_at_runtime():
     pytest.skip("no puttygen")
-'''
+"""
 
 
 def run_pytest(tmp_path: Path, require: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ import pytest
 from ssh_agent import AgentFailure, ConfirmationRequested, KeyStore
 from ssh_agent.aio import AsyncAgentClient
 from ssh_agent.sync import AgentClient, AgentServer, bind_unix_listener
-from ssh_keys import AsyncSigner, Signer
+from ssh_keys import AsyncSigner, Signer, read_public_key_file
 
 
 class Running:
@@ -82,6 +82,25 @@ def test_sync_client_full_cycle(agent, ed_key, rsa_key):
         client.unlock("pw")
         assert "session-bind@openssh.com" in client.extensions()
         client.remove_all()
+        assert client.identities() == []
+
+
+def test_sha1_only_when_named_and_key_lines_accepted(agent, rsa_key, tmp_path):
+    pub = tmp_path / "id_rsa.pub"
+    pub.write_text(rsa_key.public_key.to_line("rsa") + "\n")
+    line = read_public_key_file(pub)  # a PublicKeyLine, as a user would pass it
+    with AgentClient(agent.path) as client:
+        client.add(rsa_key)
+        (key,) = client.list_identities()
+        assert "ssh-rsa" not in key.algorithms
+        assert key.legacy_algorithms == ("ssh-rsa",)
+        sig = key.sign(b"m", "ssh-rsa")
+        assert sig[4:11] == b"ssh-rsa"
+        rsa_key.public_key.verify(b"m", sig, allow_sha1=True)
+        assert client.sign(line, b"m")[4:16] == b"rsa-sha2-512"
+        with pytest.raises(TypeError, match="PublicKey or PublicKeyLine, not str"):
+            client.sign("id_rsa.pub", b"m")  # type: ignore[arg-type]
+        client.remove(line)
         assert client.identities() == []
 
 

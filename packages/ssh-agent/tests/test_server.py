@@ -14,7 +14,7 @@ from ssh_agent import (
     destination,
 )
 from ssh_agent.protocol import MAX_MESSAGE, AgentMessage, Failure, frame
-from ssh_keys import generate_private_key
+from ssh_keys import SignatureInvalid, generate_private_key
 from ssh_wire import Writer
 
 
@@ -56,10 +56,14 @@ def test_rsa_flags_choose_hash(pair, rsa_key, flags, algorithm):
     rsa_key.public_key.verify(b"x", sig)
 
 
-def test_rsa_sha1_is_refused(pair, rsa_key):
+def test_rsa_without_flags_signs_sha1(pair, rsa_key):
+    # The protocol's meaning of no flags; ssh-add -T asks this way.
     pair.call(pair.client.add_identity(rsa_key))
-    with pytest.raises(AgentFailure):
-        pair.call(pair.client.sign(rsa_key.public_key.blob, b"x", 0))
+    sig = pair.call(pair.client.sign(rsa_key.public_key.blob, b"x", 0))
+    assert sig[4:11] == b"ssh-rsa"
+    with pytest.raises(SignatureInvalid):
+        rsa_key.public_key.verify(b"x", sig)  # SHA-1: refused unless allowed
+    rsa_key.public_key.verify(b"x", sig, allow_sha1=True)
 
 
 def test_sign_unknown_key_fails(pair, ed_key):

@@ -67,7 +67,10 @@ class Stack:
     def pump(self) -> None:
         for _ in range(1000):
             moved = False
-            for src, dst in ((self.client_top, self.server_top), (self.server_top, self.client_top)):
+            for src, dst in (
+                (self.client_top, self.server_top),
+                (self.server_top, self.client_top),
+            ):
                 if data := src.data_to_send():
                     dst.receive_data(data, 0.0)
                     moved = True

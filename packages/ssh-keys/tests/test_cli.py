@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ssh_keys import generate_private_key, parse_public_key_line
+from ssh_keys import cli, dump_ppk, generate_private_key, parse_public_key_line
 from ssh_keys.certificate import FOREVER, Certificate, CertType
 from ssh_keys.cli import _cert_options, _join_dash_values, main, parse_validity
 from ssh_keys.keyfile import load_private_key, write_private_key_file
@@ -533,3 +534,91 @@ def test_python_dash_m(keypair: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("ssh-keys: ")
     assert "Traceback" not in result.stderr
+
+
+# -- fingerprints of encrypted private keys need no passphrase ------------------------------
+
+_PUTTYGEN = shutil.which("puttygen")
+_SSH_KEYGEN = shutil.which("ssh-keygen")
+
+
+@pytest.fixture
+def never_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal to ask on, and a failure if anything asks."""
+
+    def ask(prompt: str, what: str) -> bytes:
+        raise AssertionError(f"asked for a passphrase: {prompt}")
+
+    monkeypatch.setattr(cli, "_can_prompt", lambda: True)
+    monkeypatch.setattr(cli, "_ask", ask)
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(_PUTTYGEN is None, reason="puttygen (putty-tools) missing")
+@pytest.mark.parametrize(("kind", "bits"), [("ed25519", None), ("ecdsa", "384"), ("rsa", "2048")])
+@pytest.mark.parametrize("comment", ["putty enc", ""])
+def test_fingerprint_encrypted_ppk_needs_no_passphrase(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    never_prompt: None,
+    kind: str,
+    bits: str | None,
+    comment: str,
+) -> None:
+    assert _PUTTYGEN is not None
+    (tmp_path / "pw").write_text("secret\n")
+    path = tmp_path / "k.ppk"
+    extra = ["-b", bits] if bits else []
+    subprocess.run(
+        [_PUTTYGEN, "-t", kind, *extra, "-C", comment, "-o", path,
+         "--new-passphrase", tmp_path / "pw"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert b"Encryption: aes256-cbc" in path.read_bytes()
+    # PuTTYgen itself reads the public half without the passphrase.
+    line = subprocess.run(
+        [_PUTTYGEN, "-O", "public-openssh", path], check=True, capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL,
+    ).stdout  # fmt: skip
+    key = parse_public_key_line(line).key
+    code, out, err = run(capsys, "fingerprint", path)
+    assert (code, err) == (0, "")
+    shown = comment or "no comment"
+    assert out == f"{key.bits} {key.fingerprint()} {shown} ({key.key_type_label})\n"
+
+
+@pytest.mark.parametrize("fmt", ["openssh", "ppk"])
+def test_fingerprint_encrypted_keys_of_ours_need_no_passphrase(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], never_prompt: None, fmt: str
+) -> None:
+    key = generate_private_key("ed25519", comment="inside")
+    path = tmp_path / "k"
+    if fmt == "ppk":
+        path.write_bytes(dump_ppk(key, "pw", argon2_memory=8, argon2_passes=1))
+    else:
+        write_private_key_file(path, key, passphrase="pw", rounds=2)
+    code, out, err = run(capsys, "fingerprint", path)
+    assert (code, err) == (0, "")
+    # A PPK comment is in clear; OpenSSH's is encrypted, so ssh-keygen shows none either.
+    shown = "inside" if fmt == "ppk" else "no comment"
+    assert out == f"256 {key.public_key.fingerprint()} {shown} (ED25519)\n"
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(_SSH_KEYGEN is None, reason="ssh-keygen missing")
+def test_fingerprint_encrypted_openssh_key_matches_ssh_keygen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], never_prompt: None
+) -> None:
+    assert _SSH_KEYGEN is not None
+    path = tmp_path / "id"
+    subprocess.run(
+        [_SSH_KEYGEN, "-q", "-t", "ecdsa", "-N", "pw", "-C", "c", "-f", path],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    path.with_suffix(".pub").unlink()
+    expected = subprocess.run(
+        [_SSH_KEYGEN, "-l", "-f", path], check=True, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL,
+    ).stdout  # fmt: skip
+    code, out, err = run(capsys, "fingerprint", path)
+    assert (code, out, err) == (0, expected, "")

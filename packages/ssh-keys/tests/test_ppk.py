@@ -21,10 +21,11 @@ from ssh_keys import (
     UnsupportedAlgorithm,
     WrongPassphrase,
     generate_private_key,
+    parse_public_key_line,
     private_key_from_crypto,
 )
 from ssh_keys import ppk as ppk_module
-from ssh_keys.ppk import dump_ppk, is_ppk, load_ppk
+from ssh_keys.ppk import dump_ppk, is_ppk, load_ppk, ppk_public_key
 from ssh_wire import SSHError
 
 PUTTYGEN = shutil.which("puttygen")
@@ -247,6 +248,23 @@ def test_malformed_headers(old: bytes, new: bytes, error: type[Exception]) -> No
     assert old in V3_PLAIN
     with pytest.raises(error):
         load_ppk(V3_PLAIN.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("data", "public", "comment"),
+    [
+        (V3_ARGON2I, V3_ARGON2I_PUBLIC, "fixture v3"),
+        (V2_ENCRYPTED, V2_ENCRYPTED_PUBLIC, "fixture v2"),
+        (V3_PLAIN, V3_PLAIN_PUBLIC, "my comment"),
+    ],
+)
+def test_public_key_needs_no_passphrase(data: bytes, public: str, comment: str) -> None:
+    line = ppk_public_key(data)
+    assert line.key == parse_public_key_line(public).key
+    assert line.comment == comment
+    assert ppk_public_key(data.decode()) == line
+    with pytest.raises(KeyFormatError):
+        ppk_public_key(data.replace(b"Public-Lines: 2", b"Public-Lines: x"))
 
 
 def test_trailing_garbage_refused() -> None:

@@ -118,8 +118,20 @@ def test_rsa_sha1_signatures_verify_only_when_allowed() -> None:
     with pytest.raises(SignatureInvalid, match="SHA-1"):
         key.public_key.verify(b"m", signature)
     key.public_key.verify(b"m", signature, allow_sha1=True)
+
+
+def test_rsa_sha1_signatures_only_when_asked_for_by_name() -> None:
+    key = generate_private_key("rsa", 2048)
+    assert "ssh-rsa" not in key.algorithms  # never a default
+    assert key.sign(b"m").startswith(Writer().string(b"rsa-sha2-512").getvalue())
+    assert key.legacy_algorithms == ("ssh-rsa",)  # type: ignore[attr-defined]
+    signature = key.sign(b"m", "ssh-rsa")
+    with pytest.raises(SignatureInvalid, match="SHA-1"):
+        key.public_key.verify(b"m", signature)
+    key.public_key.verify(b"m", signature, allow_sha1=True)
+    ed = generate_private_key("ed25519")
     with pytest.raises(UnsupportedAlgorithm):
-        key.sign(b"m", "ssh-rsa")
+        ed.sign(b"m", "ssh-rsa")
 
 
 def test_signature_for_another_algorithm_is_refused() -> None:

@@ -17,6 +17,7 @@ from ssh_transport.errors import TransportTimeout
 from ssh_transport.sync import SocketStream, SyncTransport
 from ssh_wire import DisconnectError, DisconnectReason
 
+
 def trust(key: object, algorithm: str) -> bool:
     return True
 

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
-from ssh_keys import KeyFormatError, PrivateKey, PublicKey, parse_public_key_blob
+from ssh_keys import (
+    KeyFormatError,
+    PrivateKey,
+    PublicKey,
+    PublicKeyLine,
+    as_public_key,
+    parse_public_key_blob,
+)
 
 from ._aio_backend import AsyncAgentStream, Lock, open_agent_stream
 from .client import (
@@ -44,12 +51,14 @@ def _passphrase(value: str | bytes) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else value
 
 
-def _blob(key: AgentKeyBase | PublicKey | PrivateKey | bytes) -> bytes:
+def _blob(key: AgentKeyBase | PublicKey | PublicKeyLine | PrivateKey | bytes) -> bytes:
     if isinstance(key, bytes):
         return key
     if isinstance(key, PrivateKey):
         return key.public_key.blob
-    return key.blob
+    if isinstance(key, AgentKeyBase):
+        return key.blob
+    return as_public_key(key).blob
 
 
 class AsyncAgentKey(AgentKeyBase):
@@ -119,11 +128,14 @@ class AsyncAgentClient:
         return keys
 
     async def sign(
-        self, key: AsyncAgentKey | PublicKey, data: bytes, algorithm: str | None = None
+        self,
+        key: AsyncAgentKey | PublicKey | PublicKeyLine,
+        data: bytes,
+        algorithm: str | None = None,
     ) -> bytes:
         """Have the agent sign ``data``; RSA picks SHA-256/512 by ``algorithm``."""
-        public = key.public_key if isinstance(key, AsyncAgentKey) else key
-        blob = key.blob
+        public = key.public_key if isinstance(key, AsyncAgentKey) else as_public_key(key)
+        blob = key.blob if isinstance(key, AsyncAgentKey) else public.blob
         algorithm, flags = sign_flags(public, algorithm)
         signature = await self._call(lambda c: c.sign(blob, data, flags))
         check_signature_algorithm(signature, algorithm)
@@ -144,7 +156,9 @@ class AsyncAgentClient:
         text = key.comment if comment is None else comment
         await self._call(lambda c: c.add_identity(key, text, constraints, certificate=certificate))
 
-    async def remove(self, key: AsyncAgentKey | PublicKey | PrivateKey | bytes) -> None:
+    async def remove(
+        self, key: AsyncAgentKey | PublicKey | PublicKeyLine | PrivateKey | bytes
+    ) -> None:
         blob = _blob(key)
         await self._call(lambda c: c.remove_identity(blob))
 

@@ -12,8 +12,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from ssh_keys import PrivateKey, PublicKey, UnsupportedAlgorithm
-from ssh_keys.private_wire import write_private_fields
+from ssh_keys import (
+    PrivateKey,
+    PublicKey,
+    UnsupportedAlgorithm,
+    algorithm_spec,
+    key_type_spec,
+    write_private_fields,
+)
 from ssh_wire import DecodeError, Reader, Writer
 
 from .errors import AgentConnectionClosed, AgentError, AgentFailure, AgentProtocolError
@@ -58,9 +64,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-_SHA1_ALGORITHMS = ("ssh-rsa", "ssh-dss")
-_CERT_SUFFIX = "-cert-v01@openssh.com"
 
 
 class PendingReply(Generic[T]):
@@ -251,9 +254,17 @@ class AgentClientCore:
 # -- helpers shared by the drivers' AgentKey classes ------------------------------------------
 
 
+def _legacy(key: PublicKey) -> tuple[str, ...]:
+    try:
+        return key_type_spec(key.algorithm).legacy_signature_algorithms
+    except UnsupportedAlgorithm:
+        return ()
+
+
 def signing_algorithms(key: PublicKey) -> tuple[str, ...]:
     """Signature algorithms to ask an agent for with this key, preferred first (no SHA-1)."""
-    return tuple(a for a in key.signature_algorithms if a not in _SHA1_ALGORITHMS)
+    legacy = _legacy(key)
+    return tuple(a for a in key.signature_algorithms if a not in legacy)
 
 
 class AgentKeyBase:
@@ -275,6 +286,14 @@ class AgentKeyBase:
     def algorithms(self) -> tuple[str, ...]:
         return signing_algorithms(self.public_key)
 
+    @property
+    def legacy_algorithms(self) -> tuple[str, ...]:
+        """SHA-1 signatures the agent makes when asked by name (``sign(data, "ssh-rsa")``
+        sends no flags, as ``ssh-add -T`` does); never chosen by default."""
+        return tuple(
+            a for a in self.public_key.signature_algorithms if a in _legacy(self.public_key)
+        )
+
     def __repr__(self) -> str:
         fp = self.public_key.fingerprint()
         return f"<{type(self).__name__} {self.public_key.algorithm} {fp} {self.comment!r}>"
@@ -294,7 +313,11 @@ def sign_flags(key: PublicKey, algorithm: str | None) -> tuple[str, int]:
 
 def check_signature_algorithm(signature: bytes, algorithm: str) -> None:
     """Make sure the agent signed with the algorithm asked for (an old agent may not)."""
-    expected = algorithm.removesuffix(_CERT_SUFFIX)
+    try:
+        # A certificate algorithm name stands for the signature algorithm it implies.
+        expected = algorithm_spec(algorithm).signature_algorithm
+    except UnsupportedAlgorithm:
+        expected = algorithm
     try:
         got = Reader(signature).ascii("signature algorithm", max_length=256)
     except DecodeError as exc:

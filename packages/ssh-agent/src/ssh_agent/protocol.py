@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-import ssh_keys.certificate  # noqa: F401 - registers the certificate key types
 from ssh_keys import KeyFormatError, PublicKey, parse_public_key_blob
 from ssh_wire import (
     Boolean,

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ssh_keys import PublicKey
-from ssh_keys.certificate import Certificate, CertType
-from ssh_keys.patterns import match_glob
+from ssh_keys import Certificate, CertType, PublicKey, match_glob
 from ssh_wire import DecodeError, Reader, SSHError
 
 from .protocol import DestinationConstraint, Hop

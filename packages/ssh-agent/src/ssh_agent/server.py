@@ -28,8 +28,8 @@ from ssh_keys import (
     SKPrivateKey,
     UnsupportedAlgorithm,
     parse_public_key_blob,
+    read_private_entry,
 )
-from ssh_keys.private_wire import read_private_entry
 from ssh_wire import DecodeError, Reader, SSHError
 
 from .errors import AgentProtocolError
@@ -312,7 +312,9 @@ class AgentServerCore:
             elif req.flags & SSH_AGENT_RSA_SHA2_256:
                 algorithm = "rsa-sha2-256"
             else:
-                raise _Refused("ssh-rsa (SHA-1) signatures are not made")
+                # No flags: SHA-1, as the protocol defines it (ssh-add -T and old clients
+                # ask this way). The client decided it wants it; we only sign.
+                algorithm = "ssh-rsa"
         pending = _PendingSign(req.key_blob, req.data, algorithm)
         self._check_sign(entry, pending)
         if entry.confirm:

@@ -10,7 +10,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
 
-from ssh_keys import KeyFormatError, PrivateKey, PublicKey, parse_public_key_blob
+from ssh_keys import (
+    KeyFormatError,
+    PrivateKey,
+    PublicKey,
+    PublicKeyLine,
+    as_public_key,
+    parse_public_key_blob,
+)
 
 from ._sync_backend import AgentStream, Lock, open_agent_stream
 from .client import (
@@ -41,12 +48,14 @@ def _passphrase(value: str | bytes) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else value
 
 
-def _blob(key: AgentKeyBase | PublicKey | PrivateKey | bytes) -> bytes:
+def _blob(key: AgentKeyBase | PublicKey | PublicKeyLine | PrivateKey | bytes) -> bytes:
     if isinstance(key, bytes):
         return key
     if isinstance(key, PrivateKey):
         return key.public_key.blob
-    return key.blob
+    if isinstance(key, AgentKeyBase):
+        return key.blob
+    return as_public_key(key).blob
 
 
 class AgentKey(AgentKeyBase):
@@ -115,10 +124,15 @@ class AgentClient:
                 log.debug("skipping an agent identity of an unknown key type")
         return keys
 
-    def sign(self, key: AgentKey | PublicKey, data: bytes, algorithm: str | None = None) -> bytes:
+    def sign(
+        self,
+        key: AgentKey | PublicKey | PublicKeyLine,
+        data: bytes,
+        algorithm: str | None = None,
+    ) -> bytes:
         """Have the agent sign ``data``; RSA picks SHA-256/512 by ``algorithm``."""
-        public = key.public_key if isinstance(key, AgentKey) else key
-        blob = key.blob
+        public = key.public_key if isinstance(key, AgentKey) else as_public_key(key)
+        blob = key.blob if isinstance(key, AgentKey) else public.blob
         algorithm, flags = sign_flags(public, algorithm)
         signature = self._call(lambda c: c.sign(blob, data, flags))
         check_signature_algorithm(signature, algorithm)
@@ -139,7 +153,7 @@ class AgentClient:
         text = key.comment if comment is None else comment
         self._call(lambda c: c.add_identity(key, text, constraints, certificate=certificate))
 
-    def remove(self, key: AgentKey | PublicKey | PrivateKey | bytes) -> None:
+    def remove(self, key: AgentKey | PublicKey | PublicKeyLine | PrivateKey | bytes) -> None:
         blob = _blob(key)
         self._call(lambda c: c.remove_identity(blob))
 

@@ -1,12 +1,18 @@
 """Public key algorithm names in USERAUTH_REQUEST: which key type and signature each implies,
-and which one a client picks for a key (RFC 8308 server-sig-algs)."""
+and which one a client picks for a key (RFC 8308 server-sig-algs).
+
+The names and their meaning come from ssh-keys' algorithm table, the one the transport's host
+key code uses too; these are thin wrappers that map names from a peer that the table does not
+know to themselves (they then match no key), so a core never raises on them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
-from ssh_keys import Certificate, PublicKey, Signer
-from ssh_keys.certificate import CERT_TYPES
+import ssh_keys
+from ssh_keys import Certificate, PublicKey, Signer, UnsupportedAlgorithm
 
 __all__ = [
     "key_type_for",
@@ -16,33 +22,29 @@ __all__ = [
     "with_certificate_variants",
 ]
 
-_CERT_SUFFIX = "-cert-v01@openssh.com"
-_RSA_SHA2 = ("rsa-sha2-256", "rsa-sha2-512")
-_RSA_SHA2_CERT = {f"{name}{_CERT_SUFFIX}": name for name in _RSA_SHA2}
-_PLAIN_TO_CERT = {plain: cert for cert, plain in CERT_TYPES.items()}
-
 
 def key_type_for(algorithm: str) -> str:
     """The key type a request's algorithm name requires of its blob (rsa-sha2-512 -> ssh-rsa)."""
-    if algorithm in _RSA_SHA2:
-        return "ssh-rsa"
-    if algorithm in _RSA_SHA2_CERT:
-        return "ssh-rsa-cert-v01@openssh.com"
-    return algorithm
+    try:
+        return ssh_keys.key_type_for(algorithm)
+    except UnsupportedAlgorithm:
+        return algorithm
 
 
 def signature_algorithm_for(algorithm: str) -> str:
     """The signature algorithm a request's algorithm name implies."""
-    if algorithm in _RSA_SHA2_CERT:
-        return _RSA_SHA2_CERT[algorithm]
-    return CERT_TYPES.get(algorithm, algorithm)
+    try:
+        return ssh_keys.signature_algorithm_for(algorithm)
+    except UnsupportedAlgorithm:
+        return algorithm
 
 
 def request_algorithm(key: PublicKey, signature_algorithm: str) -> str:
     """The algorithm name to put in a request for ``key`` signing with ``signature_algorithm``."""
     if isinstance(key, Certificate):
-        if signature_algorithm in _RSA_SHA2:
-            return f"{signature_algorithm}{_CERT_SUFFIX}"
+        for name in ssh_keys.algorithms_for(key, legacy=True):
+            if ssh_keys.signature_algorithm_for(name) == signature_algorithm:
+                return name
         return key.algorithm
     return signature_algorithm
 
@@ -52,8 +54,8 @@ def choose_signature_algorithm(signer: Signer, server_sig_algs: Iterable[str] | 
 
     RSA has a choice: the first of the signer's algorithms the server lists in
     server-sig-algs; a server that sent no list gets the signer's first (rsa-sha2-512 for
-    our keys: SHA-1 ``ssh-rsa`` is never chosen by default). Other key types have one
-    algorithm, sent whatever the list says (as OpenSSH does).
+    our keys: SHA-1 ``ssh-rsa`` is never chosen by default, only when asked for by name).
+    Other key types have one algorithm, sent whatever the list says (as OpenSSH does).
     """
     key = signer.public_key
     plain = key.key if isinstance(key, Certificate) else key
@@ -71,8 +73,7 @@ def with_certificate_variants(signature_algorithms: Iterable[str]) -> tuple[str,
     names: list[str] = []
     for name in signature_algorithms:
         names.append(name)
-        if name in _RSA_SHA2:
-            names.append(f"{name}{_CERT_SUFFIX}")
-        elif name in _PLAIN_TO_CERT:
-            names.append(_PLAIN_TO_CERT[name])
+        # A name the table does not know has no certificate form.
+        with contextlib.suppress(UnsupportedAlgorithm):
+            names.append(ssh_keys.certificate_algorithm_for(name))
     return tuple(dict.fromkeys(names))

@@ -20,6 +20,8 @@ from ssh_keys import (
     CertificateInvalid,
     CertType,
     PublicKey,
+    PublicKeyLine,
+    as_public_key,
 )
 
 from . import messages as m
@@ -214,7 +216,7 @@ class StandardPolicy(BasePolicy):
         self,
         *,
         authorized_keys: Callable[[str], AuthorizedKeys | None] | None = None,
-        trusted_user_ca_keys: Sequence[PublicKey] = (),
+        trusted_user_ca_keys: Sequence[PublicKey | PublicKeyLine] = (),
         authorized_principals: Callable[[str], Sequence[str] | None] | None = None,
         password: PasswordCheck | None = None,
         keyboard_interactive_password: bool = True,
@@ -223,7 +225,9 @@ class StandardPolicy(BasePolicy):
         clock: Clock = _utc_now,
     ) -> None:
         self._authorized_keys = authorized_keys
-        self._trusted_cas = frozenset(k.blob for k in trusted_user_ca_keys)
+        self._trusted_cas = frozenset(
+            as_public_key(k, "a trusted user CA key").blob for k in trusted_user_ca_keys
+        )
         self._authorized_principals = authorized_principals
         self._password = password
         self._kbdint_password = keyboard_interactive_password and password is not None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from ssh_keys import Certificate, PublicKey, Signer
+from ssh_keys import Certificate, PublicKey, Signer, as_certificate
 from ssh_transport import ConnectionTerminated
 from ssh_wire import LocalProtocolError
 
@@ -61,6 +61,7 @@ class CertifiedSigner:
     ``id_x-cert.pub``): the server sees the certificate, the key signs."""
 
     def __init__(self, signer: Signer, certificate: Certificate) -> None:
+        certificate = as_certificate(certificate, "CertifiedSigner's certificate")
         if certificate.key != signer.public_key:
             raise ValueError("the certificate is not for this key")
         self.signer = signer

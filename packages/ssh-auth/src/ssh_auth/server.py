@@ -33,8 +33,8 @@ from ssh_keys import (
     PublicKey,
     SignatureInvalid,
     parse_public_key_blob,
+    split_signature,
 )
-from ssh_keys.public import split_signature
 from ssh_transport import ConnectionTerminated, Event, StackedCore, Transport
 from ssh_wire import (
     DecodeError,

@@ -6,6 +6,23 @@ the byte on fingerprints and randomart.
 
 from __future__ import annotations
 
+from .algorithms import (
+    AlgorithmSpec,
+    KeyTypeSpec,
+    accepted_signature_algorithms,
+    algorithm_spec,
+    algorithm_specs,
+    algorithms_for,
+    certificate_algorithm_for,
+    certificate_type_for,
+    certified_key_type,
+    is_certificate_type,
+    key_type_for,
+    key_type_spec,
+    key_types,
+    signature_algorithm_for,
+    signer_algorithms,
+)
 from .authorized_keys import (
     AuthorizedKey,
     AuthorizedKeyOptions,
@@ -17,6 +34,7 @@ from .certificate import (
     FOREVER,
     Certificate,
     CertType,
+    as_certificate,
     sign_certificate,
 )
 from .certificate import describe as describe_certificate
@@ -39,7 +57,8 @@ from .keyfile import (
     write_secret_file,
 )
 from .known_hosts import HostKeyLookup, HostKeyStatus, KnownHosts, hash_host
-from .ppk import dump_ppk, is_ppk, load_ppk
+from .patterns import match_glob
+from .ppk import dump_ppk, is_ppk, load_ppk, ppk_public_key
 from .private import (
     DSAPrivateKey,
     ECDSAPrivateKey,
@@ -50,6 +69,7 @@ from .private import (
     generate_private_key,
     private_key_from_crypto,
 )
+from .private_wire import PrivateEntry, read_private_entry, write_private_fields
 from .public import (
     DSAPublicKey,
     ECDSAPublicKey,
@@ -60,8 +80,11 @@ from .public import (
     SKECDSAPublicKey,
     SKEd25519PublicKey,
     SKSignature,
+    as_public_key,
     parse_public_key_blob,
     parse_public_key_line,
+    register_key_type,
+    split_signature,
 )
 from .randomart import randomart
 from .signer import AsyncSigner, Signer
@@ -69,7 +92,7 @@ from .sshsig import AllowedSigner, AllowedSigners, SSHSignature, parse_signature
 from .sshsig import sign as sshsig_sign
 from .sshsig import verify as sshsig_verify
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 __all__ = [
     # errors
@@ -91,7 +114,26 @@ __all__ = [
     "PublicKeyLine",
     "parse_public_key_blob",
     "parse_public_key_line",
+    "as_public_key",
+    "split_signature",
+    "register_key_type",
     "randomart",
+    # the algorithm table: key types, signature algorithms, certificate types
+    "KeyTypeSpec",
+    "AlgorithmSpec",
+    "key_types",
+    "key_type_spec",
+    "algorithm_specs",
+    "algorithm_spec",
+    "key_type_for",
+    "signature_algorithm_for",
+    "accepted_signature_algorithms",
+    "certificate_type_for",
+    "certified_key_type",
+    "certificate_algorithm_for",
+    "is_certificate_type",
+    "algorithms_for",
+    "signer_algorithms",
     # private keys and signing
     "PrivateKey",
     "Ed25519PrivateKey",
@@ -103,6 +145,10 @@ __all__ = [
     "private_key_from_crypto",
     "Signer",
     "AsyncSigner",
+    # the per-key private fields of OpenSSH key files and agent ADD_IDENTITY messages
+    "write_private_fields",
+    "read_private_entry",
+    "PrivateEntry",
     # key files
     "load_private_key",
     "load_public_key",
@@ -115,12 +161,14 @@ __all__ = [
     # certificates
     "Certificate",
     "CertType",
+    "as_certificate",
     "sign_certificate",
     "describe_certificate",
     "FOREVER",
     "DEFAULT_USER_EXTENSIONS",
     # PuTTY
     "load_ppk",
+    "ppk_public_key",
     "dump_ppk",
     "is_ppk",
     # host and user files
@@ -132,6 +180,7 @@ __all__ = [
     "AuthorizedKey",
     "AuthorizedKeyOptions",
     "AuthorizedKeysError",
+    "match_glob",
     # SSHSIG
     "sshsig_sign",
     "sshsig_verify",

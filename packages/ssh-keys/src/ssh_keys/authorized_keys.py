@@ -23,7 +23,7 @@ from .patterns import (
     split_lines,
     validate_address_list,
 )
-from .public import PublicKey, parse_public_key_line
+from .public import PublicKey, PublicKeyLine, _key_like, parse_public_key_line
 
 __all__ = [
     "AuthorizedKeyOptions",
@@ -356,9 +356,10 @@ class AuthorizedKey:
     line_number: int
     line: str
 
-    def matches(self, key: PublicKey) -> bool:
+    def matches(self, key: PublicKey | PublicKeyLine) -> bool:
         """As sshd: a certificate matches only a cert-authority line for its CA; a plain
         key matches only a line with that key and no cert-authority."""
+        key = _key_like(key)
         ca: PublicKey | None = getattr(key, "signature_key", None)
         if ca is not None:
             return self.options.cert_authority and self.key == ca
@@ -469,8 +470,9 @@ class AuthorizedKeys:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def find(self, key: PublicKey) -> list[AuthorizedKey]:
+    def find(self, key: PublicKey | PublicKeyLine) -> list[AuthorizedKey]:
         """Entries that authorize ``key``: its own lines, or for a certificate (anything with
         a ``signature_key``) the cert-authority lines of its CA. The caller still checks
         the options (from=, expiry-time, principals...) and the certificate itself."""
+        key = _key_like(key)
         return [e for e in self._entries if e.matches(key)]

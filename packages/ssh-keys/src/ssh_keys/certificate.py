@@ -11,23 +11,22 @@ from __future__ import annotations
 import enum
 import ipaddress
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from ssh_wire import DecodeError, Reader, Writer
 
+from . import public as _public
+from .algorithms import certificate_type_for, certified_key_type, is_certificate_type
 from .errors import CertificateInvalid, KeyFormatError, SignatureInvalid, UnsupportedAlgorithm
 from .patterns import match_glob
 from .public import (
-    DSAPublicKey,
-    ECDSAPublicKey,
-    Ed25519PublicKey,
     PublicKey,
-    RSAPublicKey,
+    PublicKeyLine,
     SKECDSAPublicKey,
     SKEd25519PublicKey,
+    as_public_key,
     parse_public_key_blob,
-    register_key_type,
     split_signature,
 )
 from .signer import Signer
@@ -35,12 +34,12 @@ from .signer import Signer
 __all__ = [
     "CertType",
     "Certificate",
-    "CERT_TYPES",
     "FOREVER",
     "DEFAULT_USER_EXTENSIONS",
     "sign_certificate",
     "describe",
     "is_certificate_type",
+    "as_certificate",
 ]
 
 #: ``valid before`` value meaning "never expires" (ssh-keygen's "forever").
@@ -51,31 +50,6 @@ class CertType(enum.IntEnum):
     USER = 1
     HOST = 2
 
-
-#: Certificate type name -> the certified key's type name.
-CERT_TYPES: dict[str, str] = {
-    "ssh-ed25519-cert-v01@openssh.com": "ssh-ed25519",
-    "ecdsa-sha2-nistp256-cert-v01@openssh.com": "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384-cert-v01@openssh.com": "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521-cert-v01@openssh.com": "ecdsa-sha2-nistp521",
-    "ssh-rsa-cert-v01@openssh.com": "ssh-rsa",
-    "ssh-dss-cert-v01@openssh.com": "ssh-dss",
-    "sk-ssh-ed25519-cert-v01@openssh.com": "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com": "sk-ecdsa-sha2-nistp256@openssh.com",
-}
-_PLAIN_TO_CERT = {plain: cert for cert, plain in CERT_TYPES.items()}
-
-# The key fields of each certified type, read as in a plain blob (after its type name).
-_KEY_READERS: dict[str, Callable[[Reader, str], PublicKey]] = {
-    "ssh-ed25519": Ed25519PublicKey._read,
-    "ecdsa-sha2-nistp256": ECDSAPublicKey._read,
-    "ecdsa-sha2-nistp384": ECDSAPublicKey._read,
-    "ecdsa-sha2-nistp521": ECDSAPublicKey._read,
-    "ssh-rsa": RSAPublicKey._read,
-    "ssh-dss": DSAPublicKey._read,
-    "sk-ssh-ed25519@openssh.com": SKEd25519PublicKey._read,
-    "sk-ecdsa-sha2-nistp256@openssh.com": SKECDSAPublicKey._read,
-}
 
 #: Extensions ``ssh-keygen -s`` puts in user certificates unless told otherwise.
 DEFAULT_USER_EXTENSIONS: tuple[str, ...] = (
@@ -94,10 +68,6 @@ _FLAG_EXTENSIONS = frozenset({*DEFAULT_USER_EXTENSIONS, "no-touch-required"})
 
 _SHA1_SIGNATURES = frozenset({"ssh-rsa", "ssh-dss"})
 _MAX_PRINCIPALS = 256  # OpenSSH's SSHKEY_CERT_MAX_PRINCIPALS
-
-
-def is_certificate_type(name: str) -> bool:
-    return name in CERT_TYPES
 
 
 def _read_options(data: bytes, what: str) -> dict[str, bytes]:
@@ -385,14 +355,25 @@ class Certificate(PublicKey):
         return f"<Certificate {self.algorithm} {kind} id={self.key_id!r} {self.fingerprint()}>"
 
 
+def as_certificate(value: PublicKey | PublicKeyLine, what: str = "certificate") -> Certificate:
+    """Like :func:`~ssh_keys.public.as_public_key`, and the key must be a certificate."""
+    key = as_public_key(value, what)
+    if not isinstance(key, Certificate):
+        raise TypeError(f"{what} must be a certificate, not a plain {key.algorithm} key")
+    return key
+
+
 # -- parsing -----------------------------------------------------------------------
 
 
 def _read_certificate(r: Reader, algorithm: str) -> Certificate:
     """Key-type reader for ``register_key_type``: ``r`` is just past the type name."""
-    plain = CERT_TYPES[algorithm]
+    plain = certified_key_type(algorithm)
+    read_key = _public._key_reader(plain)
+    if read_key is None:  # pragma: no cover - the table and the readers are filled together
+        raise UnsupportedAlgorithm(f"no reader for {plain} keys")
     nonce = r.string("nonce", max_length=1024)
-    key = _KEY_READERS[plain](r, plain)
+    key = read_key(r, plain)
     serial = r.uint64("serial")
     type_value = r.uint32("certificate type")
     if type_value not in (CertType.USER, CertType.HOST):
@@ -409,7 +390,7 @@ def _read_certificate(r: Reader, algorithm: str) -> Certificate:
     ca_blob = r.string("signature key")
     signature = r.string("signature", max_length=16384)
     # Refuse a certificate as CA before parsing it: nesting would recurse without bound.
-    if Reader(ca_blob).ascii("signature key type", max_length=256) in CERT_TYPES:
+    if is_certificate_type(Reader(ca_blob).ascii("signature key type", max_length=256)):
         raise KeyFormatError("certificate is signed by a certificate (chains unsupported)")
     ca = parse_public_key_blob(ca_blob)
     # Rebuild the exact blob from what was read: the strict reader admits one encoding only.
@@ -448,8 +429,9 @@ def _read_certificate(r: Reader, algorithm: str) -> Certificate:
     return cert
 
 
-for _name in CERT_TYPES:
-    register_key_type(_name, _read_certificate)
+# Every certificate type in the algorithm table, including those of key types registered
+# later, parses through this reader.
+_public._set_certificate_reader(_read_certificate)
 
 
 # -- signing -----------------------------------------------------------------------
@@ -482,7 +464,7 @@ def _option_data(name: str, value: str | bytes) -> bytes:
 
 def sign_certificate(
     ca: Signer,
-    key: PublicKey,
+    key: PublicKey | PublicKeyLine,
     *,
     cert_type: CertType | int = CertType.USER,
     key_id: str = "",
@@ -502,10 +484,12 @@ def sign_certificate(
     ``force-command``), ``""`` or ``b""`` makes a flag, other ``bytes`` are sent raw.
     Options and extensions are written sorted by name, as the spec requires.
     """
-    if isinstance(key, Certificate) or key.algorithm not in _PLAIN_TO_CERT:
+    key = as_public_key(key, "the key to certify")
+    if isinstance(key, Certificate) or is_certificate_type(key.algorithm):
         raise UnsupportedAlgorithm(f"cannot certify a {key.algorithm} key")
+    algorithm = certificate_type_for(key.algorithm)
     ca_key = ca.public_key
-    if isinstance(ca_key, Certificate) or ca_key.algorithm in CERT_TYPES:
+    if isinstance(ca_key, Certificate) or is_certificate_type(ca_key.algorithm):
         raise UnsupportedAlgorithm("a certificate cannot act as a CA")
     kind = CertType(int(cert_type))
     if not 0 <= serial <= 0xFFFF_FFFF_FFFF_FFFF:
@@ -526,7 +510,6 @@ def sign_certificate(
     if len(principal_list) > _MAX_PRINCIPALS:
         raise ValueError(f"at most {_MAX_PRINCIPALS} principals")
 
-    algorithm = _PLAIN_TO_CERT[key.algorithm]
     w = Writer().string(algorithm.encode())
     w.string(os.urandom(32) if nonce is None else nonce)
     w.raw(key.blob[4 + len(key.algorithm) :])

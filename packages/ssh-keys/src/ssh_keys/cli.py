@@ -48,6 +48,7 @@ from .known_hosts import HASH_MAGIC, KnownHosts, KnownHostsEntry, Marker, hash_h
 from .openssh_private import OPENSSH_BEGIN, openssh_private_key_public
 from .patterns import split_field, split_lines
 from .pem import encode_pem_public_key
+from .ppk import ppk_public_key
 from .private import PrivateKey, generate_private_key
 from .public import PublicKey, RSAPublicKey, parse_public_key_blob
 from .randomart import randomart
@@ -307,6 +308,11 @@ def _fingerprint_private(path: str, text: str, args: argparse.Namespace) -> str:
     elif OPENSSH_BEGIN in text:
         with contextlib.suppress(SSHError, ValueError):
             key = openssh_private_key_public(text)
+    elif text.lstrip().startswith(_PPK_MAGIC):
+        # PuTTY keeps the public key and comment in clear, encrypted file or not.
+        with contextlib.suppress(SSHError, ValueError):
+            found_line = ppk_public_key(text)
+            key, comment = found_line.key, found_line.comment or None
     if key is None or not comment:
         try:
             private = load_private_key(text)

@@ -24,7 +24,7 @@ from typing import Any
 
 from .errors import KeyFormatError
 from .patterns import PatternMatch, host_port_name, match_hostname, split_field, split_lines
-from .public import PublicKey, parse_public_key_line
+from .public import PublicKey, PublicKeyLine, _key_like, parse_public_key_line
 
 __all__ = [
     "Marker",
@@ -252,7 +252,7 @@ class KnownHosts:
         self,
         host: str,
         port: int,
-        key: PublicKey,
+        key: PublicKey | PublicKeyLine,
         *,
         certificate_valid: CertificateCheck | None = None,
     ) -> HostKeyStatus:
@@ -265,6 +265,7 @@ class KnownHosts:
         certificate's ``key`` attribute, if it has one) is checked like any host key.
         A revoked key, CA or certified key gives REVOKED whatever else matches.
         """
+        key = _key_like(key)
         found = self.lookup(host, port)
         revoked = set(found.revoked_keys)
         ca: PublicKey | None = getattr(key, "signature_key", None)
@@ -295,7 +296,7 @@ class KnownHosts:
         self,
         host: str,
         port: int,
-        key: PublicKey,
+        key: PublicKey | PublicKeyLine,
         hashed: bool = False,
         *,
         addresses: Iterable[str] = (),
@@ -309,6 +310,7 @@ class KnownHosts:
         ssh with HashKnownHosts does, so only the first (host) line is returned when
         ``addresses`` are given with ``hashed=True``; the address lines are added too.
         """
+        key = _key_like(key)
         names = _lookup_names(host, port, addresses)
         for n in names:
             # A name must stay one name: no separators, nothing read as a marker, hash,

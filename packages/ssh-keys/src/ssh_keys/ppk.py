@@ -61,12 +61,14 @@ from .public import (
     ECDSAPublicKey,
     Ed25519PublicKey,
     PublicKey,
+    PublicKeyLine,
     RSAPublicKey,
     parse_public_key_blob,
 )
 
 __all__ = [
     "load_ppk",
+    "ppk_public_key",
     "dump_ppk",
     "is_ppk",
     "PPK_ARGON2_DEFAULT_PASSES",
@@ -377,6 +379,35 @@ def is_ppk(data: bytes | str) -> bool:
     return (head.encode("latin-1", "replace") if isinstance(head, str) else bytes(head)) == _MAGIC
 
 
+def _ppk_bytes(data: bytes | str) -> bytes:
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise KeyFormatError("PPK text is not encodable as UTF-8") from None
+    return bytes(data)
+
+
+def _public_of(f: _PPKFile) -> PublicKey:
+    public = parse_public_key_blob(f.public_blob)
+    if public.algorithm != f.algorithm:
+        raise KeyFormatError(
+            f"PPK header says {f.algorithm} but the public key is {public.algorithm}"
+        )
+    return public
+
+
+def ppk_public_key(data: bytes | str) -> PublicKeyLine:
+    """The public key and comment of a PPK file, without its passphrase.
+
+    PuTTY keeps both in clear even in an encrypted file (as OpenSSH keeps the public key),
+    so fingerprinting needs no passphrase. They are not authenticated: the Private-MAC
+    that covers them needs the passphrase, which :func:`load_ppk` checks.
+    """
+    f = _parse(_ppk_bytes(data))
+    return PublicKeyLine(_public_of(f), f.comment.decode("utf-8", "replace"))
+
+
 def load_ppk(data: bytes | str, passphrase: bytes | str | None = None) -> PrivateKey:
     """Read a PPK v2 or v3 file; the key's comment comes from the Comment header.
 
@@ -387,17 +418,8 @@ def load_ppk(data: bytes | str, passphrase: bytes | str | None = None) -> Privat
     unencrypted file means it is corrupt). A passphrase given for an unencrypted
     file is ignored.
     """
-    if isinstance(data, str):
-        try:
-            data = data.encode("utf-8")
-        except UnicodeEncodeError:
-            raise KeyFormatError("PPK text is not encodable as UTF-8") from None
-    f = _parse(bytes(data))
-    public = parse_public_key_blob(f.public_blob)
-    if public.algorithm != f.algorithm:
-        raise KeyFormatError(
-            f"PPK header says {f.algorithm} but the public key is {public.algorithm}"
-        )
+    f = _parse(_ppk_bytes(data))
+    public = _public_of(f)
 
     encrypted = f.encryption != "none"
     if encrypted and passphrase is None:

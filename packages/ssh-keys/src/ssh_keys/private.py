@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ssh_wire import Writer
 
+from .algorithms import key_type_spec
 from .errors import UnsupportedAlgorithm
 from .public import (
     CURVES,
@@ -41,6 +42,7 @@ RSA_MIN_GENERATE_BITS = 2048
 _RSA_SIGN_HASHES: dict[str, hashes.HashAlgorithm] = {
     "rsa-sha2-512": hashes.SHA512(),
     "rsa-sha2-256": hashes.SHA256(),
+    "ssh-rsa": hashes.SHA1(),  # noqa: S303 - legacy, only when asked for by name
 }
 
 
@@ -67,17 +69,25 @@ class PrivateKey(ABC):
 
     @property
     def algorithms(self) -> tuple[str, ...]:
-        """Signature algorithms this key signs with, preferred first."""
+        """Signature algorithms this key signs with by default, preferred first."""
         return self.signature_algorithms
 
     @property
     def signature_algorithms(self) -> tuple[str, ...]:
         return self._public.signature_algorithms
 
+    @property
+    def legacy_algorithms(self) -> tuple[str, ...]:
+        """SHA-1 algorithms this key also makes, but only when :meth:`sign` names them
+        (never by default, never in :attr:`algorithms`)."""
+        return ()
+
     def _choose(self, algorithm: str | None) -> str:
         if algorithm is None:
+            if not self.signature_algorithms:
+                raise UnsupportedAlgorithm(f"a {self.algorithm} key has no default signature")
             return self.signature_algorithms[0]
-        if algorithm not in self.signature_algorithms:
+        if algorithm not in self.signature_algorithms and algorithm not in self.legacy_algorithms:
             raise UnsupportedAlgorithm(f"a {self.algorithm} key cannot sign with {algorithm}")
         return algorithm
 
@@ -134,7 +144,9 @@ class ECDSAPrivateKey(PrivateKey):
 
 
 class RSAPrivateKey(PrivateKey):
-    """RSA signs with rsa-sha2-512 or rsa-sha2-256; SHA-1 ``ssh-rsa`` is verify-only."""
+    """RSA signs with rsa-sha2-512 (default) or rsa-sha2-256; SHA-1 ``ssh-rsa`` only when
+    asked for by name, for legacy peers (a server configured with ``+ssh-rsa``, an agent
+    request without flags)."""
 
     __slots__ = ("crypto_key",)
 
@@ -144,7 +156,11 @@ class RSAPrivateKey(PrivateKey):
 
     @property
     def signature_algorithms(self) -> tuple[str, ...]:
-        return ("rsa-sha2-512", "rsa-sha2-256")
+        return key_type_spec("ssh-rsa").default_signature_algorithms
+
+    @property
+    def legacy_algorithms(self) -> tuple[str, ...]:
+        return key_type_spec("ssh-rsa").legacy_signature_algorithms
 
     def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
         name = self._choose(algorithm)

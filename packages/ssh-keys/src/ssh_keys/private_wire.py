@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from ssh_wire import DecodeError, Reader, Writer
 
+from . import algorithms as _table
 from .errors import KeyFormatError, UnsupportedAlgorithm
 from .private import (
     DSAPrivateKey,
@@ -68,7 +69,7 @@ __all__ = [
     "certificate_type",
 ]
 
-CERT_SUFFIX = "-cert-v01@openssh.com"
+CERT_SUFFIX = _table.CERT_SUFFIX
 
 _DSA_MAX_BITS = 8192
 _SK_MAX_HANDLE = 4096  # FIDO credential ids are at most 1023 bytes in practice
@@ -338,22 +339,16 @@ def _read_repeated_public_fields(r: Reader, pub: PublicKey) -> None:
 def certificate_type(algorithm: str) -> str:
     """The certificate type for a key type: ``ssh-ed25519`` -> ``ssh-ed25519-cert-v01@openssh.com``,
     ``sk-ssh-ed25519@openssh.com`` -> ``sk-ssh-ed25519-cert-v01@openssh.com``."""
-    return algorithm.removesuffix("@openssh.com") + CERT_SUFFIX
-
-
-def _base_algorithm(cert_type: str) -> str:
-    stem = cert_type[: -len(CERT_SUFFIX)]
-    # Security key types keep their @openssh.com in the plain name.
-    return stem + "@openssh.com" if stem.startswith("sk-") else stem
+    return _table.certificate_type_for(algorithm)
 
 
 def read_private_entry(r: Reader) -> PrivateEntry:
     """Read a key type string and its private fields; certificates are kept as blobs."""
     try:
         algorithm = r.ascii("key type", max_length=256)
-        if algorithm.endswith(CERT_SUFFIX):
+        if _table.is_certificate_type(algorithm):
             certificate = r.string("certificate")
-            base = _base_algorithm(algorithm)
+            base = _table.certified_key_type(algorithm)
             if _certificate_type(certificate) != algorithm:
                 raise KeyFormatError("certificate type does not match the key type")
             pub = _certified_key(certificate, base)

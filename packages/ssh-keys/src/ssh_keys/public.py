@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from ssh_wire import DecodeError, Reader, Writer
 
+from . import algorithms as _table
 from .errors import KeyFormatError, SignatureInvalid, UnsupportedAlgorithm
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "parse_public_key_line",
     "register_key_type",
     "split_signature",
+    "as_public_key",
     "CURVES",
     "RSA_MIN_BITS",
 ]
@@ -114,7 +116,7 @@ class PublicKey(ABC):
         algorithm, r = split_signature(signature)
         if algorithm not in self.signature_algorithms:
             raise SignatureInvalid(f"{algorithm} signature does not match a {self.algorithm} key")
-        if algorithm in ("ssh-rsa", "ssh-dss") and not allow_sha1:
+        if _table.is_legacy_signature_algorithm(algorithm) and not allow_sha1:
             raise SignatureInvalid(f"{algorithm} (SHA-1) signatures are not allowed")
         try:
             self._verify(algorithm, r, data)
@@ -163,7 +165,7 @@ class Ed25519PublicKey(PublicKey):
         super().__init__(blob or Writer().string(b"ssh-ed25519").string(raw).getvalue())
 
     bits = 256
-    signature_algorithms = ("ssh-ed25519",)
+    signature_algorithms = _table.key_type_spec("ssh-ed25519").signature_algorithms
 
     @classmethod
     def _read(cls, r: Reader, algorithm: str) -> Ed25519PublicKey:
@@ -230,7 +232,7 @@ class ECDSAPublicKey(PublicKey):
 
     @property
     def signature_algorithms(self) -> tuple[str, ...]:
-        return (self.algorithm,)
+        return _table.key_type_spec(self.algorithm).signature_algorithms
 
     @property
     def hash_algorithm(self) -> hashes.HashAlgorithm:
@@ -253,7 +255,7 @@ class RSAPublicKey(PublicKey):
     algorithm = "ssh-rsa"
     key_type_label = "RSA"
     __slots__ = ("crypto_key", "e", "n")
-    signature_algorithms = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
+    signature_algorithms = _table.key_type_spec("ssh-rsa").signature_algorithms
 
     def __init__(self, e: int, n: int, blob: bytes | None = None) -> None:
         if not RSA_MIN_BITS <= n.bit_length() <= RSA_MAX_BITS:
@@ -298,7 +300,7 @@ class DSAPublicKey(PublicKey):
     algorithm = "ssh-dss"
     key_type_label = "DSA"
     __slots__ = ("crypto_key", "g", "p", "q", "y")
-    signature_algorithms = ("ssh-dss",)
+    signature_algorithms = _table.key_type_spec("ssh-dss").signature_algorithms
 
     def __init__(self, p: int, q: int, g: int, y: int, blob: bytes | None = None) -> None:
         try:
@@ -405,7 +407,7 @@ class SKEd25519PublicKey(_SKMixin, Ed25519PublicKey):
     algorithm = "sk-ssh-ed25519@openssh.com"
     key_type_label = "ED25519-SK"
     __slots__ = ("application",)
-    signature_algorithms = ("sk-ssh-ed25519@openssh.com",)
+    signature_algorithms = _table.key_type_spec("sk-ssh-ed25519@openssh.com").signature_algorithms
 
     def __init__(self, raw: bytes, application: str) -> None:
         self.application = application
@@ -478,15 +480,59 @@ _KEY_TYPES: dict[str, _KeyReader] = {
 }
 
 
-def register_key_type(name: str, reader: _KeyReader) -> None:
-    """Teach :func:`parse_public_key_blob` a new key type (certificates register here)."""
+def register_key_type(
+    name: str,
+    reader: _KeyReader,
+    *,
+    signature_algorithms: tuple[str, ...] | None = None,
+    legacy_signature_algorithms: tuple[str, ...] = (),
+    certificate_type: str = "",
+) -> _table.KeyTypeSpec:
+    """Teach ssh-keys a new key type: blob parsing, the algorithm table, certificates.
+
+    ``reader(r, name)`` reads the key's fields after its type name (the same reader parses
+    them inside a certificate). The type signs with ``signature_algorithms`` (default: its
+    own name); its certificate type defaults to OpenSSH's naming rule
+    (``foo@example.com`` -> ``foo-cert-v01@example.com``), so keys of the type can be
+    certified with :func:`~ssh_keys.sign_certificate` and certificates for them parse.
+    Registering a known type again with no other arguments replaces only its reader.
+    Returns the table entry.
+    """
+    known = {spec.name: spec for spec in _table.key_types()}.get(name)
+    if known is not None and signature_algorithms is None and not certificate_type:
+        _KEY_TYPES[name] = reader
+        return known
+    spec = _table.KeyTypeSpec(
+        name,
+        tuple(signature_algorithms) if signature_algorithms is not None else (name,),
+        tuple(legacy_signature_algorithms),
+        certificate_type,
+    )
+    _table._add_key_type(spec)
     _KEY_TYPES[name] = reader
+    return spec
+
+
+# Set by the certificate module when it loads: the reader of every certificate type.
+_certificate_reader: _KeyReader | None = None
+
+
+def _set_certificate_reader(reader: _KeyReader) -> None:
+    global _certificate_reader
+    _certificate_reader = reader
+
+
+def _key_reader(name: str) -> _KeyReader | None:
+    """The fields reader of a plain key type (certificates reuse it for the certified key)."""
+    return _KEY_TYPES.get(name)
 
 
 def read_public_key(r: Reader) -> PublicKey:
     """Read a key blob's fields (type name first) from ``r``, leaving what follows."""
     algorithm = r.ascii("key type", max_length=256)
     parse = _KEY_TYPES.get(algorithm)
+    if parse is None and _certificate_reader is not None and _table.is_certificate_type(algorithm):
+        parse = _certificate_reader
     if parse is None:
         raise UnsupportedAlgorithm(f"unknown key type {algorithm!r}")
     return parse(r, algorithm)
@@ -528,3 +574,28 @@ def parse_public_key_line(line: str) -> PublicKeyLine:
     if key.algorithm != algorithm:
         raise KeyFormatError(f"line says {algorithm!r} but the key is {key.algorithm!r}")
     return PublicKeyLine(key, parts[2] if len(parts) > 2 else "")
+
+
+def as_public_key(value: PublicKey | PublicKeyLine, what: str = "key") -> PublicKey:
+    """The key ``value`` stands for, for functions that take keys.
+
+    A :class:`PublicKeyLine` (what :func:`~ssh_keys.read_public_key_file` and
+    :func:`parse_public_key_line` return) gives its key; anything else but a
+    :class:`PublicKey` raises a TypeError naming ``what`` and what was passed, instead of an
+    AttributeError somewhere deeper.
+    """
+    if isinstance(value, PublicKey):
+        return value
+    if isinstance(value, PublicKeyLine):
+        return value.key
+    raise TypeError(f"{what} must be a PublicKey or PublicKeyLine, not {type(value).__name__}")
+
+
+def _key_like(value: PublicKey | PublicKeyLine, what: str = "key") -> PublicKey:
+    """:func:`as_public_key` for the host-file lookups, which also take certificate look-alikes
+    (anything with a ``signature_key``, as they document)."""
+    if isinstance(value, PublicKeyLine):
+        return value.key
+    if isinstance(value, PublicKey) or hasattr(value, "signature_key"):
+        return value
+    return as_public_key(value, what)

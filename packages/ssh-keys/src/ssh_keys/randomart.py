@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .public import PublicKey
+from .public import PublicKey, PublicKeyLine, as_public_key
 
 __all__ = ["randomart"]
 
@@ -28,8 +28,9 @@ def _border(label: str) -> str:
     return "+" + "-" * left + label + "-" * (_WIDTH - left - len(label)) + "+"
 
 
-def randomart(key: PublicKey, hash: str = "sha256") -> str:
+def randomart(key: PublicKey | PublicKeyLine, hash: str = "sha256") -> str:
     """The picture as lines joined by newlines, without a trailing newline."""
+    key = as_public_key(key)
     digest, hash_label = _digest(key, hash)
     field = [[0] * _HEIGHT for _ in range(_WIDTH)]
     x, y = _WIDTH // 2, _HEIGHT // 2

@@ -22,7 +22,12 @@ class Signer(Protocol):
 
     @property
     def algorithms(self) -> tuple[str, ...]:
-        """Signature algorithms this signer can produce, preferred first."""
+        """Signature algorithms this signer uses by default, preferred first.
+
+        Legacy SHA-1 algorithms (``ssh-rsa``) are never listed here; a signer that can make
+        them when ``sign`` names them may say so in an optional ``legacy_algorithms``
+        attribute (see :func:`ssh_keys.signer_algorithms`).
+        """
         ...
 
     def sign(self, data: bytes, algorithm: str | None = None) -> bytes:

@@ -15,10 +15,17 @@ from typing import BinaryIO
 
 from ssh_wire import DecodeError, Reader, Writer
 
-from .certificate import Certificate, CertType
+from .certificate import Certificate, CertType, as_certificate
 from .errors import CertificateInvalid, KeyFormatError, SignatureInvalid, UnsupportedAlgorithm
 from .patterns import PatternMatch, match_pattern_list
-from .public import PublicKey, parse_public_key_blob, parse_public_key_line, split_signature
+from .public import (
+    PublicKey,
+    PublicKeyLine,
+    as_public_key,
+    parse_public_key_blob,
+    parse_public_key_line,
+    split_signature,
+)
 from .signer import Signer
 
 __all__ = [
@@ -153,7 +160,7 @@ def sign(
     namespace: str,
     hash: str = "sha512",
     *,
-    certificate: Certificate | None = None,
+    certificate: Certificate | PublicKeyLine | None = None,
     signature_algorithm: str | None = None,
 ) -> str:
     """Sign ``data`` (bytes or a binary file) like ``ssh-keygen -Y sign``; return the armour.
@@ -167,6 +174,7 @@ def sign(
         raise ValueError(f"hash must be sha256 or sha512, not {hash!r}")
     public = signer.public_key
     if certificate is not None:
+        certificate = as_certificate(certificate)
         if certificate.key != public:
             raise ValueError("the certificate is not for the signer's key")
         public = certificate
@@ -346,8 +354,11 @@ class AllowedSigner:
             return False
         return not (self.valid_before is not None and now > self.valid_before)
 
-    def accepts(self, key: PublicKey, principal: str, namespace: str | None, now: float) -> bool:
+    def accepts(
+        self, key: PublicKey | PublicKeyLine, principal: str, namespace: str | None, now: float
+    ) -> bool:
         """Whether this line lets ``key`` sign as ``principal`` in ``namespace``."""
+        key = as_public_key(key)
         if not self.matches_principal(principal) or not self._check_time(now):
             return False
         if (
@@ -403,12 +414,15 @@ class AllowedSigners:
         with open(path, encoding="utf-8") as f:
             return cls.from_text(f.read())
 
-    def find_principals(self, key: PublicKey, *, now: float | datetime | None = None) -> list[str]:
+    def find_principals(
+        self, key: PublicKey | PublicKeyLine, *, now: float | datetime | None = None
+    ) -> list[str]:
         """Principals ``key`` may sign as (``ssh-keygen -Y find-principals``).
 
         A plain key gives the principals field of each line holding it; a certificate gives,
         for each cert-authority line of its CA, its own principals that the line allows.
         """
+        key = as_public_key(key)
         when = _now(now)
         found: list[str] = []
         for entry in self.entries:

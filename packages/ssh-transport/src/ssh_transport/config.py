@@ -29,6 +29,18 @@ DEFAULT_SERVER_SIG_ALGS = (
 )
 
 
+def _named(spec: AlgorithmSpec) -> tuple[str, ...]:
+    """The names a list spec asks for by name (``-`` patterns ask for none)."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, str):
+        return tuple(spec)
+    if spec[:1] == "-":
+        return ()
+    body = spec[1:] if spec[:1] in ("+", "^") else spec
+    return tuple(n for n in body.split(",") if n)
+
+
 @dataclass(frozen=True)
 class AlgorithmLists:
     """The lists one side offers, in preference order."""
@@ -77,16 +89,19 @@ class TransportConfig:
     extra_extensions: dict[str, bytes] = field(default_factory=dict)
 
     def algorithm_lists(self) -> AlgorithmLists:
+        host_key = apply_modifiers(
+            hostkeys.DEFAULT_HOST_KEY_ALGORITHMS,
+            self.host_key_algorithms,
+            hostkeys.supported_host_key_algorithms(),
+            "host key algorithm",
+        )
+        if self.host_keys:
+            self._check_servable(host_key)
         return AlgorithmLists(
             kex=apply_modifiers(
                 kex.default_kex(), self.kex_algorithms, kex.supported_kex(), "kex method"
             ),
-            host_key=apply_modifiers(
-                hostkeys.DEFAULT_HOST_KEY_ALGORITHMS,
-                self.host_key_algorithms,
-                hostkeys.SUPPORTED_HOST_KEY_ALGORITHMS,
-                "host key algorithm",
-            ),
+            host_key=host_key,
             ciphers=apply_modifiers(
                 ciphers.default_ciphers(), self.ciphers, ciphers.supported_ciphers(), "cipher"
             ),
@@ -98,3 +113,15 @@ class TransportConfig:
                 "compression",
             ),
         )
+
+    def _check_servable(self, host_key: tuple[str, ...]) -> None:
+        """A server must be able to serve each host key algorithm it was explicitly told
+        to offer (``+ssh-rsa`` with no RSA key, or ``ssh-dss``, which we never sign with):
+        a name asked for is never dropped in silence. Default names without a key are
+        simply not offered."""
+        servable = hostkeys.host_key_algorithms_for(list(self.host_keys))
+        for name in _named(self.host_key_algorithms):
+            if name in host_key and name not in servable:
+                raise ValueError(
+                    f"host key algorithm {name!r} was asked for, but no host key can serve it"
+                )

@@ -1,22 +1,38 @@
-"""Host key algorithms: which key type each name uses and which signature it makes."""
+"""Host key algorithms: which key type each name uses and which signature it makes.
+
+The names and what they mean come from ssh-keys' algorithm table (``ssh_keys.algorithms``),
+the one the user authentication layer uses too; this module adds the transport's policy
+(the default order) and the server's host keys.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ssh_keys import PublicKey, Signer
+from ssh_keys import (
+    PublicKey,
+    PublicKeyLine,
+    Signer,
+    accepted_signature_algorithms,
+    algorithm_specs,
+    algorithms_for,
+    as_certificate,
+    key_type_for,
+    signature_algorithm_for,
+    signer_algorithms,
+)
 
 __all__ = [
     "DEFAULT_HOST_KEY_ALGORITHMS",
     "LEGACY_HOST_KEY_ALGORITHMS",
     "SUPPORTED_HOST_KEY_ALGORITHMS",
+    "supported_host_key_algorithms",
     "key_type_for",
     "signature_algorithm_for",
+    "accepted_signature_algorithms",
     "host_key_algorithms_for",
     "HostKey",
 ]
-
-_CERT = "-cert-v01@openssh.com"
 
 # OpenSSH 10's default order: certificates first, then plain keys; no SHA-1.
 DEFAULT_HOST_KEY_ALGORITHMS: tuple[str, ...] = (
@@ -37,55 +53,53 @@ DEFAULT_HOST_KEY_ALGORITHMS: tuple[str, ...] = (
     "rsa-sha2-512",
     "rsa-sha2-256",
 )
-#: Registered but opt-in: SHA-1 signatures.
-LEGACY_HOST_KEY_ALGORITHMS: tuple[str, ...] = (
-    "ssh-rsa",
-    "ssh-rsa-cert-v01@openssh.com",
-    "ssh-dss",
-    "ssh-dss-cert-v01@openssh.com",
-)
+
+
+def supported_host_key_algorithms() -> tuple[str, ...]:
+    """Every name the table knows, defaults first: SHA-1 ones and those of key types
+    registered with ``ssh_keys.register_key_type`` are opt-in (``+name``)."""
+    extra = tuple(a.name for a in algorithm_specs() if a.name not in DEFAULT_HOST_KEY_ALGORITHMS)
+    return DEFAULT_HOST_KEY_ALGORITHMS + extra
+
+
+#: Built in, opt-in: SHA-1 signatures.
+LEGACY_HOST_KEY_ALGORITHMS: tuple[str, ...] = supported_host_key_algorithms()[
+    len(DEFAULT_HOST_KEY_ALGORITHMS) :
+]
 SUPPORTED_HOST_KEY_ALGORITHMS = DEFAULT_HOST_KEY_ALGORITHMS + LEGACY_HOST_KEY_ALGORITHMS
-
-
-def key_type_for(algorithm: str) -> str:
-    """The key type a host key algorithm uses (rsa-sha2-512 -> ssh-rsa)."""
-    if algorithm.startswith("rsa-sha2-"):
-        return "ssh-rsa-cert-v01@openssh.com" if algorithm.endswith(_CERT) else "ssh-rsa"
-    return algorithm
-
-
-def signature_algorithm_for(algorithm: str) -> str:
-    """The signature algorithm a host key algorithm signs with."""
-    if algorithm.endswith(_CERT):
-        return algorithm[: -len(_CERT)]
-    return algorithm
 
 
 @dataclass(frozen=True)
 class HostKey:
-    """A server's host key: a signer and, optionally, a certificate for it."""
+    """A server's host key: a signer and, optionally, a certificate for it.
+
+    The certificate may be given as read from a file (a ``PublicKeyLine``).
+    """
 
     signer: Signer
     certificate: PublicKey | None = None
+
+    def __post_init__(self) -> None:
+        if self.certificate is not None:
+            cert = as_certificate(self.certificate, "HostKey certificate")
+            object.__setattr__(self, "certificate", cert)
+        if isinstance(self.signer, (PublicKey, PublicKeyLine)):
+            raise TypeError("HostKey needs a signer (a private key), not a public key")
 
     @property
     def public_key(self) -> PublicKey:
         return self.certificate if self.certificate is not None else self.signer.public_key
 
     def algorithms(self) -> tuple[str, ...]:
-        """Host key algorithm names this key can serve, in default order."""
-        names = []
-        base = self.signer.public_key.algorithm
-        for alg in SUPPORTED_HOST_KEY_ALGORITHMS:
-            is_cert = alg.endswith(_CERT)
-            if is_cert != (self.certificate is not None):
-                continue
-            sig = signature_algorithm_for(alg)
-            kt = key_type_for(alg)
-            plain_type = kt[: -len(_CERT)] if is_cert else kt
-            if plain_type == base and sig in self.signer.algorithms:
-                names.append(alg)
-        return tuple(names)
+        """Host key algorithm names this key can serve, in default order (legacy SHA-1
+        names too if the signer can make them: the configured list decides)."""
+        makes = set(signer_algorithms(self.signer, legacy=True))
+        servable = {
+            name
+            for name in algorithms_for(self.public_key, legacy=True)
+            if signature_algorithm_for(name) in makes
+        }
+        return tuple(a for a in supported_host_key_algorithms() if a in servable)
 
 
 def host_key_algorithms_for(keys: list[HostKey]) -> dict[str, HostKey]:

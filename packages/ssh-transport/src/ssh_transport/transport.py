@@ -15,8 +15,13 @@ import os
 from collections import deque
 from collections.abc import Callable
 
-from ssh_keys import KeyFormatError, PublicKey, SignatureInvalid, parse_public_key_blob
-from ssh_keys.public import split_signature
+from ssh_keys import (
+    KeyFormatError,
+    PublicKey,
+    SignatureInvalid,
+    parse_public_key_blob,
+    split_signature,
+)
 from ssh_wire import (
     DecodeError,
     DisconnectError,
@@ -41,7 +46,13 @@ from .events import (
     ServiceAccepted,
     ServiceRequested,
 )
-from .hostkeys import HostKey, host_key_algorithms_for, key_type_for, signature_algorithm_for
+from .hostkeys import (
+    HostKey,
+    accepted_signature_algorithms,
+    host_key_algorithms_for,
+    key_type_for,
+    signature_algorithm_for,
+)
 from .kex import ExchangeContext, KexFailed, KexResult, KexStep
 from .kex.gex import GexServer
 from .keys import derive_key
@@ -663,7 +674,7 @@ class Transport:
             sig_alg, _ = split_signature(result.signature)
         except SignatureInvalid as exc:
             raise KexFailed(f"host key signature does not verify: {exc}") from None
-        if sig_alg != signature_algorithm_for(host_key_alg):
+        if sig_alg not in accepted_signature_algorithms(host_key_alg):
             raise KexFailed(f"server signed with {sig_alg}, not {host_key_alg}")
         if self._first_kex_done:
             if self.host_key is not None and key != self.host_key:
