@@ -300,7 +300,7 @@ def test_asyncio_serve_runs_policy_checks_off_the_event_loop() -> None:
         return results[0], results[1]
 
     loop_thread = threading.current_thread()
-    client, server = asyncio.run(run())
+    _, server = asyncio.run(run())
     assert isinstance(server, UserAuthenticated)
     assert policy.threads and all(t is not loop_thread for t in policy.threads)
 
