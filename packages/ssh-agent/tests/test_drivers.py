@@ -89,7 +89,7 @@ def test_sha1_only_when_named_and_key_lines_accepted(agent, rsa_key, tmp_path):
     pub = tmp_path / "id_rsa.pub"
     pub.write_text(rsa_key.public_key.to_line("rsa") + "\n")
     line = read_public_key_file(pub)  # a PublicKeyLine, as a user would pass it
-    with AgentClient(agent.path) as client:
+    with AgentClient.connect(agent.path) as client:
         client.add(rsa_key)
         (key,) = client.list_identities()
         assert "ssh-rsa" not in key.algorithms
