@@ -223,3 +223,15 @@ def test_right_guess_is_used_by_the_server() -> None:
     pair.pump()
     error = pair.terminated(Role.SERVER).error
     assert error is not None and error.reason == DisconnectReason.KEY_EXCHANGE_FAILED
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_negotiation_failure_names_whose_list_is_whose(role: Role) -> None:
+    client = TransportConfig(ciphers="aes128-ctr")
+    pair = Pair(client, server_config(ciphers="aes256-gcm@openssh.com"))
+    pair.pump()
+    error = pair.terminated(role).error
+    assert error is not None and error.reason == DisconnectReason.KEY_EXCHANGE_FAILED
+    assert "client offers aes128-ctr;" in error.description
+    assert "server offers aes256-gcm@openssh.com" in error.description
+    assert "we offer" not in error.description and "peer offers" not in error.description
