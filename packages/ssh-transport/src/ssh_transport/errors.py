@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ssh_wire import DisconnectError, DisconnectReason
 
-__all__ = ["MACError", "PacketError", "CompressionError", "ProtocolError"]
+__all__ = ["MACError", "PacketError", "CompressionError", "ProtocolError", "ConnectionLost"]
 
 
 class MACError(DisconnectError):
@@ -33,3 +33,14 @@ class ProtocolError(DisconnectError):
 
     def __init__(self, description: str) -> None:
         super().__init__(DisconnectReason.PROTOCOL_ERROR, description, local=True)
+
+
+class ConnectionLost(DisconnectError):
+    """The byte stream ended without a DISCONNECT from either side.
+
+    ``local`` is False (we send nothing on a dead stream), and the text says the
+    connection was lost, so it cannot be mistaken for a DISCONNECT we received."""
+
+    def __init__(self, description: str = "connection closed by peer") -> None:
+        super().__init__(DisconnectReason.CONNECTION_LOST, description, local=False)
+        self.args = (f"connection lost: {description}",)

@@ -28,7 +28,7 @@ from ssh_wire import (
 
 from . import ciphers, compression, kex, macs
 from .config import TransportConfig
-from .errors import PacketError, ProtocolError
+from .errors import ConnectionLost, PacketError, ProtocolError
 from .events import (
     ConnectionTerminated,
     DebugReceived,
@@ -187,12 +187,12 @@ class Transport:
         if self._state is _State.CLOSED:
             return
         if not data:
+            error = ConnectionLost()
             if self._state is _State.VERSION:
-                self._terminate(self._version_reader.closed_early(self._in))
-            else:
-                self._terminate(
-                    DisconnectError(DisconnectReason.CONNECTION_LOST, "connection closed by peer")
-                )
+                error = self._version_reader.closed_early(self._in)
+                if error.reason == DisconnectReason.CONNECTION_LOST:
+                    error = ConnectionLost(error.description)
+            self._terminate(error)
             return
         if self._state is _State.HOST_KEY:
             self._in += data
@@ -310,12 +310,19 @@ class Transport:
         self._start_kex()
 
     def close(self, reason: int = DisconnectReason.BY_APPLICATION, description: str = "") -> None:
-        """Send DISCONNECT and end the connection."""
+        """Send DISCONNECT and end the connection.
+
+        BY_APPLICATION is an orderly close (``ConnectionTerminated(None)``); any other
+        reason is reported as the local DisconnectError it is, so a layer above that
+        closes on an error does not read back as a clean end."""
         if self._state is _State.CLOSED:
             return
         self._send_packet(Disconnect(reason, description, "").encode())
         self._state = _State.CLOSED
-        self._events.append(ConnectionTerminated(None))
+        error = None
+        if reason != DisconnectReason.BY_APPLICATION:
+            error = DisconnectError(reason, description, local=True)
+        self._events.append(ConnectionTerminated(error))
 
     # -- receiving ----------------------------------------------------------
 
