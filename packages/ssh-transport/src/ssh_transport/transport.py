@@ -63,7 +63,7 @@ from .negotiation import Algorithms, guess_was_right, negotiate
 from .packet import PacketOpener, PacketSealer
 from .version import VersionReader, version_line
 
-__all__ = ["Role", "Transport"]
+__all__ = ["Role", "Transport", "MAX_QUEUED_MESSAGES", "MAX_QUEUED_BYTES"]
 
 log = logging.getLogger("ssh_transport")
 
@@ -80,6 +80,12 @@ _MAX_SEQ = 0xFFFFFFFF
 _MAX_BACK_TO_BACK_KEX = 8
 #: Key exchanges (the first included) a server runs for a client before authentication.
 _MAX_PREAUTH_KEX = 4
+#: Messages held back while a key exchange runs (see ``queued_bytes``), at most this many
+#: and this many payload bytes. A kex lasts a round trip or two, and a layer above that
+#: honours its channel windows (a few MiB each) stays far below; the bound caps what a
+#: runaway local sender, or a peer making us answer it, can pin in memory meanwhile.
+MAX_QUEUED_MESSAGES = 4096
+MAX_QUEUED_BYTES = 32 * 1024 * 1024
 _AEAD = frozenset(n for n in ciphers.supported_ciphers() if ciphers.cipher_spec(n).aead)
 
 
@@ -161,6 +167,7 @@ class Transport:
         self._packet_size = -1  # wire size of the packet being received, once known
         self._kex: _Kex | None = None
         self._queued: deque[bytes] = deque()  # upper-layer messages held during kex
+        self._queued_bytes = 0
         self._first_kex_done = False
         self._kex_count = 0
         self._back_to_back_kex = 0
@@ -242,6 +249,13 @@ class Transport:
         if self._kex is None and self._authenticated:
             return self._rekey_deadline
         return None
+
+    @property
+    def queued_bytes(self) -> int:
+        """Payload bytes held back until the running key exchange ends. A driver that
+        sends in a loop should wait for KexComplete while this is high: past
+        MAX_QUEUED_BYTES (or MAX_QUEUED_MESSAGES), sending raises LocalProtocolError."""
+        return self._queued_bytes
 
     @property
     def closed(self) -> bool:
@@ -453,12 +467,12 @@ class Transport:
                 self._events.append(MessageReceived(payload))
                 return
             if number == MessageNumber.PING:
-                self._send_or_queue(Pong(Ping.decode(payload).data).encode())
+                self._reply(Pong(Ping.decode(payload).data).encode())
                 return
             if number == MessageNumber.PONG:
                 self._events.append(PongReceived(Pong.decode(payload).data))
                 return
-            self._send_or_queue(Unimplemented(seq).encode())
+            self._reply(Unimplemented(seq).encode())
             return
         if number == MessageNumber.IGNORE:
             Ignore.decode(payload)
@@ -482,7 +496,7 @@ class Transport:
         elif number == MessageNumber.EXT_INFO:
             raise ProtocolError("EXT_INFO at the wrong time")
         else:
-            self._send_or_queue(Unimplemented(seq).encode())
+            self._reply(Unimplemented(seq).encode())
 
     def _on_disconnect(self, payload: bytes) -> None:
         # Read leniently: the peer is leaving anyway, and its reason code matters more than
@@ -500,7 +514,7 @@ class Transport:
         if service == self._service and not self._authenticated:
             # Paramiko asks again before every authentication attempt; sshd accepts that
             # until the user is authenticated, and so do we (the auth layer is unchanged).
-            self._send_or_queue(ServiceAccept(service).encode())
+            self._reply(ServiceAccept(service).encode())
             return
         if self._service is not None or service not in self.config.services:
             raise DisconnectError(
@@ -508,7 +522,7 @@ class Transport:
                 local=True,
             )  # fmt: skip
         self._service = service
-        self._send_or_queue(ServiceAccept(service).encode())
+        self._reply(ServiceAccept(service).encode())
         self._events.append(ServiceRequested(service))
 
     def _on_service_accept(self, payload: bytes) -> None:
@@ -807,8 +821,7 @@ class Transport:
         if self.config.rekey_seconds is not None:
             self._rekey_deadline = self._now + self.config.rekey_seconds
         self._events.append(KexComplete(kx.algorithms, self.session_id, first, self.strict_kex))
-        while self._queued and self._kex is None:
-            self._send_packet(self._queued.popleft())
+        self._release_queued()
 
     @staticmethod
     def _cipher_rekey_limit(algs: Algorithms) -> int:
@@ -847,11 +860,43 @@ class Transport:
         if self._state is _State.CLOSED:
             raise LocalProtocolError("the connection is closed")
         if self._kex is not None or not self._first_kex_done:
-            self._queued.append(payload)
+            if self._queue_full(payload):
+                # The local application is over-sending while keys change: its error,
+                # not the peer's, so it is told and the connection goes on (the message
+                # is not taken; it may retry after KexComplete). Disconnecting would
+                # punish the peer for our caller's loop.
+                raise LocalProtocolError(
+                    f"more than {MAX_QUEUED_MESSAGES} messages or {MAX_QUEUED_BYTES} bytes"
+                    " held back during a key exchange; wait for KexComplete"
+                )
+            self._hold(payload)
             return
         self._send_packet(payload)
         self._packets_since_kex += 1
         self._check_rekey()
+
+    def _reply(self, payload: bytes) -> None:
+        """Answer a peer's message (PONG, UNIMPLEMENTED, SERVICE_ACCEPT)."""
+        if (self._kex is not None or not self._first_kex_done) and self._queue_full(payload):
+            # Here the peer makes us queue (a PING flood while our KEXINIT waits for its).
+            raise ProtocolError("too many messages to answer during a key exchange")
+        self._send_or_queue(payload)
+
+    def _queue_full(self, payload: bytes) -> bool:
+        return (
+            len(self._queued) >= MAX_QUEUED_MESSAGES
+            or self._queued_bytes + len(payload) > MAX_QUEUED_BYTES
+        )
+
+    def _hold(self, payload: bytes) -> None:
+        self._queued.append(payload)
+        self._queued_bytes += len(payload)
+
+    def _release_queued(self) -> None:
+        while self._queued and self._kex is None:
+            payload = self._queued.popleft()
+            self._queued_bytes -= len(payload)
+            self._send_packet(payload)
 
     def _send_packet(self, payload: bytes) -> None:
         number = payload[0]
