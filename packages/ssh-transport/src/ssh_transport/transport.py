@@ -194,7 +194,7 @@ class Transport:
         if self._state is _State.CLOSED:
             return
         if not data:
-            error = ConnectionLost()
+            error: DisconnectError = ConnectionLost()
             if self._state is _State.VERSION:
                 error = self._version_reader.closed_early(self._in)
                 if error.reason == DisconnectReason.CONNECTION_LOST:
@@ -693,9 +693,7 @@ class Transport:
             return
         self.host_key = key
         self._state = _State.HOST_KEY
-        self._events.append(
-            HostKeyReceived(key, host_key_alg, answer_with=self._answer_host_key)
-        )
+        self._events.append(HostKeyReceived(key, host_key_alg, answer_with=self._answer_host_key))
 
     def _derive(self, kx: _Kex) -> tuple[PacketSealer, PacketOpener, tuple[str, str]]:
         result, algs = kx.result, kx.algorithms

@@ -13,9 +13,10 @@ import functools
 from ssh_wire import encode_mpint
 
 from .agreement import Agreement
-from .base import KexFailed, Rng
+from .base import Rng
+from .ffdh import FFDHKey, check_public, private_exponent
 
-__all__ = ["modp_prime", "DHAgreement", "MODP_GENERATOR", "dh_agreement"]
+__all__ = ["modp_prime", "DHAgreement", "MODP_GENERATOR", "dh_agreement", "check_public"]
 
 MODP_GENERATOR = 2
 
@@ -50,30 +51,20 @@ def modp_prime(bits: int) -> int:
     return prime
 
 
-def check_public(value: int, p: int) -> None:
-    """RFC 4253 8: values outside [2, p-2] are refused (small-subgroup defence)."""
-    if not 1 < value < p - 1:
-        raise KexFailed("DH public value out of range")
-
-
 class DHAgreement(Agreement):
     public_as_mpint = True
     p: int
     g: int = MODP_GENERATOR
 
     def __init__(self, rng: Rng) -> None:
-        # An exponent of twice the security level (at least 512 bits) as OpenSSH uses.
-        bits = max(512, min(self.p.bit_length() // 4, 1024))
-        self._x = int.from_bytes(rng(bits // 8), "big") | (1 << (bits - 1))
+        self._key = FFDHKey(self.p, self.g, private_exponent(rng, self.p))
 
     def _public_bytes(self) -> bytes:
-        e = pow(self.g, self._x, self.p)
+        e = self._key.public
         return e.to_bytes((e.bit_length() + 7) // 8, "big")
 
     def _shared(self, peer: bytes) -> bytes:
-        f = int.from_bytes(peer, "big")
-        check_public(f, self.p)
-        return encode_mpint(pow(f, self._x, self.p))
+        return encode_mpint(self._key.shared(int.from_bytes(peer, "big")))
 
     def client_public(self) -> bytes:
         return self._public_bytes()
