@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 
 import pytest
 
@@ -84,3 +85,12 @@ def test_a_value_outside_the_subgroup_fails_cleanly(backend: bool) -> None:
     # -2 is a non-residue modulo these p (order 2q): OpenSSL refuses it, pow need not.
     with contextlib.suppress(KexFailed):
         key.shared(p - 2)
+
+
+def test_cryptography_deprecation_never_reaches_the_application(backend: bool) -> None:
+    p = modp_prime(2048)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ours, theirs = FFDHKey(p, 2, 12345), FFDHKey(p, 2, 67890)
+        ours.shared(theirs.public)
+    assert caught == []
