@@ -94,3 +94,23 @@ def test_cryptography_deprecation_never_reaches_the_application(backend: bool) -
         ours, theirs = FFDHKey(p, 2, 12345), FFDHKey(p, 2, 67890)
         ours.shared(theirs.public)
     assert caught == []
+
+
+@pytest.mark.parametrize("bits", [2048, 3072, 4096, 6144, 8192])
+def test_the_rfc3526_groups_go_to_openssl(bits: int) -> None:
+    if not ffdh._OPENSSL:
+        pytest.skip("cryptography has no FFDH here")
+    p = modp_prime(bits)
+    assert FFDHKey(p, 2, private_exponent(os.urandom, p))._openssl is not None
+
+
+@pytest.mark.parametrize(("p", "g"), [(modp_prime(1024), 2), (modp_prime(2048), 5)])
+def test_groups_openssl_does_not_know_by_name_use_pow(p: int, g: int) -> None:
+    # OpenSSL would run primality tests on such groups at every key load (seconds for a
+    # moduli file's 3072-bit group).
+    assert FFDHKey(p, g, private_exponent(os.urandom, p))._openssl is None
+
+
+def test_a_safe_prime_of_a_named_size_is_not_mistaken_for_the_named_group() -> None:
+    p = modp_prime(2048)
+    assert not ffdh._named_group(p + 2**70, 2)

@@ -3,10 +3,12 @@
 Two things make it fast. The private exponent is sized from the group's strength
 instead of a fixed 1024 bits: the best attack on a short exponent costs about
 2**(bits/2), so twice the group's strength makes the exponent no weaker than the
-group itself (RFC 3526 section 8, RFC 7919 section 5.2). And the exponentiation runs
-in OpenSSL through ``cryptography``'s dh module when it is there: at 4096 and 8192
-bits that is 6 to 10 times faster than Python's ``pow``. ``cryptography`` deprecates
-that module, so ``pow`` stays as the fallback, giving the same numbers.
+group itself (RFC 3526 section 8, RFC 7919 section 5.2). And for the RFC 3526 groups
+the exponentiation runs in OpenSSL through ``cryptography``'s dh module when it is
+there: at 4096 and 8192 bits that is 6 to 10 times faster than Python's ``pow``.
+Other groups (a moduli file's, for group exchange) stay with ``pow``: OpenSSL would
+validate them at every use. ``cryptography`` deprecates the dh module, so ``pow``
+stays as the fallback, giving the same numbers.
 
 The private exponent always comes from the injected ``rng``; OpenSSL only computes.
 """
@@ -19,6 +21,7 @@ import warnings
 from typing import Any
 
 from .base import KexFailed, Rng
+from .modp import modp_prime
 
 __all__ = ["strength_bits", "exponent_bits", "private_exponent", "check_public", "FFDHKey"]
 
@@ -90,7 +93,7 @@ class FFDHKey:
         self.p, self.g = p, g
         self._x = x
         self._openssl: Any = None
-        if _OPENSSL:
+        if _OPENSSL and _named_group(p, g):
             _silence_deprecation()
             self._openssl = _openssl_private(p, g, x)
         if self._openssl is not None:
@@ -111,6 +114,16 @@ class FFDHKey:
             # g**y always does: only a hostile or broken peer gets here.
             raise KexFailed("DH public value rejected") from None
         return int.from_bytes(secret, "big")
+
+
+def _named_group(p: int, g: int) -> bool:
+    """Whether OpenSSL knows (p, g) by name: the RFC 3526 MODP groups of 2048 bits and up.
+
+    Any other group (a moduli file's, RFC 2409's 1024-bit one) it validates on every key
+    load, primality tests included: seconds per exchange at 3072 bits, far slower than pow.
+    """
+    bits = p.bit_length()
+    return g == 2 and bits in (2048, 3072, 4096, 6144, 8192) and p == modp_prime(bits)
 
 
 def _openssl_private(p: int, g: int, x: int) -> Any:
