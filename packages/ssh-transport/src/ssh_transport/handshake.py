@@ -350,13 +350,15 @@ class Handshake:
             return derive_key(result.hash_name, result.shared_secret, result.exchange_hash,
                               letter, session_id, size)  # fmt: skip
 
-        c2s = (algs.cipher_client_to_server, algs.mac_client_to_server, b"ACE")
-        s2c = (algs.cipher_server_to_client, algs.mac_server_to_client, b"BDF")
+        # Each direction: its cipher, its MAC, and the letters of its (IV, encryption key,
+        # integrity key).
+        c2s = (algs.cipher_client_to_server, algs.mac_client_to_server, (b"A", b"C", b"E"))
+        s2c = (algs.cipher_server_to_client, algs.mac_server_to_client, (b"B", b"D", b"F"))
         out, into = (c2s, s2c) if self.role is Role.CLIENT else (s2c, c2s)
         out_cipher, in_cipher = ciphers.cipher_spec(out[0]), ciphers.cipher_spec(into[0])
         out_mac = None if out_cipher.aead else macs.mac_spec(out[1])
         in_mac = None if in_cipher.aead else macs.mac_spec(into[1])
-        iv, enc, integ = (out[2][i : i + 1] for i in range(3))
+        iv, enc, integ = out[2]
         sealer = PacketSealer(
             out_cipher,
             key(enc, out_cipher.key_size),
@@ -365,7 +367,7 @@ class Handshake:
             key(integ, out_mac.key_size) if out_mac else b"",
             rng=self._t._rng,
         )
-        iv, enc, integ = (into[2][i : i + 1] for i in range(3))
+        iv, enc, integ = into[2]
         opener = PacketOpener(
             in_cipher,
             key(enc, in_cipher.key_size),
