@@ -31,6 +31,7 @@ def test_sending_past_the_count_bound_during_rekey_raises_locally() -> None:
         pair.client.send_message(bytes([94]))
     with pytest.raises(LocalProtocolError):
         pair.client.send_message(bytes([94]))
+    assert pair.client.queued_messages == MAX_QUEUED_MESSAGES
 
 
 def test_the_connection_survives_an_over_full_queue_and_delivers_what_it_held() -> None:

@@ -201,6 +201,11 @@ class Transport:
         return self._queued_bytes
 
     @property
+    def queued_messages(self) -> int:
+        """Messages held back until the running key exchange ends (see ``queued_bytes``)."""
+        return len(self._queued)
+
+    @property
     def closed(self) -> bool:
         return self._state is State.CLOSED
 
