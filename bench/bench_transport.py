@@ -11,6 +11,10 @@
 (c) Key exchange time per method: our client against our server in one process (memory
     pipe), and our client against OpenSSH's sshd over TCP (connect, kex, ssh-userauth).
 (d) The same handshake by paramiko, AsyncSSH and OpenSSH's ssh against that sshd.
+(e) Finite-field DH (group16, group18; curve25519 for scale): our client and AsyncSSH's,
+    interleaved against the same private sshd in one run, both up to the server's answer
+    to a "none" USERAUTH_REQUEST; medians, and ours in memory against ourselves.
+    --dh-only runs just this section (--dh-rounds, default 9).
 --profile: cProfile of the in-memory bulk path (seal, open, dispatch), top entries.
 """
 
@@ -25,6 +29,7 @@ import os
 import pstats
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,7 @@ from openssh_tools import (  # noqa: E402
     HAVE_OPENSSH,
     SSH,
     SshdFactory,
+    auth_none_request,
     common_algorithms,
     make_host_keys,
 )
@@ -235,6 +241,49 @@ def ssh_handshake(port: int, kex: str) -> float:
     return time.perf_counter() - start
 
 
+# -- (e) finite-field DH, ours against AsyncSSH -----------------------------------------------
+
+DH_KEX = ("diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512", "curve25519-sha256")
+
+
+def ours_to_auth_none(port: int, kex: str) -> float:
+    """Our client up to the USERAUTH_FAILURE for "none": where asyncssh_handshake stops."""
+    start = time.perf_counter()
+    t = SyncTransport(
+        SocketStream.connect("127.0.0.1", port), Role.CLIENT,
+        TransportConfig(kex_algorithms=[kex]), host_key_check=trust,
+    )  # fmt: skip
+    t.request_service("ssh-userauth")
+    t.send_message(auth_none_request())
+    t.receive_message(30)
+    elapsed = time.perf_counter() - start
+    t.close()
+    return elapsed
+
+
+def dh_section(port: int, rounds: int) -> None:
+    print(f"\n(e) DH handshakes against one sshd, to the 'none' auth reply; ms, median of {rounds}")
+    head = ["ours<->ours", "ours->sshd", "asyncssh", "ours/asyncssh"]
+    print(f"{'kex':34}" + "".join(f"{h:>14}" for h in head))
+    for kex in DH_KEX:
+        ours: list[float] = []
+        theirs: list[float] = []
+        for _ in range(rounds):  # interleaved, so both clients see the same machine load
+            ours.append(ours_to_auth_none(port, kex))
+            other = asyncssh_handshake(port, kex)
+            if other is not None:
+                theirs.append(other)
+        memory = statistics.median(kex_in_memory(kex) for _ in range(rounds))
+        mine = statistics.median(ours)
+        cells = [f"{memory * 1000:14.1f}", f"{mine * 1000:14.1f}"]
+        if theirs:
+            other_median = statistics.median(theirs)
+            cells += [f"{other_median * 1000:14.1f}", f"{mine / other_median:14.2f}"]
+        else:
+            cells += [f"{'-':>14}", f"{'-':>14}"]
+        print(f"{kex:34}" + "".join(cells))
+
+
 # -- profile -------------------------------------------------------------------------------
 
 
@@ -309,7 +358,11 @@ def main() -> None:
     parser.add_argument("--kex-rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--dh-only", action="store_true", help="only section (e)")
+    parser.add_argument("--dh-rounds", type=int, default=9)
     args = parser.parse_args()
+    if args.dh_only:
+        args.skip_throughput = True
 
     if not args.skip_throughput:
         print(f"(a)/(b) throughput, {args.mb} MB of 32 KiB messages; MB/s")
@@ -336,9 +389,14 @@ def main() -> None:
             factory = SshdFactory(lambda: Path(tmp) / f"sshd{next(counter)}", keys)
             sshd = factory.start(**common_algorithms().sshd_options(), LogLevel="ERROR")
         try:
-            print(f"\n(c)/(d) handshake to ssh-userauth, ms (best of {args.kex_rounds})")
-            head = ["ours<->ours", "ours->sshd", "paramiko", "asyncssh", "ssh(1)"]
-            print(f"{'kex':40}" + "".join(f"{h:>12}" for h in head) + f"{'ours/ssh':>10}")
+            if sshd is not None:
+                dh_section(sshd.port, args.dh_rounds)
+            if args.dh_only:
+                kexes = ()
+            else:
+                print(f"\n(c)/(d) handshake to ssh-userauth, ms (best of {args.kex_rounds})")
+                head = ["ours<->ours", "ours->sshd", "paramiko", "asyncssh", "ssh(1)"]
+                print(f"{'kex':40}" + "".join(f"{h:>12}" for h in head) + f"{'ours/ssh':>10}")
             for kex in kexes:
                 row = [best(lambda: kex_in_memory(kex), args.kex_rounds)]  # noqa: B023
                 assert sshd is not None

@@ -67,3 +67,71 @@ def test_repeated_service_request_is_accepted_until_authenticated() -> None:
     error = pair.terminated(Role.SERVER).error
     assert error is not None
     assert error.reason == DisconnectReason.SERVICE_NOT_AVAILABLE
+
+
+def test_close_by_application_is_a_clean_end() -> None:
+    from ssh_transport.events import ConnectionTerminated
+
+    pair = connected()
+    pair.client.close()
+    pair.collect()
+    assert pair.of_type(Role.CLIENT, ConnectionTerminated) == [ConnectionTerminated(None)]
+
+
+def test_close_with_an_error_reason_reports_that_reason() -> None:
+    pair = connected()
+    pair.client.close(DisconnectReason.PROTOCOL_ERROR, "auth layer gave up")
+    pair.collect()
+    error = pair.terminated(Role.CLIENT).error
+    assert error is not None
+    assert error.reason == DisconnectReason.PROTOCOL_ERROR
+    assert error.description == "auth layer gave up"
+    assert error.local is True
+
+
+def test_close_with_an_error_reason_sends_it_to_the_peer() -> None:
+    pair = connected()
+    pair.server.close(DisconnectReason.TOO_MANY_CONNECTIONS, "full")
+    pair.pump()
+    error = pair.terminated(Role.CLIENT).error
+    assert error is not None and error.reason == DisconnectReason.TOO_MANY_CONNECTIONS
+    assert error.local is False
+
+
+def test_stream_end_is_a_lost_connection_not_a_received_disconnect() -> None:
+    from ssh_transport import ConnectionLost
+
+    pair = connected()
+    pair.client.receive_data(b"")
+    pair.collect()
+    error = pair.terminated(Role.CLIENT).error
+    assert isinstance(error, ConnectionLost)
+    assert error.reason == DisconnectReason.CONNECTION_LOST
+    assert error.local is False
+    assert "received" not in str(error) and "lost" in str(error)
+
+
+def test_stream_end_sends_no_disconnect() -> None:
+    pair = connected()
+    pair.client.receive_data(b"")
+    assert pair.client.data_to_send() == b""
+
+
+def test_stream_end_before_the_banner_is_a_lost_connection_too() -> None:
+    from ssh_transport import ConnectionLost, Transport
+    from ssh_transport.events import ConnectionTerminated
+
+    client = Transport(Role.CLIENT)
+    client.receive_data(b"")
+    event = client.next_event()
+    assert isinstance(event, ConnectionTerminated)
+    assert isinstance(event.error, ConnectionLost)
+    assert "received" not in str(event.error)
+
+
+def test_a_received_disconnect_still_says_received() -> None:
+    pair = connected()
+    pair.server.close(DisconnectReason.BY_APPLICATION, "bye")
+    pair.pump()
+    error = pair.terminated(Role.CLIENT).error
+    assert error is not None and "received" in str(error)

@@ -10,6 +10,7 @@ from transport_pair import Pair, server_config
 from ssh_transport import kex
 from ssh_transport.config import TransportConfig
 from ssh_transport.events import KexComplete
+from ssh_transport.handshake import Handshake
 from ssh_transport.messages import KexInit
 from ssh_transport.negotiation import (
     PSEUDO_KEX_NAMES,
@@ -189,18 +190,22 @@ class TestGuess:
         assert not guess_was_right(kexinit(kex_algorithms=()), kexinit())
 
 
-class _GuessingClient(Transport):
-    """A client that sets first_kex_packet_follows and sends a guessed packet."""
+class _GuessingHandshake(Handshake):
+    """Sets first_kex_packet_follows and sends a guessed packet."""
 
     guess = b"\x1e" + b"\x00\x00\x00\x04junk"  # a KEX_ECDH_INIT that would not parse
 
-    def _kexinit(self) -> KexInit:
-        return replace(super()._kexinit(), first_kex_packet_follows=not self._first_kex_done)
+    def kexinit(self) -> KexInit:
+        return replace(super().kexinit(), first_kex_packet_follows=not self.first_done)
 
-    def _start_kex(self) -> None:
-        super()._start_kex()
-        if not self._first_kex_done:
-            self._send_packet(self.guess)
+    def start(self) -> None:
+        super().start()
+        if not self.first_done:
+            self._t._send_packet(self.guess)
+
+
+class _GuessingClient(Transport):
+    _handshake_type = _GuessingHandshake
 
 
 def guessing_pair(server_kex: str) -> Pair:
@@ -223,3 +228,15 @@ def test_right_guess_is_used_by_the_server() -> None:
     pair.pump()
     error = pair.terminated(Role.SERVER).error
     assert error is not None and error.reason == DisconnectReason.KEY_EXCHANGE_FAILED
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_negotiation_failure_names_whose_list_is_whose(role: Role) -> None:
+    client = TransportConfig(ciphers="aes128-ctr")
+    pair = Pair(client, server_config(ciphers="aes256-gcm@openssh.com"))
+    pair.pump()
+    error = pair.terminated(role).error
+    assert error is not None and error.reason == DisconnectReason.KEY_EXCHANGE_FAILED
+    assert "client offers aes128-ctr;" in error.description
+    assert "server offers aes256-gcm@openssh.com" in error.description
+    assert "we offer" not in error.description and "peer offers" not in error.description

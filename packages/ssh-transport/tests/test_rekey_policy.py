@@ -5,9 +5,9 @@ from __future__ import annotations
 from transport_pair import connected, inject
 
 from ssh_transport import KexComplete, KexFailed, Role, TransportConfig
+from ssh_transport.handshake import cipher_rekey_limit
 from ssh_transport.messages import Unimplemented
 from ssh_transport.negotiation import Algorithms
-from ssh_transport.transport import Transport
 
 
 def algorithms(cipher: str) -> Algorithms:
@@ -16,7 +16,7 @@ def algorithms(cipher: str) -> Algorithms:
 
 
 def test_rfc4344_limit_for_16_byte_blocks_and_1_gib_for_8_byte_blocks() -> None:
-    limit = Transport._cipher_rekey_limit
+    limit = cipher_rekey_limit
     assert limit(algorithms("aes128-gcm@openssh.com")) == 16 << 32
     assert limit(algorithms("chacha20-poly1305@openssh.com")) == 1 << 30
 

@@ -269,8 +269,8 @@ def test_sequence_wrap_without_strict_is_fine() -> None:
 
 def strict_marker_in_rekey(role: Role, pair: Pair) -> None:
     """Make ``role`` put its strict marker in every KEXINIT, not just the first."""
-    t = pair.side(role)
-    original = t._kexinit
+    handshake = pair.side(role)._handshake
+    original = handshake.kexinit
     marker = (
         "kex-strict-c-v00@openssh.com" if role is Role.CLIENT else ("kex-strict-s-v00@openssh.com")
     )
@@ -281,7 +281,7 @@ def strict_marker_in_rekey(role: Role, pair: Pair) -> None:
             return msg
         return replace(msg, kex_algorithms=(*msg.kex_algorithms, marker))
 
-    t._kexinit = kexinit  # type: ignore[method-assign]
+    handshake.kexinit = kexinit  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("late", list(Role))

@@ -391,7 +391,7 @@ def test_host_key_replaced_during_rekey() -> None:
     pair = connected()
     from ssh_keys import generate_private_key
 
-    pair.server._host_keys = {"ssh-ed25519": HostKey(generate_private_key("ed25519"))}
+    pair.server._handshake.host_keys = {"ssh-ed25519": HostKey(generate_private_key("ed25519"))}
     pair.client.start_rekey()
     pair.pump()
     error = pair.terminated(Role.CLIENT).error

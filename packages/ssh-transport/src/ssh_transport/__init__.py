@@ -8,7 +8,7 @@ package never imports asyncio or socket.
 from __future__ import annotations
 
 from .config import TransportConfig
-from .errors import CompressionError, MACError, PacketError, ProtocolError
+from .errors import CompressionError, ConnectionLost, MACError, PacketError, ProtocolError
 from .events import (
     ConnectionTerminated,
     DebugReceived,
@@ -57,6 +57,7 @@ __all__ = [
     "PacketError",
     "CompressionError",
     "ProtocolError",
+    "ConnectionLost",
     "KexFailed",
     "ProtocolVersionError",
     # extension points

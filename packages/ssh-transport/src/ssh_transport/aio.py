@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from ssh_keys import PublicKey
-from ssh_wire import DisconnectError, DisconnectReason, LocalProtocolError
+from ssh_wire import DisconnectReason, LocalProtocolError
 
 from . import _aio_backend as backend
 from ._aio_backend import AsyncStream
 from .config import TransportConfig
-from .errors import TransportTimeout
+from .errors import ConnectionLost, TransportTimeout
 from .events import (
     INFO_EVENTS,
     MAX_INFO_EVENTS,
@@ -73,6 +73,10 @@ Handler = Callable[[Any], Any]
 MAX_QUEUED = 1024 * 1024
 #: Bytes waiting to be written past which an application call waits for the socket.
 MAX_OUTBOX = 1024 * 1024
+#: Messages (and their bytes) held back by a running key exchange past which an application
+#: call waits for the exchange to end.
+MAX_HELD = 256
+MAX_HELD_BYTES = 1024 * 1024
 #: Longest a read waits before the timers are looked at again (an action may move them).
 MAX_READ_WAIT = 1.0
 
@@ -252,7 +256,7 @@ class AsyncTransport:
 
     def _lost(self, why: str) -> None:
         if self.error is None:
-            self.error = DisconnectError(DisconnectReason.CONNECTION_LOST, why)
+            self.error = ConnectionLost(why)
         if not self.core.closed:
             self.core.receive_data(b"")
 
@@ -410,6 +414,11 @@ class AsyncTransport:
         result = await self._update(action)
         if self._outbox_bytes > MAX_OUTBOX:
             await self._write_out(block=True)
+        transport = self.transport
+        if transport.queued_bytes > MAX_HELD_BYTES or transport.queued_messages > MAX_HELD:
+            # A key exchange holds our messages back: wait for it rather than pile up more
+            # (the core refuses to hold more than its bound).
+            await self.wait_until(lambda: True if transport.queued_messages == 0 else None)
         return result
 
     async def wait_until(self, ready: Callable[[], R | None], timeout: float | None = None) -> R:

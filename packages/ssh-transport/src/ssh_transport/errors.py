@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from ssh_wire import DisconnectError, DisconnectReason
 
-__all__ = ["MACError", "PacketError", "CompressionError", "ProtocolError", "TransportTimeout"]
+__all__ = [
+    "MACError",
+    "PacketError",
+    "CompressionError",
+    "ProtocolError",
+    "ConnectionLost",
+    "TransportTimeout",
+]
 
 
 class MACError(DisconnectError):
@@ -41,3 +48,14 @@ class TransportTimeout(DisconnectError, TimeoutError):
 
     def __init__(self, description: str = "timed out waiting for the peer") -> None:
         super().__init__(DisconnectReason.CONNECTION_LOST, description, local=True)
+
+
+class ConnectionLost(DisconnectError):
+    """The byte stream ended without a DISCONNECT from either side.
+
+    ``local`` is False (we send nothing on a dead stream), and the text says the
+    connection was lost, so it cannot be mistaken for a DISCONNECT we received."""
+
+    def __init__(self, description: str = "connection closed by peer") -> None:
+        super().__init__(DisconnectReason.CONNECTION_LOST, description, local=False)
+        self.args = (f"connection lost: {description}",)

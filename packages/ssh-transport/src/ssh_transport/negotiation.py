@@ -57,14 +57,18 @@ def apply_modifiers(
 
 
 def choose(client: Sequence[str], server: Collection[str], what: str) -> str:
-    """The first of the client's names that the server also offers."""
+    """The first of the client's names that the server also offers.
+
+    The failure names each list by its owner, not "we"/"peer": the same text then reads
+    right on both ends of the connection."""
     offered = set(server)
     for name in client:
         if name in offered and name not in PSEUDO_KEX_NAMES:
             return name
     raise DisconnectError(
         DisconnectReason.KEY_EXCHANGE_FAILED,
-        f"no matching {what}: we offer {','.join(client)}; peer offers {','.join(server)}",
+        f"no matching {what}: client offers {','.join(client) or '(none)'};"
+        f" server offers {','.join(server) or '(none)'}",
         local=True,
     )
 

@@ -17,7 +17,8 @@ from .base import (
     Rng,
     ServerKex,
 )
-from .groups import MODP_GENERATOR, check_public, modp_prime
+from .ffdh import FFDHKey, private_exponent
+from .groups import MODP_GENERATOR, modp_prime
 
 __all__ = [
     "GexClient",
@@ -65,11 +66,6 @@ def parse_moduli(text: str) -> list[tuple[int, int]]:
         if 1 < generator < modulus - 1:
             groups.append((modulus, generator))
     return groups
-
-
-def _exponent(rng: Rng, p: int) -> int:
-    bits = max(512, min(p.bit_length() // 4, 1024))
-    return int.from_bytes(rng(bits // 8), "big") | (1 << (bits - 1))
 
 
 def _exchange_hash(
@@ -123,14 +119,13 @@ class GexClient(ClientKex):
         if p % 2 == 0 or not 1 < g < p - 1:
             raise KexFailed("server's group is invalid")
         self._p, self._g = p, g
-        self._x = _exponent(self.rng, p)
-        self._e = pow(g, self._x, p)
+        self._key = FFDHKey(p, g, private_exponent(self.rng, p))
+        self._e = self._key.public
         self._state = "reply"
         return KexStep(send=[Writer().byte(INIT).mpint(self._e).getvalue()])
 
     def _reply(self, host_key: bytes, f: int, signature: bytes) -> KexStep:
-        check_public(f, self._p)
-        shared = Writer().mpint(pow(f, self._x, self._p)).getvalue()
+        shared = Writer().mpint(self._key.shared(f)).getvalue()
         h = _exchange_hash(
             self.spec, self.context, host_key, self.request, self._p, self._g, self._e, f, shared
         )
@@ -188,10 +183,9 @@ class GexServer(ServerKex):
         return KexStep(send=[Writer().byte(GROUP).mpint(p).mpint(g).getvalue()])
 
     def _reply(self, e: int) -> KexStep:
-        check_public(e, self._p)
-        x = _exponent(self.rng, self._p)
-        f = pow(self._g, x, self._p)
-        shared = Writer().mpint(pow(e, x, self._p)).getvalue()
+        key = FFDHKey(self._p, self._g, private_exponent(self.rng, self._p))
+        f = key.public
+        shared = Writer().mpint(key.shared(e)).getvalue()
         h = _exchange_hash(
             self.spec, self.context, self.host_key_blob, self._request, self._p, self._g, e, f,
             shared,

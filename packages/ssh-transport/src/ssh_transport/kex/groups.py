@@ -1,59 +1,15 @@
-"""Finite-field Diffie-Hellman: the fixed MODP groups (RFC 4253 8, RFC 8268).
-
-The primes of RFC 2409 and RFC 3526 are defined by a formula over the binary
-expansion of pi; we compute them from it (once, on first use) instead of
-pasting kilobytes of hex. Tests check the results against the RFCs' published
-first and last words and for safe primality.
-"""
+"""Finite-field Diffie-Hellman over the fixed MODP groups (RFC 4253 8, RFC 8268)."""
 
 from __future__ import annotations
-
-import functools
 
 from ssh_wire import encode_mpint
 
 from .agreement import Agreement
-from .base import KexFailed, Rng
+from .base import Rng
+from .ffdh import FFDHKey, check_public, private_exponent
+from .modp import MODP_GENERATOR, modp_prime
 
-__all__ = ["modp_prime", "DHAgreement", "MODP_GENERATOR", "dh_agreement"]
-
-MODP_GENERATOR = 2
-
-# RFC 2409 6.2 (1024) and RFC 3526 2-7: p = 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) pi) + k)
-_MODP_OFFSETS = {1024: 129093, 2048: 124476, 3072: 1690314, 4096: 240904, 6144: 929484,
-                 8192: 4743158}  # fmt: skip
-
-
-def _arctan_inverse(x: int, one: int) -> int:
-    """arctan(1/x) * one, by its Taylor series in fixed point."""
-    total = term = one // x
-    x2, n, sign = x * x, 1, -1
-    while term:
-        term //= x2
-        n += 2
-        total += sign * (term // n)
-        sign = -sign
-    return total
-
-
-def _pi_scaled(bits: int) -> int:
-    """floor(pi * 2**bits), via Machin's formula with 64 guard bits."""
-    one = 1 << (bits + 64)
-    return (4 * (4 * _arctan_inverse(5, one) - _arctan_inverse(239, one))) >> 64
-
-
-@functools.cache
-def modp_prime(bits: int) -> int:
-    """The MODP safe prime of ``bits`` bits (1024, 2048, 3072, 4096, 6144, 8192)."""
-    k = _MODP_OFFSETS[bits]
-    prime: int = 2**bits - 2 ** (bits - 64) - 1 + 2**64 * (_pi_scaled(bits - 130) + k)
-    return prime
-
-
-def check_public(value: int, p: int) -> None:
-    """RFC 4253 8: values outside [2, p-2] are refused (small-subgroup defence)."""
-    if not 1 < value < p - 1:
-        raise KexFailed("DH public value out of range")
+__all__ = ["modp_prime", "DHAgreement", "MODP_GENERATOR", "dh_agreement", "check_public"]
 
 
 class DHAgreement(Agreement):
@@ -62,18 +18,14 @@ class DHAgreement(Agreement):
     g: int = MODP_GENERATOR
 
     def __init__(self, rng: Rng) -> None:
-        # An exponent of twice the security level (at least 512 bits) as OpenSSH uses.
-        bits = max(512, min(self.p.bit_length() // 4, 1024))
-        self._x = int.from_bytes(rng(bits // 8), "big") | (1 << (bits - 1))
+        self._key = FFDHKey(self.p, self.g, private_exponent(rng, self.p))
 
     def _public_bytes(self) -> bytes:
-        e = pow(self.g, self._x, self.p)
+        e = self._key.public
         return e.to_bytes((e.bit_length() + 7) // 8, "big")
 
     def _shared(self, peer: bytes) -> bytes:
-        f = int.from_bytes(peer, "big")
-        check_public(f, self.p)
-        return encode_mpint(pow(f, self._x, self.p))
+        return encode_mpint(self._key.shared(int.from_bytes(peer, "big")))
 
     def client_public(self) -> bytes:
         return self._public_bytes()
