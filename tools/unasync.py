@@ -5,7 +5,7 @@ from them here, so no behaviour can exist in one and not the other:
 
 - ``async def`` / ``async with`` / ``async for`` lose ``async``, ``await`` goes;
 - names are swapped by :data:`NAMES` (``AsyncTransport`` -> ``SyncTransport``,
-  ``_aio_backend`` -> ``_sync_backend``, ``__aenter__`` -> ``__enter__``, ...);
+  ``aio_backend`` -> ``sync_backend``, ``__aenter__`` -> ``__enter__``, ...);
 - lines between ``# unasync: async-only`` and ``# unasync: end`` are dropped, and lines
   between ``# unasync: sync-only`` and ``# unasync: end`` are uncommented;
 - the result goes through ``ruff check --fix`` (imports) and ``ruff format``.
@@ -44,6 +44,7 @@ FILES = [
 
 #: Identifier swaps, applied to whole NAME tokens only.
 NAMES = {
+    "aio_backend": "sync_backend",
     "_aio_backend": "_sync_backend",
     "AsyncTransport": "SyncTransport",
     "AsyncStream": "Stream",

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("ssh_wire", "ssh_keys", "ssh_agent", "ssh_transport", "ssh_auth", "ssh_connection",
             "ssh_sftp")  # fmt: skip
 #: Modules other packages may import from besides ``__init__``: the I/O drivers.
-DRIVER_MODULES = ("sync", "aio")
+# Front ends, and the backend seam the upper layers' front ends are generated over.
+DRIVER_MODULES = ("sync", "aio", "aio_backend", "sync_backend")
 
 
 def _sources() -> list[tuple[str, Path]]:

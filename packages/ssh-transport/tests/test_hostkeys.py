@@ -57,7 +57,7 @@ def test_defaults_have_no_sha1_and_legacy_has_it() -> None:
 
 
 def _offered(pair: Pair) -> tuple[str, ...]:
-    return pair.server._kexinit().server_host_key_algorithms
+    return pair.server._handshake.kexinit().server_host_key_algorithms
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import ssh_transport.aio_backend as backend
 from ssh_keys import AsyncSigner, Signer
 from ssh_transport import StreamCore, Transport
-from ssh_transport import _aio_backend as backend
 from ssh_transport.aio import AsyncTransport
 from ssh_wire import LocalProtocolError
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import ssh_transport.sync_backend as backend
 from ssh_keys import Signer
 from ssh_transport import StreamCore, Transport
-from ssh_transport import _sync_backend as backend
 from ssh_transport.sync import SyncTransport
 from ssh_wire import LocalProtocolError
 

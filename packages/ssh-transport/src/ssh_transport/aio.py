@@ -1,8 +1,8 @@
 """asyncio front end: one pump runs a stack of cores (a Transport at the bottom) over a stream.
 
 This file is the source of both front ends: ``tools/unasync.py`` generates
-:mod:`ssh_transport.sync` from it (``async``/``await`` dropped, ``_aio_backend`` swapped
-for ``_sync_backend``, ``Async`` names for their blocking twins). Edit this file, then run
+:mod:`ssh_transport.sync` from it (``async``/``await`` dropped, ``aio_backend`` swapped
+for ``sync_backend``, ``Async`` names for their blocking twins). Edit this file, then run
 ``python tools/unasync.py``; CI fails when the generated file is stale.
 
 The pump owns the stream, a background reader (a task here, a thread when blocking) and the
@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 from ssh_keys import PublicKey
 from ssh_wire import DisconnectReason, LocalProtocolError
 
-from . import _aio_backend as backend
-from ._aio_backend import AsyncStream
+from . import aio_backend as backend
+from .aio_backend import AsyncStream
 from .config import TransportConfig
 from .errors import ConnectionLost, TransportTimeout
 from .events import (
@@ -43,7 +43,7 @@ from .stacking import StackedCore, StreamCore
 from .transport import Role, Transport
 
 # unasync: sync-only
-# from ._sync_backend import ProcessStream, SocketStream
+# from .sync_backend import ProcessStream, SocketStream
 # unasync: end
 
 __all__ = [
@@ -73,10 +73,6 @@ Handler = Callable[[Any], Any]
 MAX_QUEUED = 1024 * 1024
 #: Bytes waiting to be written past which an application call waits for the socket.
 MAX_OUTBOX = 1024 * 1024
-#: Messages (and their bytes) held back by a running key exchange past which an application
-#: call waits for the exchange to end.
-MAX_HELD = 256
-MAX_HELD_BYTES = 1024 * 1024
 #: Longest a read waits before the timers are looked at again (an action may move them).
 MAX_READ_WAIT = 1.0
 
@@ -409,15 +405,16 @@ class AsyncTransport:
     async def call(self, action: Callable[[], R]) -> R:
         """Run ``action`` (a call on the stack's cores) under the pump's lock, then deliver
         what it caused: events to waiters, bytes to the peer. When more than MAX_OUTBOX
-        bytes wait to be written, the caller waits until they are: a fast sender is held
-        to the pace of the socket."""
+        bytes wait to be written, the caller waits until they are, and while a key exchange
+        holds messages back, until it ends: a fast sender keeps the pace of the peer."""
         result = await self._update(action)
         if self._outbox_bytes > MAX_OUTBOX:
             await self._write_out(block=True)
         transport = self.transport
-        if transport.queued_bytes > MAX_HELD_BYTES or transport.queued_messages > MAX_HELD:
-            # A key exchange holds our messages back: wait for it rather than pile up more
-            # (the core refuses to hold more than its bound).
+        if transport.queued_messages:
+            # A key exchange holds our messages back: wait for it, as OpenSSH stops reading
+            # its channels during one, rather than pile up more (the core holds a bounded
+            # amount and refuses more).
             await self.wait_until(lambda: True if transport.queued_messages == 0 else None)
         return result
 

@@ -2,7 +2,7 @@
 
 The asyncio front ends (``aio.py`` of each package) are the source; ``tools/unasync.py``
 turns them into the blocking ones by dropping ``async``/``await`` and swapping this module
-for :mod:`ssh_transport._sync_backend`, which has the same names with threads and sockets
+for :mod:`ssh_transport.sync_backend`, which has the same names with threads and sockets
 behind them. Everything that differs between the two runtimes lives in these two modules.
 """
 

@@ -1,8 +1,8 @@
 """The blocking side of the front ends' backend seam: the names of
-:mod:`ssh_transport._aio_backend`, with threads and blocking sockets behind them.
+:mod:`ssh_transport.aio_backend`, with threads and blocking sockets behind them.
 
 The generated blocking front ends import this module where their asyncio source imports
-``_aio_backend``. One background reader thread per connection pumps the core, so a thread
+``aio_backend``. One background reader thread per connection pumps the core, so a thread
 blocked on one channel never starves another and keepalives are answered while the
 application is busy.
 """
