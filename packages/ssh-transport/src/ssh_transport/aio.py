@@ -411,7 +411,7 @@ class AsyncTransport:
         if self._outbox_bytes > MAX_OUTBOX:
             await self._write_out(block=True)
         transport = self.transport
-        if transport.queued_messages:
+        if transport.queued_messages and not self.core.closed:
             # A key exchange holds our messages back: wait for it, as OpenSSH stops reading
             # its channels during one, rather than pile up more (the core holds a bounded
             # amount and refuses more).
@@ -508,7 +508,7 @@ class AsyncTransport:
             if not self.core.closed:
                 self.core.close(DisconnectReason.BY_APPLICATION, description)
 
-        await self.call(disconnect)
+        await self._update(disconnect)
         # Another task (thread) may be writing: wait for it, so nothing queued is lost.
         async with self._write_lock:
             if self._outbox:

@@ -388,7 +388,7 @@ class SyncTransport:
         if self._outbox_bytes > MAX_OUTBOX:
             self._write_out(block=True)
         transport = self.transport
-        if transport.queued_messages:
+        if transport.queued_messages and not self.core.closed:
             # A key exchange holds our messages back: wait for it, as OpenSSH stops reading
             # its channels during one, rather than pile up more (the core holds a bounded
             # amount and refuses more).
@@ -481,7 +481,7 @@ class SyncTransport:
             if not self.core.closed:
                 self.core.close(DisconnectReason.BY_APPLICATION, description)
 
-        self.call(disconnect)
+        self._update(disconnect)
         # Another task (thread) may be writing: wait for it, so nothing queued is lost.
         with self._write_lock:
             if self._outbox:
