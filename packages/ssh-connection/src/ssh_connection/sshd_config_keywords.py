@@ -118,6 +118,10 @@ def _string(keyword: str) -> Parser:
     return lambda args, rest: _one(args, keyword)
 
 
+def _path_item(keyword: str) -> Parser:
+    return lambda args, rest: (_one(args, keyword),)
+
+
 def _rest(args: list[str], rest: str) -> Value:
     return rest  # ForceCommand: the rest of the line, quotes and all, as sshd keeps it
 
@@ -387,7 +391,7 @@ def _yes_no(value: Value) -> list[str]:
 
 def _joined(value: Value) -> list[str]:
     assert isinstance(value, tuple)
-    return [" ".join(value)]
+    return [" ".join(value)] if value else []
 
 
 def _each(value: Value) -> list[str]:
@@ -442,8 +446,8 @@ def _build() -> dict[str, Keyword]:
         _kw("Port", _parse_port, (22,), combine="append", dump=_each),
         _kw("ListenAddress", _listen, (), combine="append"),
         _kw("AddressFamily", _choice(_FAMILIES, "AddressFamily"), "any"),
-        _kw("HostKey", _string("HostKey"), (), combine="append"),
-        _kw("HostCertificate", _string("HostCertificate"), (), combine="append"),
+        _kw("HostKey", _path_item("HostKey"), (), combine="append", dump=_each),
+        _kw("HostCertificate", _path_item("HostCertificate"), (), combine="append", dump=_each),
         _kw("PidFile", _string("PidFile"), "/run/sshd.pid"),
         _kw("LogLevel", _log_level, "INFO", in_match=True),
         _kw("AuthorizedKeysFile", _words, (".ssh/authorized_keys", ".ssh/authorized_keys2"),
