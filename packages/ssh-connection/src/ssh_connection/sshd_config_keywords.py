@@ -360,11 +360,15 @@ def expand_algorithms(keyword: str, value: str) -> str:
     patterns = value[1:].split(",")
     if value[0] == "-":
         out = [a for a in default if not _matches_any(a, patterns)]
-    elif value[0] == "+":
-        out = default + [a for a in known if a not in default and _matches_any(a, patterns)]
     else:
-        head = [a for a in known if _matches_any(a, patterns)]
-        out = head + [a for a in default if a not in head]
+        # Added names come in the order they are given, each pattern in OpenSSH's order.
+        picked: list[str] = []
+        for pattern in patterns:
+            picked += [a for a in known if match_glob(a, pattern) and a not in picked]
+        if value[0] == "+":
+            out = default + [a for a in picked if a not in default]
+        else:
+            out = picked + [a for a in default if a not in picked]
     return ",".join(out)
 
 
