@@ -183,6 +183,26 @@ Match All
   MaxAuthTries 7
   ClientAliveCountMax 9
 """,
+    "edge_forms": """
+HostKey {k1}
+Port = 2200
+Port 2201
+AddressFamily inet6
+  Banner "/a #b" #c
+ForceCommand echo "x  y" # the comment stays, as in sshd
+RekeyLimit default none
+UnusedConnectionTimeout 0
+LoginGraceTime 0
+MaxStartups 10:30:60
+ChannelTimeout none
+PermitListen [::1]:80 127.0.0.1:*
+PERMITROOTLOGIN forced-commands-only
+LogLevel debug3
+PasswordAuthentication=no
+KbdInteractiveAuthentication = no
+Match All
+  MaxAuthTries 2
+""",
     "include": """
 HostKey {k1}
 Include {dir}/conf.d/*.conf
@@ -191,7 +211,7 @@ Match User alice
   Include {dir}/in_match.conf
   MaxSessions 3
 Match User bob
-  Include {dir}/missing/*.conf
+  Include {dir}/missing/*.conf {dir}/bob.conf
 """,
 }
 
@@ -199,6 +219,7 @@ INCLUDED = {
     "conf.d/10-first.conf": "MaxAuthTries 2\nPort 2200\nMatch Address 10.0.0.0/8\n  Banner /b10\n",
     # The Match above ended with its file: this line is global again.
     "conf.d/20-second.conf": "MaxAuthTries 5\nPort 2201\nX11Forwarding yes\n",
+    "bob.conf": "Match All\n  ClientAliveInterval 33\nMatch Host *.org\n  GatewayPorts yes\n",
     "in_match.conf": "PermitTTY no\nMatch Host *.example.com\n  LogLevel ERROR\n",
 }
 
@@ -238,13 +259,18 @@ BAD = {
     "bad_root_login": "PermitRootLogin sometimes\n",
     "bad_auth_methods": "AuthenticationMethods any,publickey password\n",
     "bad_permit_open": "PermitOpen nohostport\n",
+    "empty_banner": 'Banner ""\n',
+    "subsystem_in_match": "Match User bob\nSubsystem x y\n",
+    "rekey_too_small": "RekeyLimit 8\n",
+    "global_in_included_match": "Match User bob\nInclude {dir}/inc\n",
 }
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_refused_like_sshd(name: str, tmp_path: Path, keys: tuple[Path, Path]) -> None:
     config = tmp_path / "sshd_config"
-    config.write_text(f"HostKey {keys[0]}\n" + BAD[name])
+    (tmp_path / "inc").write_text("Match All\nPort 22\n")
+    config.write_text(f"HostKey {keys[0]}\n" + BAD[name].format(dir=tmp_path))
     result = subprocess.run(
         [SSHD, "-t", "-f", str(config)], capture_output=True, text=True, timeout=30
     )

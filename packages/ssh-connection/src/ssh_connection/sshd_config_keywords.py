@@ -111,15 +111,28 @@ def _time(keyword: str) -> Parser:
 
 def _time_or_none(keyword: str) -> Parser:
     time = _time(keyword)
-    return lambda args, rest: None if args[0] == "none" and len(args) == 1 else time(args, rest)
+
+    def parse(args: list[str], rest: str) -> Value:
+        # 0 means "no timeout" as much as "none" does; sshd prints both as none.
+        seconds = 0 if args == ["none"] else time(args, rest)
+        return seconds or None
+
+    return parse
 
 
 def _string(keyword: str) -> Parser:
-    return lambda args, rest: _one(args, keyword)
+    def parse(args: list[str], rest: str) -> Value:
+        arg = _one(args, keyword)
+        if not arg:
+            raise ValueError(f"{keyword} missing argument.")
+        return arg
+
+    return parse
 
 
 def _path_item(keyword: str) -> Parser:
-    return lambda args, rest: (_one(args, keyword),)
+    string = _string(keyword)
+    return lambda args, rest: (string(args, rest),)
 
 
 def _rest(args: list[str], rest: str) -> Value:
@@ -228,7 +241,7 @@ def _permit_open(keyword: str, listen: bool) -> Parser:
 
 def _channel_timeout(args: list[str], rest: str) -> Value:
     if args == ["none"]:
-        return ("none",)
+        return ()
     for arg in args:
         kind, eq, time = arg.partition("=")
         if not eq or not kind:
