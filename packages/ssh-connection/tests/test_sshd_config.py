@@ -76,7 +76,7 @@ def test_defaults_match_sshd() -> None:
     assert s["permitrootlogin"] == "without-password" and s["passwordauthentication"] is True
     assert s["authorizedkeysfile"] == (".ssh/authorized_keys", ".ssh/authorized_keys2")
     assert s["maxstartups"] == (10, 30, 100) and s["unusedconnectiontimeout"] is None
-    assert s.listen_addresses() == [("::", 22), ("0.0.0.0", 22)]  # noqa: S104
+    assert s.listen_addresses() == [("::", 22), ("0.0.0.0", 22)]
 
 
 def test_first_wins_and_lists() -> None:
