@@ -260,3 +260,24 @@ def test_never_crashes(text: str) -> None:
     except ConfigError:
         return
     config.for_connection("u", "h", "10.0.0.1", "10.0.0.2", 22).dump()
+
+
+def test_access_lists() -> None:
+    s = parse_sshd_config(
+        "DenyUsers mallory *@10.66.0.0/16\nAllowUsers alice bob@*.example.com bob@192.0.2.0/24\n"
+        "AllowGroups staff wheel\nDenyGroups banned\n"
+    ).settings()
+
+    def denied(user: str, host: str | None, address: str, groups: tuple[str, ...]) -> bool:
+        return s.access_denied(user, host=host, address=address, groups=groups) is not None
+
+    assert not denied("alice", None, "10.1.1.1", ("staff",))
+    assert denied("mallory", None, "10.1.1.1", ("staff",))
+    assert denied("alice", None, "10.66.3.4", ("staff",))  # denied by address
+    assert not denied("bob", "ci.example.com", "203.0.113.9", ("wheel",))
+    assert not denied("bob", None, "192.0.2.77", ("wheel",))
+    assert denied("bob", "ci.example.org", "203.0.113.9", ("wheel",))
+    assert denied("Alice", None, "10.1.1.1", ("staff",))  # user names are case-sensitive
+    assert denied("alice", None, "10.1.1.1", ("users",))  # no allowed group
+    assert denied("alice", None, "10.1.1.1", ("staff", "banned"))
+    assert parse_sshd_config("").settings().access_denied("x", host=None, address="::1") is None

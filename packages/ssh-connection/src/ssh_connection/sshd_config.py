@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import glob as _glob
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from ssh_keys.patterns import match_glob, match_host_and_address
 from ssh_wire import SSHError
 
 from .sshd_config_keywords import (
@@ -349,6 +350,33 @@ class SshdSettings(Mapping[str, object]):
             return []
         return [_under_home(expand_tokens(f, user=user, home=home, uid=uid), home) for f in files]
 
+    def access_denied(
+        self,
+        user: str,
+        *,
+        host: str | None,
+        address: str,
+        groups: Iterable[str] = (),
+    ) -> str | None:
+        """Why sshd's Deny/Allow Users/Groups refuse ``user`` from this client, or None.
+
+        ``user@host`` entries match the host part against the client's name (its address
+        when ``host`` is None) and address, CIDR allowed, as sshd does.
+        """
+        for pattern in self.words("denyusers"):
+            if _user_matches(user, host, address, pattern):
+                return f"user {user} is listed in DenyUsers"
+        allow = self.words("allowusers")
+        if allow and not any(_user_matches(user, host, address, p) for p in allow):
+            return f"user {user} is not listed in AllowUsers"
+        names = list(groups)
+        deny_groups, allow_groups = self.words("denygroups"), self.words("allowgroups")
+        if any(match_glob(g, p) for g in names for p in deny_groups):
+            return f"user {user} has a group listed in DenyGroups"
+        if allow_groups and not any(match_glob(g, p) for g in names for p in allow_groups):
+            return f"user {user} has no group listed in AllowGroups"
+        return None
+
     def authorized_principals_file(self, user: str, home: str, uid: int) -> str | None:
         template = self.text("authorizedprincipalsfile")
         if template == "none":
@@ -376,6 +404,14 @@ def _dump_values(name: str, value: object, settings: SshdSettings) -> list[str]:
     if isinstance(value, tuple):
         return [str(v) for v in value]
     return [str(value)]
+
+
+def _user_matches(user: str, host: str | None, address: str, pattern: str) -> bool:
+    # One pattern per word (no comma lists); user names compare case-sensitively.
+    user_part, at, host_part = pattern.rpartition("@")
+    if not at:
+        return match_glob(user, pattern)
+    return match_glob(user, user_part) and match_host_and_address(host, address, host_part)
 
 
 def _under_home(path: str, home: str) -> str:
