@@ -8,8 +8,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from openssh_tools import HAVE_OPENSSH, SshdFactory, run_ssh
 
-from ssh_keys import PublicKey, generate_private_key, load_private_key, sign_certificate
+from ssh_keys import (
+    PublicKey,
+    generate_private_key,
+    load_private_key,
+    sign_certificate,
+    write_private_key_file,
+)
 from ssh_keys.certificate import Certificate
 from ssh_keys.krl import load_revoked_keys, parse_krl
 
@@ -181,3 +188,74 @@ def test_empty_krl(tmp_path: Path) -> None:
     parsed = load_revoked_keys(krl)
     assert not parsed.certificates and not parsed.keys
     assert not parsed.is_revoked(generate_private_key("ed25519").public_key)
+
+
+# -- sshd's RevokedKeys as the oracle for plain files (ssh-keygen -Q reads only KRLs) -------
+
+
+@pytest.mark.skipif(not HAVE_OPENSSH, reason="needs sshd and ssh")
+@pytest.mark.parametrize("kind", ["plain", "krl"])
+def test_sshd_revoked_keys_agrees(kind: str, tmp_path: Path, sshd_factory: SshdFactory) -> None:
+    """sshd refuses exactly the keys and certificates our reading says are revoked
+    (with check_ca: sshd also checks a certificate's CA key against RevokedKeys)."""
+    ca, other_ca = generate_private_key("ed25519"), generate_private_key("ed25519")
+    # u3 holds certificates only: not in authorized_keys, so a login with it is the cert's.
+    users = {f"u{i}": generate_private_key("ed25519") for i in range(4)}
+    logins: dict[str, tuple[Path, Path | None, PublicKey]] = {}
+    for name, key in users.items():
+        path = tmp_path / name
+        write_private_key_file(path, key)
+        if name != "u3":
+            logins[name] = (path, None, key.public_key)
+    for name, (signer, serial, who) in {
+        "cert_ca_ok": (other_ca, 1, "u3"),
+        "cert_ca_revoked": (ca, 2, "u3"),
+        "cert_of_revoked_key": (other_ca, 3, "u0"),
+        "cert_serial": (other_ca, 7, "u3"),
+    }.items():
+        cert = sign_certificate(
+            signer, users[who].public_key, serial=serial, principals=["root"], key_id=name
+        )
+        cert_path = tmp_path / f"{name}-cert.pub"
+        cert_path.write_text(cert.to_line() + "\n")
+        logins[name] = (tmp_path / who, cert_path, cert)
+    revoked = tmp_path / "revoked"
+    if kind == "plain":
+        revoked.write_text(
+            f"# plain list\n{users['u0'].public_key.to_line()}\n\n{ca.public_key.to_line()}\n"
+        )
+    else:
+        spec = tmp_path / "spec"
+        ca_pub = tmp_path / "other_ca.pub"
+        ca_pub.write_text(other_ca.public_key.to_line() + "\n")
+        spec.write_text(
+            f"key: {users['u0'].public_key.to_line()}\nkey: {ca.public_key.to_line()}\nserial: 7\n"
+        )
+        keygen("-k", "-f", revoked, "-s", ca_pub, spec)
+    authorized = tmp_path / "authorized_keys"
+    authorized.write_text(
+        "".join(u.public_key.to_line() + "\n" for n, u in users.items() if n != "u3")
+    )
+    cas = tmp_path / "cas"
+    cas.write_text(ca.public_key.to_line() + "\n" + other_ca.public_key.to_line() + "\n")
+    server = sshd_factory.start(
+        PermitRootLogin="yes",
+        AuthorizedKeysFile=str(authorized),
+        TrustedUserCAKeys=str(cas),
+        RevokedKeys=str(revoked),
+    )
+    ours = load_revoked_keys(revoked)
+    assert ours.plain is (kind == "plain")
+    verdicts = {}
+    for name, (key_path, cert_path, public) in logins.items():
+        options = {"IdentityFile": str(key_path)}
+        if cert_path is not None:
+            options["CertificateFile"] = str(cert_path)
+        result = run_ssh(server.port, options, user="root")
+        sshd_accepts = "Authenticated to 127.0.0.1" in result.log
+        verdicts[name] = (sshd_accepts, not ours.is_revoked(public, check_ca=True))
+    assert all(a == b for a, b in verdicts.values()), [(n, v) for n, v in verdicts.items()]
+    accepted = {name for name, (a, _) in verdicts.items() if a}
+    # Serial 7 is revoked only in the KRL (a plain file cannot name serials).
+    expected = {"u1", "u2", "cert_ca_ok"} | ({"cert_serial"} if kind == "plain" else set())
+    assert accepted == expected, verdicts
