@@ -77,6 +77,7 @@ def sample_krl() -> bytes:
         cert_section(
             CA,
             (0x20, u64s(5, 9)),
+            (0x20, u64s(50, 40)),  # not ascending: kept in a set instead
             (0x21, u64s(100, 200)),
             (0x22, Writer().uint64(1000).mpint(0b1010_0001).getvalue()),
             (0x23, strings(b"alice", b"bob")),
@@ -101,7 +102,7 @@ def test_header() -> None:
     ("serial", "revoked"),
     [(5, True), (9, True), (6, False), (0, False), (99, False), (100, True), (150, True),
      (200, True), (201, False), (1000, True), (1001, False), (1005, True), (1007, True),
-     (1008, False), (999, False), (2**64 - 1, False)],
+     (1008, False), (999, False), (2**64 - 1, False), (40, True), (50, True), (45, False)],
 )  # fmt: skip
 def test_serials(serial: int, revoked: bool) -> None:
     assert KRL.is_revoked(cert(serial)) is revoked

@@ -15,14 +15,15 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
-from ssh_wire import DecodeError, Reader
+from ssh_wire import DecodeError, Reader, SSHError
 
 from .certificate import Certificate
-from .errors import KeyFormatError, SignatureInvalid
+from .errors import KeyFormatError
 from .public import PublicKey, parse_public_key_blob, parse_public_key_line
 
 __all__ = [
@@ -89,6 +90,9 @@ class CertificateRevocations:
 
     ca_key: PublicKey | None
     serials: set[int] = field(default_factory=set)
+    #: Serial list sections in ascending order (as ssh-keygen writes them), kept as their
+    #: packed big-endian bytes and binary-searched: no per-serial objects for huge lists.
+    sorted_serials: list[bytes] = field(default_factory=list)
     #: Inclusive (lowest, highest) serial ranges.
     ranges: list[tuple[int, int]] = field(default_factory=list)
     #: (offset, bitmap): bit N set revokes serial offset + N. Kept packed, never expanded.
@@ -102,7 +106,7 @@ class CertificateRevocations:
         # Serial 0 is what a CA writes when it assigns none: OpenSSH never revokes it by serial.
         if serial == 0:
             return False
-        if serial in self.serials:
+        if serial in self.serials or any(_in_packed(p, serial) for p in self.sorted_serials):
             return True
         if any(lo <= serial <= hi for lo, hi in self.ranges):
             return True
@@ -170,6 +174,20 @@ class RevocationList:
             or (bool(self.sha1) and hashlib.sha1(blob, usedforsecurity=False).digest() in self.sha1)
             or (bool(self.sha256) and hashlib.sha256(blob).digest() in self.sha256)
         )
+
+
+def _in_packed(packed: bytes, serial: int) -> bool:
+    lo, hi = 0, len(packed) // 8
+    while lo < hi:
+        mid = (lo + hi) // 2
+        value = int.from_bytes(packed[mid * 8 : mid * 8 + 8], "big")
+        if value == serial:
+            return True
+        if value < serial:
+            lo = mid + 1
+        else:
+            hi = mid
+    return False
 
 
 def is_krl(data: bytes) -> bool:
@@ -244,7 +262,7 @@ class _Parser:
         if ca_blob:
             try:
                 ca_key = parse_public_key_blob(ca_blob)
-            except KeyFormatError as exc:
+            except (SSHError, ValueError) as exc:
                 raise self.fail(f"bad CA key: {exc}", base + start) from None
             if isinstance(ca_key, Certificate):
                 raise self.fail("the CA key is a certificate", base + start)
@@ -264,8 +282,17 @@ class _Parser:
         if kind == _CertSection.SERIAL_LIST:
             if r.remaining % 8:
                 raise self.fail("serial list length is not a multiple of 8", base)
-            while not r.at_end():
-                section.serials.add(r.uint64("serial"))
+            packed = r.raw(r.remaining, "serials")
+            previous, ascending = 0, True
+            for (value,) in struct.iter_unpack(">Q", packed):
+                if value < previous:
+                    ascending = False
+                    break
+                previous = value
+            if ascending:
+                section.sorted_serials.append(packed)
+            else:
+                section.serials.update(v for (v,) in struct.iter_unpack(">Q", packed))
         elif kind == _CertSection.SERIAL_RANGE:
             lo = r.uint64("lowest serial")
             hi = r.uint64("highest serial")
@@ -285,7 +312,8 @@ class _Parser:
             if r.at_end():
                 raise self.fail("empty key ID section", base)
             while not r.at_end():
-                section.key_ids.add(r.text("key ID"))
+                # Key IDs are C strings to OpenSSH: keep undecodable bytes rather than fail.
+                section.key_ids.add(r.string("key ID").decode("utf-8", "surrogateescape"))
         elif kind == _CertSection.EXTENSION:
             self._extension(r, base, "certificate")
         else:
@@ -320,11 +348,11 @@ class _Parser:
         signed = self.data[: key_field + 4 + len(key_blob)]
         try:
             key = parse_public_key_blob(key_blob)
-        except KeyFormatError as exc:
+        except (SSHError, ValueError) as exc:
             raise self.fail(f"bad signature key: {exc}", key_field) from None
         try:
             key.verify(signed, signature, allow_sha1=self.allow_sha1)
-        except SignatureInvalid as exc:
+        except (SSHError, ValueError) as exc:
             raise self.fail(f"signature does not verify: {exc}", start) from None
         self.krl.signatures.append(KRLSignature(key, signature, start))
 
@@ -362,7 +390,7 @@ def parse_revoked_keys_text(text: str) -> RevocationList:
             continue
         try:
             key = parse_public_key_line(stripped).key
-        except KeyFormatError as exc:
+        except (SSHError, ValueError) as exc:
             raise KRLFormatError(str(exc), line=number) from None
         if isinstance(key, Certificate):
             key = key.key
