@@ -203,6 +203,22 @@ KbdInteractiveAuthentication = no
 Match All
   MaxAuthTries 2
 """,
+    "more_forms": """
+HostKey {k1}
+ChannelTimeout foo=5 session:*=1h
+PermitOpen *:80 [::1]:22 h:*
+LoginGraceTime 1M
+ClientAliveInterval 1H2S
+AuthorizedKeysFile "/a b/c" d
+MaxAuthTries 010
+DenyGroups a,b
+AuthenticationMethods publickey,keyboard-interactive:pam
+AddressFamily inet
+Port 2022
+ListenAddress 127.0.0.1:2023
+ListenAddress 127.0.0.2
+UnusedConnectionTimeout none
+""",
     "include": """
 HostKey {k1}
 Include {dir}/conf.d/*.conf
@@ -260,6 +276,8 @@ BAD = {
     "bad_auth_methods": "AuthenticationMethods any,publickey password\n",
     "bad_permit_open": "PermitOpen nohostport\n",
     "empty_banner": 'Banner ""\n',
+    "permitlisten_port_zero": "PermitListen 0\n",
+    "allowusers_bad_cidr": "AllowUsers bob@10.0.0.1/8\n",
     "subsystem_in_match": "Match User bob\nSubsystem x y\n",
     "rekey_too_small": "RekeyLimit 8\n",
     "global_in_included_match": "Match User bob\nInclude {dir}/inc\n",

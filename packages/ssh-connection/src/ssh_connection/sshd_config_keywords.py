@@ -205,7 +205,14 @@ def _user_patterns(args: list[str], rest: str) -> Value:
     return tuple(args)
 
 
-_AUTH_METHODS = {"publickey", "password", "keyboard-interactive", "hostbased", "gssapi-with-mic"}
+_AUTH_METHODS = {
+    "none",
+    "publickey",
+    "password",
+    "keyboard-interactive",
+    "hostbased",
+    "gssapi-with-mic",
+}
 
 
 def _auth_methods(args: list[str], rest: str) -> Value:
