@@ -15,7 +15,7 @@ from ssh_connection.sshd_config import (
     parse_sshd_config,
 )
 from ssh_connection.sshd_config_keywords import expand_algorithms, parse_time
-from ssh_connection.sshd_config_match import Connection, parse_match, split_args, split_keyword
+from ssh_connection.sshd_config_match import MatchConnection, parse_match, split_args, split_keyword
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_match() -> None:
     # "Match All" applies in the global pass too, after global lines (first wins there).
     assert config.settings()["maxsessions"] == 7
     # Unknown user, missing fields: criteria needing them do not match.
-    assert config.match(Connection(user="carol"))["allowusers"] == ("g",)
+    assert config.match(MatchConnection(user="carol"))["allowusers"] == ("g",)
 
 
 def test_match_criteria_errors() -> None:

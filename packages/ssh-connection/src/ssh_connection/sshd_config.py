@@ -33,12 +33,13 @@ from .sshd_config_keywords import (
     expand_algorithms,
 )
 from .sshd_config_match import (
-    Connection,
     GroupsOf,
+    MatchConnection,
     MatchCriteria,
     parse_match,
     split_args,
     split_keyword,
+    system_groups,
 )
 
 __all__ = [
@@ -49,6 +50,9 @@ __all__ = [
     "parse_sshd_config",
     "load_sshd_config",
     "expand_tokens",
+    "MatchConnection",
+    "GroupsOf",
+    "system_groups",
     "DEFAULT_CONFIG_DIR",
     "DEFAULT_CONFIG_FILE",
 ]
@@ -482,10 +486,10 @@ class SshdConfig:
 
         ``host`` is the client's name as sshd would use it (its address unless UseDNS).
         """
-        conn = Connection(user, host, address, local_address, local_port, rdomain)
+        conn = MatchConnection(user, host, address, local_address, local_port, rdomain)
         return self.match(conn)
 
-    def match(self, conn: Connection) -> SshdSettings:
+    def match(self, conn: MatchConnection) -> SshdSettings:
         def active(d: _Directive) -> bool:
             return (
                 bool(d.chain)

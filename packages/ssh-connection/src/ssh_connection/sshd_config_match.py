@@ -21,7 +21,7 @@ from ssh_keys.patterns import (
 )
 
 __all__ = [
-    "Connection",
+    "MatchConnection",
     "GroupsOf",
     "MatchCriteria",
     "split_keyword",
@@ -91,7 +91,7 @@ def split_args(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Connection:
+class MatchConnection:
     """What Match sees of a connection (sshd -T's ``-C user=,host=,addr=,laddr=,lport=``).
 
     A field left None never satisfies a criterion that needs it.
@@ -115,7 +115,7 @@ class MatchCriteria:
     terms: tuple[tuple[str, str], ...]
     all: bool = False
 
-    def matches(self, conn: Connection, groups_of: GroupsOf | None = None) -> bool:
+    def matches(self, conn: MatchConnection, groups_of: GroupsOf | None = None) -> bool:
         return self.all or all(_term(name, pat, conn, groups_of) for name, pat in self.terms)
 
 
@@ -165,7 +165,7 @@ def _address_matches(address: str | None, patterns: str) -> bool:
     return match_address_list(address, patterns) is PatternMatch.POSITIVE
 
 
-def _term(name: str, patterns: str, conn: Connection, groups_of: GroupsOf | None) -> bool:
+def _term(name: str, patterns: str, conn: MatchConnection, groups_of: GroupsOf | None) -> bool:
     if name == "user":
         # User names compare case-sensitively, host names do not (as in sshd).
         return conn.user is not None and bool(
