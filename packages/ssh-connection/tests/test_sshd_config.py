@@ -130,6 +130,9 @@ def test_match() -> None:
     assert no_groups.for_connection("alice", "h", "10.1.1.1", "1.1.1.1", 22)["maxsessions"] == 7
     # "Match All" applies in the global pass too, after global lines (first wins there).
     assert config.settings()["maxsessions"] == 7
+    # Without a host name, Host patterns see the address (sshd with UseDNS no).
+    by_address = parse_sshd_config("Match Host 10.9.*\n  MaxSessions 2\n")
+    assert by_address.for_connection("u", None, "10.9.0.1", "10.0.0.1", 22)["maxsessions"] == 2
     # Unknown user, missing fields: criteria needing them do not match.
     assert config.match(MatchConnection(user="carol"))["allowusers"] == ("g",)
 

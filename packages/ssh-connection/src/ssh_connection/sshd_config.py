@@ -484,8 +484,11 @@ class SshdConfig:
     ) -> SshdSettings:
         """The settings for one connection after Match (``sshd -T -C user=...``).
 
-        ``host`` is the client's name as sshd would use it (its address unless UseDNS).
+        ``host`` is the client's name as sshd would use it; None means its address, which
+        is what sshd matches Host against with ``UseDNS no`` (the default).
         """
+        if host is None:
+            host = address
         conn = MatchConnection(user, host, address, local_address, local_port, rdomain)
         return self.match(conn)
 
