@@ -453,8 +453,16 @@ _ROOT_LOGIN = {
 }
 
 
-def _kw(name: str, parse: Parser, default: Value, **kw: object) -> Keyword:
-    return Keyword(name.lower(), parse, default, **kw)  # type: ignore[arg-type]
+def _kw(
+    name: str,
+    parse: Parser,
+    default: Value,
+    *,
+    in_match: bool = False,
+    combine: str = "first",
+    dump: Callable[[Value], list[str]] | None = None,
+) -> Keyword:
+    return Keyword(name.lower(), parse, default, in_match, combine, dump)
 
 
 def _build() -> dict[str, Keyword]:
