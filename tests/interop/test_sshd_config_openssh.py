@@ -44,24 +44,26 @@ def lines_by_keyword(text: str) -> dict[str, list[str]]:
     return out
 
 
-def sshd_t(config: Path, conn: Conn | None) -> dict[str, list[str]]:
+def sshd_t(config: Path, conn: Conn | None, cwd: Path) -> dict[str, list[str]]:
     cmd = [SSHD, "-T", "-f", str(config)]
     if conn is not None:
         user, host, addr, laddr, lport = conn
         cmd += ["-C", f"user={user},host={host},addr={addr},laddr={laddr},lport={lport}"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return lines_by_keyword(result.stdout)
 
 
-def compare(config: Path, conns: list[Conn | None], include_dir: Path) -> None:
+def compare(config: Path, conns: list[Conn | None], include_dir: Path, cwd: Path) -> None:
     if "Match" in config.read_text():
         conns = [c for c in conns if c is not None]  # sshd -T needs -C for Match criteria
-    parsed = load_sshd_config(config, include_dir=str(include_dir), groups_of=system_groups)
+    parsed = load_sshd_config(
+        config, include_dir=str(include_dir), groups_of=system_groups, cwd=str(cwd)
+    )
     for conn in conns:
         settings = parsed.settings() if conn is None else parsed.for_connection(*conn)
         ours = lines_by_keyword(settings.dump())
-        theirs = sshd_t(config, conn)
+        theirs = sshd_t(config, conn, cwd)
         for keyword, values in ours.items():
             assert values == theirs.get(keyword, []), (keyword, conn)
         # Keywords sshd prints only when set (lists) must be absent from ours too.
@@ -205,6 +207,11 @@ Match All
 """,
     "more_forms": """
 HostKey {k1}
+HostKey ./k2
+PidFile run/sshd.pid
+Banner banner.txt
+TrustedUserCAKeys ca.pub
+RevokedKeys revoked
 ChannelTimeout foo=5 session:*=1h
 PermitOpen *:80 [::1]:22 h:*
 LoginGraceTime 1M
@@ -251,7 +258,7 @@ def test_effective_config_matches_sshd(name: str, tmp_path: Path, keys: tuple[Pa
         path.write_text(text)
     config = tmp_path / "sshd_config"
     config.write_text(CONFIGS[name].format(k1=k1, k2=k2, dir=tmp_path))
-    compare(config, CONNS, tmp_path)
+    compare(config, CONNS, tmp_path, k1.parent)  # relative HostKey paths: beside k1
 
 
 BAD = {

@@ -284,3 +284,14 @@ def test_access_lists() -> None:
     assert denied("alice", None, "10.1.1.1", ("users",))  # no allowed group
     assert denied("alice", None, "10.1.1.1", ("staff", "banned"))
     assert parse_sshd_config("").settings().access_denied("x", host=None, address="::1") is None
+
+
+def test_paths_made_absolute_like_sshd() -> None:
+    s = parse_sshd_config(
+        "HostKey hk\nPidFile run.pid\nBanner none\nRevokedKeys /etc/krl\n"
+        "AuthorizedPrincipalsFile p/%u\n",
+        cwd="/srv/sshd",
+    ).settings()
+    assert s["hostkey"] == ("/srv/sshd/hk",) and s["pidfile"] == "/srv/sshd/run.pid"
+    assert s["banner"] == "none" and s["revokedkeys"] == "/etc/krl"
+    assert s["authorizedprincipalsfile"] == "p/%u"  # expanded per user, under the home

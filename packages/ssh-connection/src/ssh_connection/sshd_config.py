@@ -115,6 +115,7 @@ class _Reader:
     include_dir: str
     read_text: Callable[[str], str]
     glob: Callable[[str], list[str]]
+    cwd: str
     directives: list[_Directive] = field(default_factory=list)
     unsupported: list[UnsupportedOption] = field(default_factory=list)
 
@@ -177,6 +178,8 @@ class _Reader:
                 value = spec.parse(args, rest)
             except ValueError as exc:
                 raise error(str(exc)) from None
+        if name in _PATH_KEYWORDS:
+            value = _derelativise(value, self.cwd)
         if name == "usepam" and value:
             self.unsupported.append(UnsupportedOption(name, file, number, rest))
         self.directives.append(_Directive(name, value, file, number, current))
@@ -201,6 +204,22 @@ class _Reader:
                 except OSError as exc:
                     raise ConfigError(file, number, f"cannot read {path}: {exc}") from None
                 self.parse(text, path, chain, depth + 1)
+
+
+# Paths sshd makes absolute (against its working directory, ~ expanded) as it reads them.
+_PATH_KEYWORDS = frozenset(
+    {"hostkey", "hostcertificate", "pidfile", "banner", "trustedusercakeys", "revokedkeys"}
+)
+
+
+def _derelativise(value: object, cwd: str) -> object:
+    if isinstance(value, tuple):
+        return tuple(_derelativise(v, cwd) for v in value)
+    assert isinstance(value, str)
+    if value == "none":
+        return value
+    path = os.path.expanduser(value)
+    return path if os.path.isabs(path) else os.path.join(cwd, path)
 
 
 def _combine(
@@ -520,10 +539,13 @@ def parse_sshd_config(
     groups_of: GroupsOf | None = None,
     read_text: Callable[[str], str] = _default_read,
     glob: Callable[[str], list[str]] = _default_glob,
+    cwd: str | None = None,
 ) -> SshdConfig:
     """Parse sshd_config text. ``groups_of`` answers ``Match Group`` (without it, Group
-    criteria never match); ``read_text`` and ``glob`` serve ``Include``."""
-    reader = _Reader(include_dir, read_text, glob)
+    criteria never match); ``read_text`` and ``glob`` serve ``Include``; relative HostKey,
+    PidFile, Banner and similar paths are taken from ``cwd`` (default: the current
+    directory), as sshd does."""
+    reader = _Reader(include_dir, read_text, glob, os.getcwd() if cwd is None else cwd)
     reader.parse(text, filename, (), 0)
     return SshdConfig(reader.directives, reader.unsupported, groups_of)
 
@@ -533,9 +555,11 @@ def load_sshd_config(
     *,
     include_dir: str = DEFAULT_CONFIG_DIR,
     groups_of: GroupsOf | None = None,
+    cwd: str | None = None,
 ) -> SshdConfig:
     """Read and parse an sshd_config file (Include paths relative to ``include_dir``)."""
     name = os.fspath(path)
+    text = _default_read(name)
     return parse_sshd_config(
-        _default_read(name), filename=name, include_dir=include_dir, groups_of=groups_of
+        text, filename=name, include_dir=include_dir, groups_of=groups_of, cwd=cwd
     )
