@@ -295,3 +295,12 @@ def test_paths_made_absolute_like_sshd() -> None:
     assert s["hostkey"] == ("/srv/sshd/hk",) and s["pidfile"] == "/srv/sshd/run.pid"
     assert s["banner"] == "none" and s["revokedkeys"] == "/etc/krl"
     assert s["authorizedprincipalsfile"] == "p/%u"  # expanded per user, under the home
+
+
+def test_typed_accessors() -> None:
+    s = parse_sshd_config("MaxAuthTries 4\n").settings()
+    assert s.integer("MaxAuthTries") == 4 and s.flag("strictmodes") is True
+    assert s.text("loglevel") == "INFO" and s.words("acceptenv") == ()
+    with pytest.raises(TypeError, match="not an integer"):
+        s.integer("strictmodes")
+    assert "maxauthtries" in s.explicit and "maxsessions" not in s.explicit

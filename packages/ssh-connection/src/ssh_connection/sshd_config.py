@@ -232,11 +232,7 @@ def _combine(
         spec = KEYWORDS[d.keyword]
         if spec.combine == "first":
             out.setdefault(d.keyword, d.value)
-        elif spec.combine == "append":
-            previous = out.get(d.keyword, ())
-            assert isinstance(previous, tuple) and isinstance(d.value, tuple)
-            out[d.keyword] = previous + d.value
-        else:  # table (Subsystem): duplicates are refused by the first pass
+        else:  # append; also Subsystem's table, whose duplicates the first pass refuses
             previous = out.get(d.keyword, ())
             assert isinstance(previous, tuple) and isinstance(d.value, tuple)
             out[d.keyword] = previous + d.value
@@ -322,22 +318,26 @@ class SshdSettings(Mapping[str, object]):
 
     def flag(self, keyword: str) -> bool:
         value = self[keyword]
-        assert isinstance(value, bool), keyword
+        if not isinstance(value, bool):
+            raise TypeError(f"{keyword} is not a flag setting")
         return value
 
     def integer(self, keyword: str) -> int:
         value = self[keyword]
-        assert isinstance(value, int) and not isinstance(value, bool), keyword
+        if not (isinstance(value, int) and not isinstance(value, bool)):
+            raise TypeError(f"{keyword} is not an integer setting")
         return value
 
     def text(self, keyword: str) -> str:
         value = self[keyword]
-        assert isinstance(value, str), keyword
+        if not isinstance(value, str):
+            raise TypeError(f"{keyword} is not a text setting")
         return value
 
     def words(self, keyword: str) -> tuple[str, ...]:
         value = self[keyword]
-        assert isinstance(value, tuple), keyword
+        if not isinstance(value, tuple):
+            raise TypeError(f"{keyword} is not a list setting")
         return tuple(str(v) for v in value)
 
     @property
