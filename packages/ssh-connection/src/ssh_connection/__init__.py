@@ -44,10 +44,40 @@ from .events import (
     Rejection,
 )
 from .session import TerminalMode, decode_terminal_modes, encode_terminal_modes
+from .socks import SocksError, SocksHandshake, SocksTarget
+from .sshd_config import (
+    DEFAULT_CONFIG_DIR,
+    DEFAULT_CONFIG_FILE,
+    ConfigError,
+    GroupsOf,
+    MatchConnection,
+    SshdConfig,
+    SshdSettings,
+    UnsupportedOption,
+    load_sshd_config,
+    parse_sshd_config,
+    system_groups,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # sshd_config
+    "parse_sshd_config",
+    "load_sshd_config",
+    "SshdConfig",
+    "SshdSettings",
+    "MatchConnection",
+    "GroupsOf",
+    "system_groups",
+    "ConfigError",
+    "UnsupportedOption",
+    "DEFAULT_CONFIG_DIR",
+    "DEFAULT_CONFIG_FILE",
+    # SOCKS (dynamic forwarding)
+    "SocksHandshake",
+    "SocksTarget",
+    "SocksError",
     # the core
     "ConnectionCore",
     "Role",

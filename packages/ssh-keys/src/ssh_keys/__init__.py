@@ -57,6 +57,19 @@ from .keyfile import (
     write_secret_file,
 )
 from .known_hosts import HostKeyLookup, HostKeyStatus, KnownHosts, hash_host
+from .krl import (
+    KRL_MAGIC,
+    MAX_REVOCATION_FILE_SIZE,
+    CertificateRevocations,
+    KRLFormatError,
+    KRLSection,
+    KRLSignature,
+    RevocationList,
+    is_krl,
+    load_revoked_keys,
+    parse_krl,
+    parse_revoked_keys_text,
+)
 from .patterns import match_glob
 from .ppk import dump_ppk, is_ppk, load_ppk, ppk_public_key
 from .private import (
@@ -188,4 +201,16 @@ __all__ = [
     "SSHSignature",
     "AllowedSigners",
     "AllowedSigner",
+    # revocation (KRL and plain revoked-key files)
+    "parse_krl",
+    "load_revoked_keys",
+    "parse_revoked_keys_text",
+    "is_krl",
+    "RevocationList",
+    "CertificateRevocations",
+    "KRLSignature",
+    "KRLSection",
+    "KRLFormatError",
+    "KRL_MAGIC",
+    "MAX_REVOCATION_FILE_SIZE",
 ]
