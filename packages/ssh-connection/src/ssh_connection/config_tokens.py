@@ -11,7 +11,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from ssh_wire.errors import SSHError
+
 __all__ = [
+    "ConfigError",
+    "Forward",
+    "ProxyHop",
     "LocalContext",
     "TokenError",
     "split_arguments",
@@ -35,7 +40,19 @@ _WHITESPACE = " \t\r\n"
 
 
 class TokenError(ValueError):
-    """A bad token, quote or variable; the config layer adds file and line."""
+    """A bad token, quote, variable or value; the evaluator adds file and line."""
+
+
+class ConfigError(SSHError, ValueError):
+    """A configuration line ssh would refuse; ``file`` and ``line`` say where."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.reason = message
+        where = f"{file} line {line}: " if file is not None and line is not None else ""
+        where = where or (f"{file}: " if file is not None else "")
+        super().__init__(f"{where}{message}")
 
 
 def _home_of(user: str) -> str | None:
@@ -213,3 +230,272 @@ def expand_tilde(path: str, ctx: LocalContext) -> str:
     if not sep:
         return home
     return home.rstrip("/") + "/" + rest
+
+
+# -- typed values ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One LocalForward, RemoteForward or DynamicForward.
+
+    The listening side is a ``listen_port`` (with an optional ``listen_host`` bind address)
+    or a unix socket ``listen_path``; the connecting side likewise, and absent (all None)
+    for dynamic (SOCKS) forwards.
+    """
+
+    listen_host: str | None = None
+    listen_port: int | None = None
+    listen_path: str | None = None
+    connect_host: str | None = None
+    connect_port: int | None = None
+    connect_path: str | None = None
+
+    @property
+    def dynamic(self) -> bool:
+        return self.connect_host is None and self.connect_path is None
+
+    def listen_spec(self) -> str:
+        """The listening side as ``ssh -G`` prints it."""
+        if self.listen_path is not None:
+            return self.listen_path
+        if self.listen_host is not None:
+            return f"[{self.listen_host}]:{self.listen_port}"
+        return str(self.listen_port)
+
+    def connect_spec(self) -> str:
+        if self.connect_path is not None:
+            return self.connect_path
+        if self.connect_host is None:
+            return ""
+        return f"[{self.connect_host}]:{self.connect_port}"
+
+
+@dataclass(frozen=True)
+class ProxyHop:
+    """One ProxyJump hop: ``[user@]host[:port]`` or ``ssh://[user@]host[:port]``."""
+
+    host: str
+    user: str | None = None
+    port: int | None = None
+
+
+# -- argument parsers ----------------------------------------------------------------------
+
+_TRUE = ("yes", "true")
+_FALSE = ("no", "false")
+
+
+def _one(args: list[str], what: str = "argument") -> str:
+    if not args or args[0] == "":
+        raise TokenError(f"missing {what}")
+    if len(args) > 1:
+        raise TokenError("extra arguments at end of line")
+    return args[0]
+
+
+def _choice(table: Mapping[str, str]) -> Callable[[list[str]], str]:
+    def parse(args: list[str]) -> str:
+        arg = _one(args).lower()
+        if arg not in table:
+            raise TokenError(f"unsupported option {args[0]!r}")
+        return table[arg]
+
+    return parse
+
+
+def _flag(args: list[str]) -> bool:
+    arg = _one(args).lower()
+    if arg in _TRUE:
+        return True
+    if arg in _FALSE:
+        return False
+    raise TokenError(f"unsupported option {args[0]!r}")
+
+
+def _int(args: list[str]) -> int:
+    arg = _one(args)
+    if not arg.isascii() or not arg.isdigit():
+        raise TokenError(f"invalid number {arg!r}")
+    return int(arg)
+
+
+def _port_number(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise TokenError(f"Bad port {text!r}")
+    return int(text)
+
+
+def _port(args: list[str]) -> int:
+    return _port_number(_one(args))
+
+
+_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _seconds(text: str) -> int:
+    """sshd_config(5) TIME FORMATS: ``90``, ``1m30s``, ``2h``."""
+    total, digits, seen = 0, "", False
+    for c in text.lower() + "\0":
+        if c.isascii() and c.isdigit():
+            digits += c
+            continue
+        unit = "" if c == "\0" else c
+        if unit not in _TIME_UNITS or (not digits and (unit or not seen)):
+            raise TokenError(f"invalid time value {text!r}")
+        if digits:
+            total += int(digits) * _TIME_UNITS[unit]
+            seen = True
+        digits = ""
+    return total
+
+
+def _time(args: list[str]) -> int | None:
+    arg = _one(args)
+    return None if arg.lower() == "none" else _seconds(arg)
+
+
+def _string(args: list[str]) -> str:
+    return _one(args)
+
+
+def _list(args: list[str]) -> tuple[str, ...]:
+    if not args or any(a == "" for a in args):
+        raise TokenError("missing argument")
+    return tuple(args)
+
+
+_SCALE = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _rekey(args: list[str]) -> tuple[int, int]:
+    if not args or len(args) > 2 or args[0] == "":
+        raise TokenError("missing argument" if not args else "extra arguments at end of line")
+    size_text = args[0].lower()
+    if size_text == "default":
+        size = 0
+    else:
+        number, unit = size_text, ""
+        if number and number[-1] in _SCALE:
+            number, unit = number[:-1], number[-1]
+        try:
+            size = int(float(number) * _SCALE[unit]) if number else -1
+        except ValueError:
+            size = -1
+        if size < 0 or (0 < size < 16):
+            raise TokenError(f"bad RekeyLimit {args[0]!r}")
+    seconds = 0
+    if len(args) == 2 and args[1].lower() not in ("none", "default"):
+        seconds = _seconds(args[1])
+    return size, seconds
+
+
+def _log_level(args: list[str]) -> str:
+    arg = _one(args).upper()
+    levels = ("QUIET", "FATAL", "ERROR", "INFO", "VERBOSE", "DEBUG", "DEBUG1", "DEBUG2")
+    if arg not in (*levels, "DEBUG3"):
+        raise TokenError(f"unsupported log level {arg!r}")
+    return "DEBUG1" if arg == "DEBUG" else arg
+
+
+def _control_persist(args: list[str]) -> str:
+    arg = _one(args).lower()
+    if arg in _TRUE:
+        return "yes"
+    if arg in _FALSE:
+        return "no"
+    return str(_seconds(arg))
+
+
+def _forward_agent(args: list[str]) -> tuple[bool, str | None]:
+    arg = _one(args)
+    if arg.lower() in _TRUE:
+        return True, None
+    if arg.lower() in _FALSE:
+        return False, None
+    if not arg.startswith(("/", "~", "$")):
+        raise TokenError(f"invalid ForwardAgent socket path {arg!r}")
+    return True, arg
+
+
+def _agent_path(args: list[str]) -> str:
+    arg = _one(args)
+    if arg not in ("none", "SSH_AUTH_SOCK") and not arg.startswith(("/", "~", "$")):
+        raise TokenError(f"invalid IdentityAgent path {arg!r}")
+    return arg
+
+
+def _pubkey_auth(args: list[str]) -> bool:
+    arg = _one(args).lower()
+    if arg in ("unbound", "host-bound"):
+        return True
+    return _flag(args)
+
+
+def _split_host_port(text: str) -> tuple[str, str | None]:
+    """``host:port``, ``[v6]:port``, ``host`` -> (host, port text or None)."""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise TokenError(f"unbalanced brackets in {text!r}")
+        rest = text[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise TokenError(f"garbage after address in {text!r}")
+        return text[1:end], (rest[1:] if rest else None)
+    host, sep, port = text.rpartition(":")
+    return (host, port) if sep else (text, None)
+
+
+def _listen(spec: str) -> tuple[str | None, int | None, str | None]:
+    if "/" in spec:
+        return None, None, spec
+    host, port = _split_host_port(spec)
+    if port is None:
+        return None, _port_number(host), None  # a bare port
+    # An empty bind address (":port") is kept: ssh reads it as "every address".
+    return host, _port_number(port), None
+
+
+def _target(spec: str) -> tuple[str | None, int | None, str | None]:
+    if "/" in spec:
+        return None, None, spec
+    host, port = _split_host_port(spec)
+    if not host or port is None:
+        raise TokenError(f"bad forwarding target {spec!r}")
+    return host, _port_number(port), None
+
+
+def _forward(args: list[str], dynamic_ok: bool, static_ok: bool) -> Forward:
+    if not args or len(args) > 2 or any(a == "" for a in args):
+        raise TokenError("bad forwarding specification")
+    lh, lp, lpath = _listen(args[0])
+    if len(args) == 1:
+        if not dynamic_ok:
+            raise TokenError("missing forwarding target")
+        if lpath is not None:
+            raise TokenError("dynamic forwarding cannot listen on a unix socket")
+        return Forward(lh, lp)
+    if not static_ok:
+        raise TokenError("extra arguments at end of line")
+    ch, cp, cpath = _target(args[1])
+    return Forward(lh, lp, lpath, ch, cp, cpath)
+
+
+def _parse_jump(args: list[str]) -> tuple[ProxyHop, ...] | None:
+    arg = _one(args)
+    if arg.lower() == "none":
+        return None
+    hops = []
+    for item in arg.split(","):
+        text = item[len("ssh://") :] if item.startswith("ssh://") else item
+        user, at, rest = text.rpartition("@")
+        if not at:
+            user, rest = "", text
+        host, port = _split_host_port(rest)
+        if not host or (at and not user) or any(c.isspace() for c in item):
+            raise TokenError(f"invalid ProxyJump {arg!r}")
+        hops.append(ProxyHop(host, user or None, _port_number(port) if port else None))
+    return tuple(hops)
+
+
+# kind: "single" (first value wins), "list" (values accumulate), or a special name.
