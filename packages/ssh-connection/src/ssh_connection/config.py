@@ -269,6 +269,10 @@ def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:
         verify_dns = state.other.get("verifyhostkeydns", ("no",))[0].lower()
         update = "yes" if default_known and verify_dns in ("no", "false") else "no"
 
+    control_persist = v.get("control_persist", "no")
+    if update == "ask" and control_persist != "no":
+        update = "no"  # ssh: asking is impossible from a backgrounded master
+
     def known(files: tuple[str, ...] | None, default: tuple[str, ...]) -> tuple[str, ...]:
         chosen = files if files is not None else default
         if tuple(chosen) == ("none",):
@@ -345,6 +349,6 @@ def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:
         update_host_keys=update,
         control_master=v.get("control_master", "no"),
         control_path=control_path,
-        control_persist=v.get("control_persist", "no"),
+        control_persist=control_persist,
         other=dict(state.other),
     )

@@ -1,0 +1,447 @@
+"""ssh_config evaluation against OpenSSH's own: ``ssh -G -F FILE HOST`` is the oracle.
+
+For every (config file, host) pair, the keywords we interpret are compared with what ssh
+prints. Where ``ssh -G`` prints a value unexpanded (IdentityFile, CertificateFile,
+ProxyCommand, GlobalKnownHostsFile) the test expands ssh's text with the tokens of ssh's own
+result before comparing; algorithm lists are compared only when written without ``+-^``
+modifiers (we keep those for the transport, ssh prints them applied).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ssh_connection.config import ConfigError, HostConfig, LocalContext, SSHConfig
+from ssh_connection.config_tokens import (
+    ALL_TOKENS,
+    PROXY_TOKENS,
+    connection_hash,
+    expand_tilde,
+    expand_tokens,
+)
+
+SSH = shutil.which("ssh")
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(SSH is None, reason="OpenSSH ssh not installed"),
+]
+
+CTX = LocalContext.current()
+
+CONFIGS: dict[str, str] = {
+    "basic": """
+# comment line
+Host alpha
+    HostName alpha.example.com
+    Port 2201
+    User alice
+    IdentityFile ~/.ssh/alpha_%r_%h
+    IdentityFile "/tmp/with space/key"
+    IdentitiesOnly yes
+    CertificateFile ~/.ssh/alpha-cert.pub
+
+Host beta beta.*
+    Port=2202
+    User = bob
+    StrictHostKeyChecking accept-new
+    ConnectTimeout 1m5s
+    ServerAliveInterval 15
+    ServerAliveCountMax 5
+    Compression yes
+    BatchMode yes
+
+Host *.example.org !bad.example.org
+    User org
+    HashKnownHosts yes
+    UserKnownHostsFile ~/.ssh/kh_%h /tmp/kh_%p_%r
+    GlobalKnownHostsFile /etc/ssh/g1 ~/g2
+
+Host *
+    Port 2299
+    User fallback
+    IdentityFile ~/.ssh/fallback
+    ForwardAgent yes
+    LogLevel verbose
+""",
+    "first_wins": """
+Host multi
+    User first
+    User second
+    SendEnv LANG LC_*
+    SendEnv FOO
+    SetEnv A=1 B="two words" A=3
+Host multi
+    Port 1001
+    Port 1002
+    SendEnv -FOO BAR
+    SetEnv C=3
+    LocalForward 8080 localhost:80
+    LocalForward [::1]:9090 [::2]:90
+    LocalForward 127.0.0.1:8081 /tmp/remote.sock
+    RemoteForward 9000 db.internal:5432
+    RemoteForward 9001
+    DynamicForward 1080
+    DynamicForward 127.0.0.1:1081
+Host *
+    LocalForward 8080 localhost:80
+    RequestTTY force
+    PreferredAuthentications publickey,password
+    PasswordAuthentication no
+    KbdInteractiveAuthentication no
+    PubkeyAuthentication no
+    NumberOfPasswordPrompts 1
+    RekeyLimit 1G 1h
+    AddressFamily inet6
+    BindAddress 127.0.0.1
+    Ciphers aes128-ctr,aes256-ctr
+    KexAlgorithms curve25519-sha256
+    MACs hmac-sha2-256
+    HostKeyAlgorithms +ssh-rsa
+    PubkeyAcceptedAlgorithms ssh-ed25519
+    UpdateHostKeys ask
+    ControlMaster auto
+    ControlPath ~/.ssh/cm-%C-%r@%h:%p
+    ControlPersist 10m
+    HostKeyAlias the-alias
+""",
+    "proxies": """
+Host j1
+    ProxyJump alice@jump1:2222,jump2
+    ProxyCommand nc %h %p
+Host c1
+    ProxyCommand ssh -W %h:%p -l %r gateway   # not a comment: rest of line
+    ProxyJump never
+Host none1
+    ProxyJump none
+Host *
+    ProxyCommand /usr/bin/nc -X connect %h %p
+""",
+    "match": """
+Match originalhost orig*
+    User by-original
+Match host *.real.example
+    Port 3000
+Host web*
+    HostName %h.real.example
+Match user admin
+    Port 3001
+Match !localuser nobody-here
+    IdentityAgent ~/.ssh/agent.sock
+Match canonical
+    User never-without-canonicalization
+Match all
+    ServerAliveInterval 7
+""",
+    "final": """
+Host short
+    HostName Long.Final.Example
+Host long.final.example
+    Port 4000
+Match final host long.final.example
+    User finaluser
+Match final
+    ServerAliveCountMax 9
+Host *
+    User early
+""",
+    "ignore": """
+IgnoreUnknown Foo*,UseKeychain
+Host *
+    UseKeychain yes
+    FooBar baz
+    GSSAPIAuthentication no
+    AddKeysToAgent yes
+    Port 2020
+""",
+}
+
+HOSTS = ["alpha", "beta", "beta.x", "x.example.org", "bad.example.org", "other", "multi"]
+HOSTS += ["j1", "c1", "none1", "orig-host", "webapp", "web2", "admin@webx", "short", "LONG"]
+
+
+def _ssh_g(config: Path, host: str, *extra: str, env: dict[str, str] | None = None) -> str:
+    assert SSH is not None
+    proc = subprocess.run(
+        [SSH, "-G", "-F", str(config), *extra, host],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=20,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ConfigError(proc.stderr.strip())
+    return proc.stdout
+
+
+def _parse_g(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _ours(cfg: HostConfig) -> dict[str, list[str]]:
+    """Our HostConfig in ssh -G's vocabulary, for the keywords we interpret."""
+    strict = {"yes": "true", "no": "false"}
+    tristate = {"yes": "true", "no": "false"}
+    out: dict[str, list[str]] = {
+        "hostname": [cfg.hostname],
+        "port": [str(cfg.port)],
+        "user": [cfg.user],
+        "identitiesonly": [_yes(cfg.identities_only)],
+        "stricthostkeychecking": [strict.get(cfg.strict_host_key_checking, cfg.strict_host_key_checking)],
+        "hashknownhosts": [_yes(cfg.hash_known_hosts)],
+        "connecttimeout": ["none" if cfg.connect_timeout is None else str(cfg.connect_timeout)],
+        "serveraliveinterval": [str(cfg.server_alive_interval)],
+        "serveralivecountmax": [str(cfg.server_alive_count_max)],
+        "forwardagent": [cfg.forward_agent_path or _yes(cfg.forward_agent)],
+        "requesttty": [cfg.request_tty],
+        "batchmode": [_yes(cfg.batch_mode)],
+        "passwordauthentication": [_yes(cfg.password_authentication)],
+        "kbdinteractiveauthentication": [_yes(cfg.kbd_interactive_authentication)],
+        "numberofpasswordprompts": [str(cfg.number_of_password_prompts)],
+        "compression": [_yes(cfg.compression)],
+        "rekeylimit": [f"{cfg.rekey_limit_bytes} {cfg.rekey_limit_seconds}"],
+        "addressfamily": [cfg.address_family],
+        "loglevel": [cfg.log_level],
+        "updatehostkeys": [tristate.get(cfg.update_host_keys, cfg.update_host_keys)],
+        "controlmaster": [tristate.get(cfg.control_master, cfg.control_master)],
+        "controlpersist": [cfg.control_persist],
+        "userknownhostsfile": [" ".join(cfg.user_known_hosts_files) or "none"],
+        "globalknownhostsfile": [" ".join(cfg.global_known_hosts_files) or "none"],
+        "identityfile": list(cfg.identity_files),
+        "certificatefile": list(cfg.certificate_files),
+        "sendenv": list(cfg.send_env),
+        "setenv": [f"{k}={v}" for k, v in cfg.set_env],
+        "localforward": [f"{f.listen_spec()} {f.connect_spec()}" for f in cfg.local_forwards],
+        "remoteforward": [
+            f"{f.listen_spec()} {f.connect_spec() or '[socks]:0'}" for f in cfg.remote_forwards
+        ],
+        # ssh -G also lists local forwards to a unix socket under dynamicforward (they share
+        # its local forward table and have no target host); order is compared loosely.
+        "dynamicforward": sorted(
+            f.listen_spec()
+            for f in (*cfg.dynamic_forwards, *cfg.local_forwards)
+            if f.dynamic or f.connect_path is not None
+        ),
+        "proxycommand": [cfg.proxy_command] if cfg.proxy_command else [],
+        "proxyjump": [
+            ",".join(
+                (f"{h.user}@" if h.user else "") + h.host + (f":{h.port}" if h.port else "")
+                for h in cfg.proxy_jump
+            )
+        ]
+        if cfg.proxy_jump
+        else [],
+        "pubkeyauthentication": ["true" if cfg.pubkey_authentication else "false"],
+    }
+    optional = {
+        "identityagent": cfg.identity_agent,
+        "bindaddress": cfg.bind_address,
+        "controlpath": cfg.control_path,
+        "hostkeyalias": cfg.host_key_alias,
+        "preferredauthentications": ",".join(cfg.preferred_authentications)
+        if cfg.preferred_authentications
+        else None,
+    }
+    for key, value in optional.items():
+        out[key] = [value] if value is not None else []
+    for key, alg in [
+        ("kexalgorithms", cfg.kex_algorithms),
+        ("ciphers", cfg.ciphers),
+        ("macs", cfg.macs),
+        ("hostkeyalgorithms", cfg.host_key_algorithms),
+        ("pubkeyacceptedalgorithms", cfg.pubkey_accepted_algorithms),
+    ]:
+        if alg is not None and alg[0] not in "+-^":
+            out[key] = [alg]
+    return out
+
+
+def _theirs(raw: dict[str, list[str]], original: str) -> dict[str, list[str]]:
+    """ssh -G output with the values it leaves unexpanded expanded from its own result."""
+    out = {k: list(v) for k, v in raw.items()}
+    host, port, user = raw["hostname"][0], int(raw["port"][0]), raw["user"][0]
+    alias = raw.get("hostkeyalias", [original])[0]
+    tokens = {
+        "C": connection_hash(CTX.hostname, host, port, user),
+        "d": CTX.home,
+        "h": host,
+        "i": str(CTX.uid),
+        "j": raw.get("proxyjump", [""])[0],
+        "k": alias,
+        "L": CTX.short_hostname,
+        "l": CTX.hostname,
+        "n": original,
+        "p": str(port),
+        "r": user,
+        "u": CTX.user,
+    }
+
+    def path(text: str) -> str:
+        return expand_tokens(expand_tilde(text, CTX), tokens, ALL_TOKENS, CTX.env)
+
+    out["dynamicforward"] = sorted(raw.get("dynamicforward", []))
+    for key in ("identityfile", "certificatefile"):
+        out[key] = [path(v) for v in raw.get(key, [])]
+    out["globalknownhostsfile"] = [
+        " ".join(expand_tilde(p, CTX) for p in v.split(" ")) for v in raw["globalknownhostsfile"]
+    ]
+    out["proxycommand"] = [expand_tokens(v, tokens, PROXY_TOKENS) for v in raw.get("proxycommand", [])]
+    for key in ("proxyjump", "identityagent", "bindaddress", "controlpath", "hostkeyalias"):
+        out.setdefault(key, [])
+    out.setdefault("preferredauthentications", [])
+    out.setdefault("certificatefile", [])
+    for key in ("sendenv", "setenv", "localforward", "remoteforward", "dynamicforward"):
+        out.setdefault(key, [])
+    return out
+
+
+def _compare(ours: HostConfig, raw: dict[str, list[str]], original: str) -> dict[str, object]:
+    mine, theirs = _ours(ours), _theirs(raw, original)
+    return {
+        key: (value, theirs.get(key))
+        for key, value in mine.items()
+        if value != theirs.get(key)
+    }
+
+
+@pytest.fixture(scope="module")
+def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("sshconfig")
+    for name, text in CONFIGS.items():
+        (d / name).write_text(text)
+    return d
+
+
+def _destination(host: str) -> tuple[str, str]:
+    """(destination as given to ssh, host name part)."""
+    return host, host.rpartition("@")[2]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("host", HOSTS)
+def test_agrees_with_ssh_g(config_dir: Path, name: str, host: str) -> None:
+    path = config_dir / name
+    raw = _parse_g(_ssh_g(path, host))
+    ours = SSHConfig.from_file(path, context=CTX).resolve(host)
+    assert _compare(ours, raw, _destination(host)[1]) == {}
+
+
+def test_command_line_user_and_port_win(config_dir: Path) -> None:
+    path = config_dir / "basic"
+    raw = _parse_g(_ssh_g(path, "alpha", "-l", "cli", "-p", "7", "-o", "Compression=yes"))
+    ours = SSHConfig.from_file(path, context=CTX).resolve(
+        "alpha", user="cli", port=7, options=["Compression=yes"]
+    )
+    assert _compare(ours, raw, "alpha") == {}
+
+
+def _include_tree(tmp: Path) -> Path:
+    (tmp / "conf.d").mkdir()
+    (tmp / "conf.d" / "10-a.conf").write_text("Host inc-a\n  Port 1010\n  User from-include\n")
+    (tmp / "conf.d" / "20-b.conf").write_text(
+        "Port 1020\nHost inc-b\n  Port 1021\nMatch host inc-a\n  ServerAliveInterval 3\n"
+    )
+    (tmp / "nested.conf").write_text(f"Include {tmp}/conf.d/*.conf\nUser nested\n")
+    main = tmp / "main.conf"
+    main.write_text(
+        f"Host inc-*\n  Include {tmp}/nested.conf\n"
+        f"Host other\n  Include {tmp}/conf.d/20-b.conf\n"
+        f"Host *\n  Include {tmp}/missing-*.conf\n  Port 1099\n  ServerAliveInterval 9\n"
+    )
+    for f in (*tmp.glob("*.conf"), *tmp.glob("conf.d/*")):
+        f.chmod(0o600)
+    return main
+
+
+@pytest.mark.parametrize("host", ["inc-a", "inc-b", "inc-c", "other", "elsewhere"])
+def test_include_agrees_with_ssh_g(tmp_path: Path, host: str) -> None:
+    main = _include_tree(tmp_path)
+    raw = _parse_g(_ssh_g(main, host))
+    ours = SSHConfig.from_file(main, context=CTX).resolve(host)
+    assert _compare(ours, raw, host) == {}
+
+
+def test_relative_include_is_under_home_ssh(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "extra.conf").write_text("Port 5555\n")
+    (home / ".ssh" / "extra.conf").chmod(0o600)
+    main = tmp_path / "main.conf"
+    main.write_text("Include extra.conf\n")
+    env = dict(os.environ, HOME=str(home))
+    raw = _parse_g(_ssh_g(main, "h", env=env))
+    ctx = LocalContext(user=CTX.user, home=str(home), uid=CTX.uid, hostname=CTX.hostname)
+    ours = SSHConfig.from_file(main, context=ctx).resolve("h")
+    assert raw["port"] == ["5555"] == [str(ours.port)]
+
+
+def _exec_runner(calls: list[str]) -> Callable[[str], bool]:
+    def run(command: str) -> bool:
+        calls.append(command)
+        return subprocess.run(command, shell=True, check=False).returncode == 0
+
+    return run
+
+
+def test_match_exec_with_tokens(tmp_path: Path) -> None:
+    marker = tmp_path / "exec-ran-for"
+    cfg = tmp_path / "exec.conf"
+    cfg.write_text(
+        "Host e\n  HostName e.example\n"
+        f"Match exec \"test %h = e.example && touch {marker}-%n-%p-%r\"\n  Port 6000\n"
+        "Match exec false\n  User never\n"
+        "Match host nomatch exec \"exit 0\"\n  User never2\n"
+    )
+    raw = _parse_g(_ssh_g(cfg, "e"))
+    calls: list[str] = []
+    ours = SSHConfig.from_file(cfg, context=CTX).resolve("e", run_exec=_exec_runner(calls))
+    assert _compare(ours, raw, "e") == {}
+    assert calls == [f"test e.example = e.example && touch {marker}-e-22-{CTX.user}", "false"]
+    with pytest.raises(ConfigError, match="run_exec"):
+        SSHConfig.from_file(cfg, context=CTX).resolve("e")
+
+
+BAD_CONFIGS = {
+    "unknown keyword": "Host x\n  NoSuchKeyword yes\n",
+    "bad port": "Host elsewhere\n  Port abc\n",
+    "extra args": "Port 22 23\n",
+    "no argument": "User\n",
+    "bad quotes": 'IdentityFile "unterminated\n',
+    "bad match": "Match nosuch x\n",
+    "match all combined": "Match all host x\n",
+    "match missing arg": "Match host\n",
+    "bad flag": "Compression maybe\n",
+    "bad strict": "StrictHostKeyChecking sometimes\n",
+    "bad forward": "LocalForward 8080\n",
+    "bad setenv": "SetEnv NOEQUALS\n",
+    "bad sendenv": "SendEnv A=B\n",
+    "bad rekey": "RekeyLimit 3\n",
+    "bad time": "ConnectTimeout 5x\n",
+    "bad jump": "ProxyJump user@\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_errors_agree_with_ssh_g(tmp_path: Path, name: str) -> None:
+    cfg = tmp_path / "bad.conf"
+    cfg.write_text(BAD_CONFIGS[name])
+    with pytest.raises(ConfigError):
+        _ssh_g(cfg, "x")
+    with pytest.raises(ConfigError) as info:
+        SSHConfig.from_file(cfg, context=CTX).resolve("x")
+    assert info.value.file == str(cfg)
+    assert info.value.line is not None
