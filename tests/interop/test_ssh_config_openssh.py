@@ -159,10 +159,52 @@ Host *
     AddKeysToAgent yes
     Port 2020
 """,
+    "edge": """
+Host FOO
+    Port 1111
+Host foo
+    Port 2222
+Host a,b
+    User comma-glob
+Host tab	sep
+    User tabbed
+Host q*
+    HostName "%h.%%.example"   # trailing comment
+    User "quoted user"
+    IdentityFile ~/.ssh/id_%%_%u_%l_%L_%d_%i_%k_%C_%n
+    IdentityFile ~/.ssh/id_dup
+    IdentityFile ~/.ssh/id_dup
+    UserKnownHostsFile ${HOME}/kh_env
+    IdentityAgent SSH_AUTH_SOCK
+    ForwardAgent ${HOME}/agent.sock
+    LogLevel DEBUG
+    ControlPath none
+    ProxyCommand none
+    ProxyJump j9
+Match host !qa*,q*
+    Port 3333
+Match user root,alice
+    ServerAliveInterval 2
+Match !user root,alice
+    ServerAliveInterval 3
+Match canonical all
+    ServerAliveCountMax 11
+Match !final
+    Compression yes
+Host *
+    KbdInteractiveAuthentication=no
+    PasswordAuthentication = no
+    StrictHostKeyChecking off
+    RequestTTY no
+    ControlMaster autoask
+    ControlPersist yes
+    UserKnownHostsFile none
+""",
 }
 
 HOSTS = ["alpha", "beta", "beta.x", "x.example.org", "bad.example.org", "other", "multi"]
 HOSTS += ["j1", "c1", "none1", "orig-host", "webapp", "web2", "admin@webx", "short", "LONG"]
+HOSTS += ["FOO", "foo", "tab", "qa1", "qb", "alice@qc", "Q"]
 
 
 def _ssh_g(config: Path, host: str, *extra: str, env: dict[str, str] | None = None) -> str:
@@ -201,13 +243,15 @@ def _ours(cfg: HostConfig) -> dict[str, list[str]]:
         "port": [str(cfg.port)],
         "user": [cfg.user],
         "identitiesonly": [_yes(cfg.identities_only)],
-        "stricthostkeychecking": [strict.get(cfg.strict_host_key_checking, cfg.strict_host_key_checking)],
+        "stricthostkeychecking": [
+            strict.get(cfg.strict_host_key_checking, cfg.strict_host_key_checking)
+        ],
         "hashknownhosts": [_yes(cfg.hash_known_hosts)],
         "connecttimeout": ["none" if cfg.connect_timeout is None else str(cfg.connect_timeout)],
         "serveraliveinterval": [str(cfg.server_alive_interval)],
         "serveralivecountmax": [str(cfg.server_alive_count_max)],
         "forwardagent": [cfg.forward_agent_path or _yes(cfg.forward_agent)],
-        "requesttty": [cfg.request_tty],
+        "requesttty": [tristate.get(cfg.request_tty, cfg.request_tty)],
         "batchmode": [_yes(cfg.batch_mode)],
         "passwordauthentication": [_yes(cfg.password_authentication)],
         "kbdinteractiveauthentication": [_yes(cfg.kbd_interactive_authentication)],
@@ -299,7 +343,9 @@ def _theirs(raw: dict[str, list[str]], original: str) -> dict[str, list[str]]:
     out["globalknownhostsfile"] = [
         " ".join(expand_tilde(p, CTX) for p in v.split(" ")) for v in raw["globalknownhostsfile"]
     ]
-    out["proxycommand"] = [expand_tokens(v, tokens, PROXY_TOKENS) for v in raw.get("proxycommand", [])]
+    out["proxycommand"] = [
+        expand_tokens(v, tokens, PROXY_TOKENS) for v in raw.get("proxycommand", [])
+    ]
     for key in ("proxyjump", "identityagent", "bindaddress", "controlpath", "hostkeyalias"):
         out.setdefault(key, [])
     out.setdefault("preferredauthentications", [])
@@ -312,9 +358,7 @@ def _theirs(raw: dict[str, list[str]], original: str) -> dict[str, list[str]]:
 def _compare(ours: HostConfig, raw: dict[str, list[str]], original: str) -> dict[str, object]:
     mine, theirs = _ours(ours), _theirs(raw, original)
     return {
-        key: (value, theirs.get(key))
-        for key, value in mine.items()
-        if value != theirs.get(key)
+        key: (value, theirs.get(key)) for key, value in mine.items() if value != theirs.get(key)
     }
 
 
@@ -402,9 +446,9 @@ def test_match_exec_with_tokens(tmp_path: Path) -> None:
     cfg = tmp_path / "exec.conf"
     cfg.write_text(
         "Host e\n  HostName e.example\n"
-        f"Match exec \"test %h = e.example && touch {marker}-%n-%p-%r\"\n  Port 6000\n"
+        f'Match exec "test %h = e.example && touch {marker}-%n-%p-%r"\n  Port 6000\n'
         "Match exec false\n  User never\n"
-        "Match host nomatch exec \"exit 0\"\n  User never2\n"
+        'Match host nomatch exec "exit 0"\n  User never2\n'
     )
     raw = _parse_g(_ssh_g(cfg, "e"))
     calls: list[str] = []
@@ -445,3 +489,11 @@ def test_errors_agree_with_ssh_g(tmp_path: Path, name: str) -> None:
         SSHConfig.from_file(cfg, context=CTX).resolve("x")
     assert info.value.file == str(cfg)
     assert info.value.line is not None
+
+
+@pytest.mark.parametrize("destination", ["a,b", "a;b", "h$x", "u;x@h", "a b"])
+def test_invalid_destinations_refused_like_ssh(config_dir: Path, destination: str) -> None:
+    with pytest.raises(ConfigError):
+        _ssh_g(config_dir / "basic", destination)
+    with pytest.raises(ConfigError, match="invalid characters"):
+        SSHConfig.from_file(config_dir / "basic", context=CTX).resolve(destination)

@@ -198,8 +198,7 @@ class SSHConfig:
         if at >= 0:
             user = user if user is not None else destination[:at]
             original = destination[at + 1 :]
-        if not original:
-            raise ConfigError("empty host name")
+        _check_command_line(original, user)
         state = State()
         if user is not None:
             state.values["user"] = user
@@ -222,6 +221,24 @@ class SSHConfig:
             for src in self._sources:
                 final.read_source(src)
         return _finish(state, ctx, original)
+
+
+def _check_command_line(host: str, user: str | None) -> None:
+    """ssh's guard for names from its command line, which end up inside ProxyCommand and
+    Match exec commands: no shell metacharacters, no leading ``-``."""
+    if (
+        not host
+        or host.startswith("-")
+        or any(c in "'`\"$\\;&<>|()," or c.isspace() or not c.isprintable() for c in host)
+    ):
+        raise ConfigError(f"hostname contains invalid characters: {host!r}")
+    if user is not None and (
+        user.startswith("-")
+        or user.endswith("\\")
+        or any(c in "'`\";&<>|(){}" for c in user)
+        or any(c.isspace() and n == "-" for c, n in zip(user, user[1:]))
+    ):
+        raise ConfigError(f"remote username contains invalid characters: {user!r}")
 
 
 def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:

@@ -389,8 +389,8 @@ class Pass:
                 return result and not negate
             attributes += 1
             if name in ("canonical", "final"):
-                if name == "final" and not negate:
-                    self.want_final = True
+                if name == "final":
+                    self.want_final = True  # ssh 9.2 re-reads for "!final" too
                 if self.final == negate:
                     result = False
                 continue

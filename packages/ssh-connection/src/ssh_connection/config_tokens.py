@@ -395,7 +395,7 @@ def _log_level(args: list[str]) -> str:
     levels = ("QUIET", "FATAL", "ERROR", "INFO", "VERBOSE", "DEBUG", "DEBUG1", "DEBUG2")
     if arg not in (*levels, "DEBUG3"):
         raise TokenError(f"unsupported log level {arg!r}")
-    return "DEBUG1" if arg == "DEBUG" else arg
+    return "DEBUG" if arg == "DEBUG1" else arg  # one level, named as ssh -G names it
 
 
 def _control_persist(args: list[str]) -> str:
