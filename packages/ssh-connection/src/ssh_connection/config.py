@@ -236,7 +236,7 @@ def _check_command_line(host: str, user: str | None) -> None:
         user.startswith("-")
         or user.endswith("\\")
         or any(c in "'`\";&<>|(){}" for c in user)
-        or any(c.isspace() and n == "-" for c, n in zip(user, user[1:]))
+        or any(c.isspace() and user[i + 1 : i + 2] == "-" for i, c in enumerate(user))
     ):
         raise ConfigError(f"remote username contains invalid characters: {user!r}")
 
