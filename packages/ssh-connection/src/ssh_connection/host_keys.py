@@ -1,0 +1,340 @@
+"""Ready-made host key checks for a client, on known_hosts files as ssh(1) uses them.
+
+:class:`KnownHostsPolicy` looks a server's key up in the user's and the system's known_hosts
+files (hashed names, ``[host]:port`` names, ``@cert-authority`` and ``@revoked`` lines) and
+applies one of ssh's StrictHostKeyChecking modes:
+
+- ``"strict"`` (``yes``): the key must be known; anything else is refused.
+- ``"accept-new"``: an unknown host's key is added to the user file; a changed key is refused.
+- ``"ask"``: the ``ask`` callback decides about unknown hosts (yes: added); changed refused.
+- ``"warn"`` (``no``/``off``): unknown keys are added and changed keys accepted, each with a
+  logged warning (a changed key is still logged as one, with the line it contradicts).
+
+A revoked key, or a certificate from a trusted CA that fails its checks, is always refused.
+:meth:`KnownHostsPolicy.verify` raises a :class:`HostKeyError` subclass saying why;
+:meth:`KnownHostsPolicy.check` is the same as a ``check(host, port, key) -> bool`` callable,
+and :meth:`KnownHostsPolicy.for_host` adapts it to a transport's ``(key, algorithm)`` hook.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Literal
+
+from ssh_keys import Certificate, CertificateInvalid, CertType, KnownHosts, PublicKey
+from ssh_keys.known_hosts import HostKeyStatus, KnownHostsEntry, Marker
+from ssh_keys.patterns import host_port_name
+from ssh_wire.errors import SSHError
+
+if TYPE_CHECKING:
+    from .config import HostConfig
+
+__all__ = [
+    "HostKeyError",
+    "HostKeyUnknown",
+    "HostKeyChanged",
+    "HostKeyRevoked",
+    "HostCertificateInvalid",
+    "HostKeyOutcome",
+    "HostKeyPolicy",
+    "KnownHostsPolicy",
+    "CallbackPolicy",
+    "AskCallback",
+    "HostKeyCallable",
+    "policy_from_config",
+]
+
+log = logging.getLogger("ssh_connection.host_keys")
+
+Mode = Literal["strict", "accept-new", "ask", "warn"]
+#: ``ask(host, port, key, problem) -> bool``: the ``"ask"`` mode's question to a person.
+AskCallback = Callable[[str, int, PublicKey, "HostKeyError"], bool]
+#: A ``check(host, port, key) -> bool`` callable.
+HostKeyCallable = Callable[[str, int, PublicKey], bool]
+
+DEFAULT_USER_FILES = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
+DEFAULT_GLOBAL_FILES = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+class HostKeyError(SSHError):
+    """The server's host key was not accepted. ``fingerprint`` is the key's SHA256 one."""
+
+    def __init__(self, message: str, host: str, port: int, key: PublicKey) -> None:
+        self.host = host
+        self.port = port
+        self.key = key
+        self.fingerprint = key.fingerprint()
+        super().__init__(f"{host_port_name(host, port)}: {message} ({self.fingerprint})")
+
+
+class HostKeyUnknown(HostKeyError):
+    """No known_hosts line vouches for the key; ``files`` are the files searched."""
+
+    def __init__(self, host: str, port: int, key: PublicKey, files: Sequence[str]) -> None:
+        self.files = tuple(files)
+        super().__init__("host key is not known", host, port, key)
+
+
+class HostKeyChanged(HostKeyError):
+    """A different key of the same type is recorded: possibly a man in the middle.
+
+    ``known_file``/``known_line`` locate the contradicting entry, ``known_fingerprint`` its key.
+    """
+
+    def __init__(
+        self, host: str, port: int, key: PublicKey, known_file: str, entry: KnownHostsEntry
+    ) -> None:
+        self.known_file = known_file
+        self.known_line = entry.line_number
+        self.known_key = entry.key
+        self.known_fingerprint = entry.key.fingerprint()
+        super().__init__(
+            f"HOST KEY CHANGED, known as {self.known_fingerprint} in "
+            f"{known_file}:{self.known_line}",
+            host,
+            port,
+            key,
+        )
+
+
+class HostKeyRevoked(HostKeyError):
+    """The key (or its CA) is listed ``@revoked`` at ``file``:``line``."""
+
+    def __init__(
+        self, host: str, port: int, key: PublicKey, file: str | None, line: int | None
+    ) -> None:
+        self.file = file
+        self.line = line
+        where = f" at {file}:{line}" if file is not None else ""
+        super().__init__(f"host key is revoked{where}", host, port, key)
+
+
+class HostCertificateInvalid(HostKeyError):
+    """A host certificate from a trusted CA failed its checks (type, principal, validity)."""
+
+    def __init__(self, host: str, port: int, key: PublicKey, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"host certificate invalid: {reason}", host, port, key)
+
+
+class HostKeyOutcome(enum.Enum):
+    """How an accepted key was accepted."""
+
+    TRUSTED = "trusted"  # a known_hosts line lists the key
+    CERTIFIED = "certified"  # a host certificate signed by a trusted CA
+    ADDED = "added"  # unknown, accepted and recorded in the user file
+    ACCEPTED_CHANGED = "accepted-changed"  # warn mode: changed key let through
+
+
+# -- policies -----------------------------------------------------------------------------
+
+
+class HostKeyPolicy:
+    """Base of the policies: ``verify`` raises, ``check`` answers, ``for_host`` adapts."""
+
+    def verify(self, host: str, port: int, key: PublicKey) -> HostKeyOutcome:
+        raise NotImplementedError
+
+    def check(self, host: str, port: int, key: PublicKey) -> bool:
+        """True if the key is accepted (errors are logged, not raised)."""
+        try:
+            self.verify(host, port, key)
+        except HostKeyError as exc:
+            log.error("%s", exc)
+            return False
+        return True
+
+    __call__ = check
+
+    def for_host(self, host: str, port: int = 22) -> Callable[[PublicKey, str], bool]:
+        """A transport ``host_key_check(key, algorithm)`` for one destination; a refusal
+        raises the :class:`HostKeyError` so the reason reaches the caller."""
+
+        def check(key: PublicKey, algorithm: str) -> bool:
+            self.verify(host, port, key)
+            return True
+
+        return check
+
+
+class CallbackPolicy(HostKeyPolicy):
+    """Delegate the decision to ``decide(host, port, key) -> bool``."""
+
+    def __init__(self, decide: HostKeyCallable) -> None:
+        self._decide = decide
+
+    def verify(self, host: str, port: int, key: PublicKey) -> HostKeyOutcome:
+        if not self._decide(host, port, key):
+            raise HostKeyError("host key refused by the application", host, port, key)
+        return HostKeyOutcome.TRUSTED
+
+
+def _now() -> float:
+    return datetime.now(timezone.utc).timestamp()
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    path: str
+    hosts: KnownHosts
+
+
+class KnownHostsPolicy(HostKeyPolicy):
+    """Known_hosts checking as ssh does it; see the module documentation for the modes.
+
+    New keys go to the first of ``user_files`` (created with a 0700 parent directory if
+    needed, written atomically, mode kept), hashed when ``hash_new`` (HashKnownHosts). With
+    ``host_key_alias`` the alias is looked up and recorded instead of ``host:port``, as ssh's
+    HostKeyAlias. ``now`` returns the time (Unix seconds) for certificate validity.
+    """
+
+    def __init__(
+        self,
+        mode: Mode = "strict",
+        *,
+        user_files: Sequence[str | os.PathLike[str]] = DEFAULT_USER_FILES,
+        global_files: Sequence[str | os.PathLike[str]] = DEFAULT_GLOBAL_FILES,
+        hash_new: bool = False,
+        host_key_alias: str | None = None,
+        ask: AskCallback | None = None,
+        now: Callable[[], float] = _now,
+        home: str | None = None,
+    ) -> None:
+        if mode not in ("strict", "accept-new", "ask", "warn"):
+            raise ValueError(f"unknown host key checking mode {mode!r}")
+        if mode == "ask" and ask is None:
+            raise ValueError('mode "ask" needs an ask callback')
+        self.mode: Mode = mode
+        self._home = home
+        self.user_files = tuple(self._expand(f) for f in user_files)
+        self.global_files = tuple(self._expand(f) for f in global_files)
+        self.hash_new = hash_new
+        self.host_key_alias = host_key_alias
+        self._ask = ask
+        self._now = now
+
+    def _expand(self, path: str | os.PathLike[str]) -> str:
+        text = os.fspath(path)
+        if self._home is not None and (text == "~" or text.startswith("~/")):
+            return self._home + text[1:]
+        return os.path.expanduser(text)
+
+    def _load(self) -> list[_Loaded]:
+        return [_Loaded(p, KnownHosts.load(p)) for p in (*self.user_files, *self.global_files)]
+
+    def verify(self, host: str, port: int, key: PublicKey) -> HostKeyOutcome:
+        name, name_port = (self.host_key_alias, 22) if self.host_key_alias else (host, port)
+        files = self._load()
+        revoked = self._revoked(files, name, name_port, key)
+        if revoked is not None:
+            raise HostKeyRevoked(host, port, key, *revoked)
+        if isinstance(key, Certificate) and self._ca_trusted(files, name, name_port, key):
+            try:
+                key.check(self._now(), name.lower(), CertType.HOST, wildcard_principals=True)
+            except CertificateInvalid as exc:
+                # As ssh: a trusted CA's certificate that fails is refused, not retried.
+                raise HostCertificateInvalid(host, port, key, str(exc)) from None
+            return HostKeyOutcome.CERTIFIED
+        changed: tuple[str, KnownHostsEntry] | None = None
+        for f in files:
+            status = f.hosts.check(name, name_port, key)
+            if status is HostKeyStatus.TRUSTED:
+                return HostKeyOutcome.TRUSTED
+            if status is HostKeyStatus.REVOKED:  # pragma: no cover - found above
+                raise HostKeyRevoked(host, port, key, f.path, None)
+            if status is HostKeyStatus.CHANGED and changed is None:
+                changed = (f.path, self._contradicting(f.hosts, name, name_port, key))
+        if changed is not None:
+            problem = HostKeyChanged(host, port, key, *changed)
+            if self.mode != "warn":
+                raise problem
+            log.warning("%s; accepted (StrictHostKeyChecking no)", problem)
+            return HostKeyOutcome.ACCEPTED_CHANGED
+        unknown = HostKeyUnknown(host, port, key, [f.path for f in files])
+        if self.mode == "strict":
+            raise unknown
+        if self.mode == "ask":
+            assert self._ask is not None
+            if not self._ask(host, port, key, unknown):
+                raise unknown
+        self._add(name, name_port, key)
+        if self.mode == "warn":
+            log.warning(
+                "Permanently added %s (%s) to the list of known hosts",
+                host_port_name(name, name_port),
+                key.fingerprint(),
+            )
+        return HostKeyOutcome.ADDED
+
+    # -- helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _revoked(
+        files: list[_Loaded], name: str, port: int, key: PublicKey
+    ) -> tuple[str, int] | None:
+        candidates = {key}
+        if isinstance(key, Certificate):
+            candidates |= {key.key, key.signature_key}
+        for f in files:
+            for entry in f.hosts.lookup(name, port).entries:
+                if entry.marker is Marker.REVOKED and entry.key in candidates:
+                    return f.path, entry.line_number
+        return None
+
+    @staticmethod
+    def _ca_trusted(files: list[_Loaded], name: str, port: int, cert: Certificate) -> bool:
+        return any(cert.signature_key in f.hosts.lookup(name, port).ca_keys for f in files)
+
+    @staticmethod
+    def _contradicting(hosts: KnownHosts, name: str, port: int, key: PublicKey) -> KnownHostsEntry:
+        plain = key.key if isinstance(key, Certificate) else key
+        for entry in hosts.lookup(name, port).entries:
+            if entry.marker is Marker.NONE and entry.key.algorithm == plain.algorithm:
+                return entry
+        raise AssertionError("CHANGED without a same-type entry")  # pragma: no cover
+
+    def _add(self, name: str, port: int, key: PublicKey) -> None:
+        if not self.user_files:
+            log.warning("no user known_hosts file to record %s in", host_port_name(name, port))
+            return
+        path = self.user_files[0]
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            os.chmod(directory, 0o700)  # makedirs' mode is subject to the umask
+        plain = key.key if isinstance(key, Certificate) else key  # ssh records the plain key
+        known = KnownHosts.load(path)
+        known.add(name, port, plain, self.hash_new)
+        known.save()
+
+
+_MODES: dict[str, Mode] = {"yes": "strict", "accept-new": "accept-new", "ask": "ask", "no": "warn"}
+
+
+def policy_from_config(
+    config: HostConfig, *, ask: AskCallback | None = None, batch_mode: bool | None = None
+) -> KnownHostsPolicy:
+    """The policy ssh would apply for a resolved :class:`~ssh_connection.config.HostConfig`.
+
+    ``ask`` without a callback (or in BatchMode) becomes ``strict``, as ssh cannot ask then.
+    """
+    mode = _MODES[config.strict_host_key_checking]
+    batch = config.batch_mode if batch_mode is None else batch_mode
+    if mode == "ask" and (ask is None or batch):
+        mode = "strict"
+    return KnownHostsPolicy(
+        mode,
+        user_files=config.user_known_hosts_files,
+        global_files=config.global_known_hosts_files,
+        hash_new=config.hash_known_hosts,
+        host_key_alias=config.host_key_alias,
+        ask=ask if mode == "ask" else None,
+    )
