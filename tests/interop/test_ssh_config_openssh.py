@@ -338,6 +338,10 @@ def _theirs(raw: dict[str, list[str]], original: str) -> dict[str, list[str]]:
         return expand_tokens(expand_tilde(text, CTX), tokens, ALL_TOKENS, CTX.env)
 
     out["dynamicforward"] = sorted(raw.get("dynamicforward", []))
+    # We keep PubkeyAuthentication as a yes/no: unbound and host-bound both mean yes.
+    out["pubkeyauthentication"] = [
+        "false" if v == "false" else "true" for v in raw["pubkeyauthentication"]
+    ]
     for key in ("identityfile", "certificatefile"):
         out[key] = [path(v) for v in raw.get(key, [])]
     out["globalknownhostsfile"] = [
@@ -497,3 +501,107 @@ def test_invalid_destinations_refused_like_ssh(config_dir: Path, destination: st
         _ssh_g(config_dir / "basic", destination)
     with pytest.raises(ConfigError, match="invalid characters"):
         SSHConfig.from_file(config_dir / "basic", context=CTX).resolve(destination)
+
+
+ONE_LINERS = [
+    "Host=a\n Port 5",
+    '"Port" 7',
+    'Port "8"',
+    "Port 5 # comment",
+    "Port 5#c",
+    "UserKnownHostsFile ~/a ~/b\nUserKnownHostsFile ~/c",
+    "UserKnownHostsFile ~/kh_%h_%p_%r_%u_%n_%k_%C",
+    "HostName %%h",
+    'HostName ""',
+    "HostName UPPER.%h.Example",
+    "Host a\n\nHost b\nPort 5",
+    "SendEnv",
+    "CertificateFile ~/%h",
+    "LocalForward 5 h:6 # x",
+    "LogLevel debug3",
+    "LogLevel Debug1",
+    "ConnectTimeout 0",
+    "ServerAliveCountMax -1",
+    "NumberOfPasswordPrompts abc",
+    "BindAddress  ::1",
+    "ControlPersist 0",
+    "ControlPersist 1h",
+    "ControlMaster ask",
+    "RequestTTY yes",
+    "UpdateHostKeys no",
+    "StrictHostKeyChecking yes",
+    "StrictHostKeyChecking no",
+    "ForwardAgent no",
+    "ForwardAgent /tmp/agent.sock",
+    "RekeyLimit default none",
+    "RekeyLimit 100K",
+    "RekeyLimit 15",
+    "IdentityAgent SSH_AUTH_SOCK",
+    "IdentityAgent none",
+    "AddressFamily inet",
+    "Compression maybe",
+    "Port 0",
+    "Port 65536",
+    "Match host a\n Port 9",
+    "Match !host a\n Port 9",
+    "Match originalhost A\n Port 9",
+    "Match host A\n Port 9",
+    "Match user root\n Port 9",
+    "Match localuser root\n Port 9",
+    "Match host a user x\n Port 9",
+    "Match host a,!a\n Port 9",
+    "Match host b,!c\n Port 9",
+    "Match host *\n Port 9",
+    "Match final all\n Port 9",
+    "Match !final\n Port 9",
+    "Match !all\n Port 9",
+    "Match host a all\n Port 9",
+    "Match all # comment\n Port 9",
+    "Host !a\n Port 9",
+    "Host !b\n Port 9",
+    "Host !b *\n Port 9",
+    "Host a # comment\n Port 9",
+    "Host *\n Port 9\nHost a\n Port 10",
+    "Host A\n Port 9",
+    "Host a\n Include /nonexistent/x*\n Port 9",
+    "SetEnv A=1\nSetEnv B=2",
+    "SendEnv A\nSendEnv -A",
+    "SendEnv A*\nSendEnv -A?",
+    "IdentityFile ~/a\nIdentityFile ~/b\nIdentityFile ~/a",
+    "IdentitiesOnly true",
+    "HashKnownHosts yes",
+    "PubkeyAuthentication unbound",
+    "PasswordAuthentication false",
+    "ChallengeResponseAuthentication no",
+    "PreferredAuthentications password",
+    "ProxyJump a,b:2\nProxyJump c",
+    "ProxyCommand exec nc %h %p",
+    "ProxyCommand nc '%h' \"%p\"",
+    "KexAlgorithms curve25519-sha256,ecdh-sha2-nistp256",
+    "HostKeyAlias x%%",
+    "DynamicForward 127.0.0.1:1080",
+    "RemoteForward [::]:80 localhost:8080",
+    "LocalForward 8080 [::1]:80\nLocalForward 8080 [::1]:80",
+    "GlobalKnownHostsFile none",
+    "UserKnownHostsFile none",
+    "ControlPath ~/.ssh/%r@%h:%p",
+    "ControlPath none",
+    "ServerAliveInterval 1h1m",
+    "ConnectTimeout 1w",
+    "NoSuchOption x",
+    "IgnoreUnknown nosuch*\nNoSuchOption x",
+]
+
+
+@pytest.mark.parametrize("text", ONE_LINERS)
+def test_small_configs_agree_with_ssh_g(tmp_path: Path, text: str) -> None:
+    cfg = tmp_path / "one.conf"
+    cfg.write_text(text + "\n")
+    try:
+        raw = _parse_g(_ssh_g(cfg, "a"))
+    except ConfigError:
+        with pytest.raises(ConfigError):
+            SSHConfig.from_file(cfg, context=CTX).resolve("a")
+        return
+    ours = SSHConfig.from_file(cfg, context=CTX).resolve("a")
+    assert _compare(ours, raw, "a") == {}

@@ -32,7 +32,6 @@ from .config_tokens import (
     ProxyHop,
     TokenError,
     _port_number,
-    expand_env,
     expand_tilde,
     expand_tokens,
 )
@@ -256,13 +255,14 @@ def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:
         except TokenError as exc:
             raise ConfigError(f"{what} {text!r}: {exc}") from None
 
-    def socket_path(text: str | None) -> str | None:
-        if text is None:
-            return None
+    def tilde(text: str) -> str:
         try:
-            return expand_env(path(text, "forwarding path"), ctx.env)
-        except TokenError as exc:  # pragma: no cover - path() already expanded variables
-            raise ConfigError(f"forwarding path {text!r}: {exc}") from None
+            return expand_tilde(text, ctx)
+        except TokenError as exc:
+            raise ConfigError(f"{text!r}: {exc}") from None
+
+    def socket_path(text: str | None) -> str | None:
+        return None if text is None else path(text, "forwarding path")
 
     def forwards(name: str) -> tuple[Forward, ...]:
         return tuple(
@@ -290,10 +290,15 @@ def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:
     if update == "ask" and control_persist != "no":
         update = "no"  # ssh: asking is impossible from a backgrounded master
 
-    def known(files: tuple[str, ...] | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    def known(
+        files: tuple[str, ...] | None, default: tuple[str, ...], expand: bool
+    ) -> tuple[str, ...]:
         chosen = files if files is not None else default
         if tuple(chosen) == ("none",):
             return ()
+        # Tokens and variables only in UserKnownHostsFile; the global files get ~ alone.
+        if not expand:
+            return tuple(tilde(f) for f in chosen)
         return tuple(path(f, "known hosts file") for f in chosen)
 
     agent = v.get("identity_agent")
@@ -334,9 +339,9 @@ def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:
         host_key_algorithms=v.get("host_key_algorithms"),
         pubkey_accepted_algorithms=v.get("pubkey_accepted_algorithms"),
         strict_host_key_checking=v.get("strict_host_key_checking", "ask"),
-        user_known_hosts_files=known(user_known, DEFAULT_USER_KNOWN_HOSTS_FILES),
+        user_known_hosts_files=known(user_known, DEFAULT_USER_KNOWN_HOSTS_FILES, True),
         global_known_hosts_files=known(
-            v.get("global_known_hosts_files"), DEFAULT_GLOBAL_KNOWN_HOSTS_FILES
+            v.get("global_known_hosts_files"), DEFAULT_GLOBAL_KNOWN_HOSTS_FILES, False
         ),
         hash_known_hosts=v.get("hash_known_hosts", False),
         host_key_alias=alias,

@@ -325,12 +325,12 @@ class Pass:
     def command_line(self, options: Sequence[str]) -> None:
         """``-o`` options: applied first; Host, Match and Include are not allowed."""
         for option in options:
-            split = split_keyword(option)
-            if split is None:
-                continue
-            if split[0].lower() in ("host", "match", "include"):
-                raise ConfigError(f"{split[0]} directive not supported as a command-line option")
             try:
+                split = split_keyword(option)
+                if split is None:
+                    continue
+                if split[0].lower() in ("host", "match", "include"):
+                    raise TokenError(f"{split[0]} directive not supported as a command-line option")
                 self._line(option, "command line", True, True, False, 0)
             except TokenError as exc:
                 raise ConfigError(f"{option!r}: {exc}") from None

@@ -22,7 +22,6 @@ __all__ = [
     "split_arguments",
     "split_keyword",
     "expand_tokens",
-    "expand_env",
     "expand_tilde",
     "connection_hash",
     "ALL_TOKENS",
@@ -106,10 +105,17 @@ def split_keyword(line: str) -> tuple[str, str] | None:
     text = line.lstrip(_WHITESPACE)
     if not text or text.startswith("#"):
         return None
-    end = 0
-    while end < len(text) and text[end] not in _WHITESPACE and text[end] != "=":
-        end += 1
-    keyword, rest = text[:end], text[end:]
+    if text.startswith('"'):
+        # ssh lets the keyword itself be quoted.
+        close = text.find('"', 1)
+        if close < 0:
+            raise TokenError("invalid quotes")
+        keyword, rest = text[1:close], text[close + 1 :]
+    else:
+        end = 0
+        while end < len(text) and text[end] not in _WHITESPACE and text[end] != "=":
+            end += 1
+        keyword, rest = text[:end], text[end:]
     rest = rest.lstrip(_WHITESPACE)
     if rest.startswith("="):
         rest = rest[1:].lstrip(_WHITESPACE)
@@ -207,12 +213,6 @@ def _env_value(name: str, env: Mapping[str, str]) -> str:
     if not name or name not in env:
         raise TokenError(f"environment variable {name!r} is not set")
     return env[name]
-
-
-def expand_env(text: str, env: Mapping[str, str]) -> str:
-    """Replace ``${NAME}`` only (unix socket paths of forwardings); an unset variable or an
-    unclosed brace is an error (ssh then ignores the setting, we refuse it)."""
-    return expand_tokens(text.replace("%", "%%"), {}, frozenset(), env)
 
 
 def expand_tilde(path: str, ctx: LocalContext) -> str:
@@ -404,7 +404,8 @@ def _control_persist(args: list[str]) -> str:
         return "yes"
     if arg in _FALSE:
         return "no"
-    return str(_seconds(arg))
+    seconds = _seconds(arg)
+    return str(seconds) if seconds else "yes"  # 0 seconds: persist forever, as "yes"
 
 
 def _forward_agent(args: list[str]) -> tuple[bool, str | None]:
