@@ -263,6 +263,9 @@ def _ours(cfg: HostConfig) -> dict[str, list[str]]:
         "updatehostkeys": [tristate.get(cfg.update_host_keys, cfg.update_host_keys)],
         "controlmaster": [tristate.get(cfg.control_master, cfg.control_master)],
         "controlpersist": [cfg.control_persist],
+        "canonicalizehostname": [
+            tristate.get(cfg.canonicalize_hostname, cfg.canonicalize_hostname)
+        ],
         "userknownhostsfile": [" ".join(cfg.user_known_hosts_files) or "none"],
         "globalknownhostsfile": [" ".join(cfg.global_known_hosts_files) or "none"],
         "identityfile": list(cfg.identity_files),
@@ -589,6 +592,9 @@ ONE_LINERS = [
     "ServerAliveInterval 1h1m",
     "ConnectTimeout 1w",
     "NoSuchOption x",
+    "CanonicalizeHostname yes\nMatch canonical\n Port 9",
+    "CanonicalizeHostname no\nMatch canonical\n Port 9",
+    "CanonicalizeHostname yes\nHost a\n HostName b\nHost b\n Port 9",
     "IgnoreUnknown nosuch*\nNoSuchOption x",
 ]
 

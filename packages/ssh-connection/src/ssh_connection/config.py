@@ -122,6 +122,7 @@ class HostConfig:
     control_master: str = "no"  # yes, no, ask, auto, autoask
     control_path: str | None = None
     control_persist: str = "no"  # no, yes, or seconds
+    canonicalize_hostname: str = "no"  # parsed only: no DNS canonicalization is done
     other: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -215,7 +216,10 @@ class SSHConfig:
                 raise ConfigError(f"HostName: {exc}") from None
         host = host.lower()
         state.values["hostname"] = host
-        if first.want_final:
+        # ssh re-reads after canonicalization is enabled even when no name was changed
+        # (we never resolve names, so none ever is).
+        canonicalize = state.values.get("canonicalize_hostname", "no") != "no"
+        if first.want_final or canonicalize:
             final = Pass(state, ctx, host, original, True, run_exec)
             for src in self._sources:
                 final.read_source(src)
@@ -372,5 +376,6 @@ def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:
         control_master=v.get("control_master", "no"),
         control_path=control_path,
         control_persist=control_persist,
+        canonicalize_hostname=v.get("canonicalize_hostname", "no"),
         other=dict(state.other),
     )
