@@ -611,3 +611,16 @@ def test_small_configs_agree_with_ssh_g(tmp_path: Path, text: str) -> None:
         return
     ours = SSHConfig.from_file(cfg, context=CTX).resolve("a")
     assert _compare(ours, raw, "a") == {}
+
+
+@pytest.mark.parametrize("host", ["localhost", "example.org", "u@h"])
+def test_default_files_agree_with_plain_ssh_g(host: str) -> None:
+    """No -F: ~/.ssh/config and /etc/ssh/ssh_config (with its Include), whatever they hold."""
+    assert SSH is not None
+    proc = subprocess.run([SSH, "-G", host], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        with pytest.raises(ConfigError):
+            SSHConfig.default(context=CTX).resolve(host)
+        return
+    ours = SSHConfig.default(context=CTX).resolve(host)
+    assert _compare(ours, _parse_g(proc.stdout), host.rpartition("@")[2]) == {}
