@@ -289,3 +289,16 @@ def test_policy_from_config(tmp_path: Path) -> None:
     assert policy_from_config(cfg.resolve("b"), ask=lambda *a: True).mode == "strict"
     with pytest.raises(ValueError, match="mode"):
         KnownHostsPolicy("maybe")  # type: ignore[arg-type]
+
+
+def test_appending_through_a_symlink_keeps_the_link(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    user, _ = files
+    target = tmp_path / "dotfiles" / "known_hosts"
+    write(target, line("a", EC))
+    user.parent.mkdir(parents=True)
+    user.symlink_to(target)
+    policy(files, "accept-new").verify("b", 22, ED.public_key)
+    assert user.is_symlink()
+    assert "b ssh-ed25519" in target.read_text()

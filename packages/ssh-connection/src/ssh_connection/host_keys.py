@@ -305,7 +305,8 @@ class KnownHostsPolicy(HostKeyPolicy):
         if not self.user_files:
             log.warning("no user known_hosts file to record %s in", host_port_name(name, port))
             return
-        path = self.user_files[0]
+        # Through a symlink (dotfile managers): replace its target, not the link.
+        path = os.path.realpath(self.user_files[0])
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700, exist_ok=True)
