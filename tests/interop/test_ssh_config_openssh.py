@@ -624,3 +624,121 @@ def test_default_files_agree_with_plain_ssh_g(host: str) -> None:
         return
     ours = SSHConfig.default(context=CTX).resolve(host)
     assert _compare(ours, _parse_g(proc.stdout), host.rpartition("@")[2]) == {}
+
+
+# -- host key checking driven by the config, against ssh's own decision ---------------------
+
+from openssh_tools import HostKeyFiles, Sshd  # noqa: E402 - conftest puts it on sys.path
+
+from ssh_connection.host_keys import HostKeyError, policy_from_config  # noqa: E402
+from ssh_keys import parse_public_key_line  # noqa: E402
+
+WRONG_ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEcIrGxXZbPqdbuhNc4cN5TUmrWkj7t9Jj9wvdMN3e8W"
+
+
+def _host_key_case(keys: HostKeyFiles, port: int, case: str) -> tuple[str, str, str]:
+    """(known_hosts text, HostKeyAlgorithms, extra config) for one scenario."""
+    ed = keys.public_line("ed25519").strip()
+    ca = (keys.directory / "ca.pub").read_text().strip()
+    name = f"[127.0.0.1]:{port}"
+    cert = "ssh-ed25519-cert-v01@openssh.com"
+    return {
+        "empty": ("", "ssh-ed25519", ""),
+        "known": (f"{name} {ed}\n", "ssh-ed25519", ""),
+        "known-without-port": (f"127.0.0.1 {ed}\n", "ssh-ed25519", ""),
+        "known-by-pattern": (f"[127.0.0.*]:* {ed}\n", "ssh-ed25519", ""),
+        "negated": (f"[127.0.0.*]:*,!{name} {ed}\n", "ssh-ed25519", ""),
+        "changed": (f"{name} {WRONG_ED25519}\n", "ssh-ed25519", ""),
+        "other-type-known": (f"{name} {keys.public_line('ecdsa256').strip()}\n", "ssh-ed25519", ""),
+        "revoked": (f"{name} {ed}\n@revoked * {ed}\n", "ssh-ed25519", ""),
+        "ca": (f"@cert-authority [127.0.0.1]:* {ca}\n", cert, ""),
+        "ca-wrong-name": (f"@cert-authority 127.0.0.1 {ca}\n", cert, ""),
+        "ca-revoked": (f"@cert-authority * {ca}\n@revoked * {ca}\n", cert, ""),
+        "ca-alias-not-principal": (f"@cert-authority * {ca}\n", cert, "HostKeyAlias other"),
+        "ca-alias-principal": (f"@cert-authority * {ca}\n", cert, "HostKeyAlias localhost"),
+        "cert-plain-known": (f"{name} {ed}\n", cert, ""),
+        "alias": (f"the-alias {ed}\n", "ssh-ed25519", "HostKeyAlias the-alias"),
+        "alias-miss": (f"{name} {ed}\n", "ssh-ed25519", "HostKeyAlias the-alias"),
+    }[case]
+
+
+HOST_KEY_CASES = [
+    "empty", "known", "known-without-port", "known-by-pattern", "negated", "changed",
+    "other-type-known", "revoked", "ca", "ca-wrong-name", "ca-revoked",
+    "ca-alias-not-principal", "ca-alias-principal", "cert-plain-known", "alias", "alias-miss",
+]  # fmt: skip
+
+
+def _ssh_accepts(config: Path) -> bool:
+    assert SSH is not None
+    proc = subprocess.run(
+        [SSH, "-F", str(config), "target", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    if os.environ.get("S2_DEBUG"):
+        print(proc.stderr)
+    if "Host key verification failed" in proc.stderr:
+        return False
+    assert "Permission denied" in proc.stderr, proc.stderr  # got as far as authentication
+    return True
+
+
+@pytest.mark.parametrize("mode", ["yes", "accept-new", "no"])
+@pytest.mark.parametrize("case", HOST_KEY_CASES)
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "hashed"])
+def test_host_key_decisions_agree_with_ssh(
+    sshd: Sshd, host_key_files: HostKeyFiles, tmp_path: Path, mode: str, case: str, hashed: bool
+) -> None:
+    known, algorithm, extra = _host_key_case(host_key_files, sshd.port, case)
+    results: dict[str, tuple[bool, str]] = {}
+    for who in ("ssh", "ours"):
+        d = tmp_path / who
+        d.mkdir()
+        user_kh = d / "known_hosts"
+        user_kh.write_text(known)
+        if hashed and known:
+            assert shutil.which("ssh-keygen")
+            subprocess.run(
+                ["ssh-keygen", "-H", "-f", str(user_kh)], check=True, capture_output=True
+            )
+        cfg = d / "config"
+        cfg.write_text(
+            "Host target\n  HostName 127.0.0.1\n"
+            f"  Port {sshd.port}\n  User nobody\n  BatchMode yes\n  IdentitiesOnly yes\n"
+            "  IdentityFile /nonexistent\n  PreferredAuthentications publickey\n"
+            f"  HostKeyAlgorithms {algorithm}\n  StrictHostKeyChecking {mode}\n"
+            f"  UserKnownHostsFile {user_kh}\n  GlobalKnownHostsFile {d}/global_known_hosts\n"
+            f"  HashKnownHosts {'yes' if hashed else 'no'}\n  CheckHostIP no\n"
+            f"  UpdateHostKeys no\n  ConnectTimeout 10\n  {extra}\n"
+        )
+        if who == "ssh":
+            accepted = _ssh_accepts(cfg)
+        else:
+            resolved = SSHConfig.from_file(cfg, context=CTX).resolve("target")
+            key_path = (
+                host_key_files.cert("ed25519")
+                if "cert" in algorithm
+                else host_key_files.directory / "host_ed25519.pub"
+            )
+            key = parse_public_key_line(key_path.read_text()).key
+            try:
+                policy_from_config(resolved).verify(resolved.hostname, resolved.port, key)
+                accepted = True
+            except HostKeyError:
+                accepted = False
+        results[who] = (accepted, user_kh.read_text())
+    if "revoked" in case and mode == "no":
+        # Deliberate: ssh connects to a revoked key under StrictHostKeyChecking=no (with
+        # password authentication disabled); we refuse revoked keys in every mode.
+        assert results["ssh"][0] and not results["ours"][0]
+        return
+    assert results["ours"][0] == results["ssh"][0]
+    # Whether a line was added (and for which name) must agree too; hashes differ by salt.
+    ssh_lines, our_lines = (r[1].splitlines() for r in (results["ssh"], results["ours"]))
+    assert len(our_lines) == len(ssh_lines)
+    if not hashed:
+        assert [x.split()[:2] for x in our_lines] == [x.split()[:2] for x in ssh_lines]

@@ -76,9 +76,11 @@ def test_strict_known_unknown_changed(files: tuple[Path, Path]) -> None:
     assert err.fingerprint == ED2.public_key.fingerprint()
     assert err.known_fingerprint == ED.public_key.fingerprint()
     assert isinstance(err, HostKeyError) and isinstance(err, SSHError)
-    # Another key type is not a change, just unknown.
-    with pytest.raises(HostKeyUnknown) as unknown:
+    # Only another key type on record: a change too, as ssh reports it.
+    with pytest.raises(HostKeyChanged):
         p.verify("host.example", 22, EC.public_key)
+    with pytest.raises(HostKeyUnknown) as unknown:
+        p.verify("nowhere", 22, EC.public_key)
     assert str(user) in unknown.value.files
     assert not p.check("nowhere", 22, ED.public_key)
     assert not user.with_name("known_hosts.tmp").exists()
@@ -89,8 +91,16 @@ def test_non_default_port_uses_bracket_names(files: tuple[Path, Path]) -> None:
     write(user, line("[host.example]:2222", ED) + line("host.example", EC))
     p = policy(files)
     assert p.check("host.example", 2222, ED.public_key)
-    assert not p.check("host.example", 22, ED.public_key)
-    assert not p.check("host.example", 2222, EC.public_key)
+    # Only an ECDSA key is known on port 22: an Ed25519 one there counts as a change.
+    with pytest.raises(HostKeyChanged):
+        p.verify("host.example", 22, ED.public_key)
+    with pytest.raises(HostKeyChanged):
+        p.verify("host.example", 2222, EC.public_key)
+    # Not recorded for [host]:port at all: the bare name's entry is used, as ssh does.
+    assert p.check("host.example", 2200, EC.public_key)
+    assert not p.check("host.example", 2200, ED2.public_key)
+    with pytest.raises(HostKeyUnknown):  # a different key under the bare name is no change
+        p.verify("host.example", 2200, generate_private_key("ecdsa").public_key)
 
 
 def test_global_file_and_several_files(files: tuple[Path, Path]) -> None:
@@ -221,10 +231,12 @@ def test_cert_authority(files: tuple[Path, Path]) -> None:
     p = policy(files)
     good = host_cert(["web.example.com"])
     assert p.verify("web.example.com", 22, good) is HostKeyOutcome.CERTIFIED  # type: ignore[arg-type]
-    # As in ssh, a non-22 port is looked up as [host]:port, which *.example.com misses...
-    assert not p.check("web.example.com", 2222, good)  # type: ignore[arg-type]
-    write(user, line("*.example.com,[*.example.com]:*", CA, "@cert-authority"))
+    # A non-22 port is looked up as [host]:port, then (as ssh) as the bare name.
     assert p.verify("web.example.com", 2222, good) is HostKeyOutcome.CERTIFIED  # type: ignore[arg-type]
+    write(user, line("[*.example.com]:*", CA, "@cert-authority"))
+    assert p.verify("web.example.com", 2222, good) is HostKeyOutcome.CERTIFIED  # type: ignore[arg-type]
+    assert not p.check("web.example.com", 22, good)  # type: ignore[arg-type]
+    write(user, line("*.example.com", CA, "@cert-authority"))
     wildcard = host_cert(["*.example.com"])
     assert p.check("db.example.com", 22, wildcard)  # type: ignore[arg-type]
     for bad, why in [

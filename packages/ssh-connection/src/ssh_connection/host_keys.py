@@ -10,7 +10,12 @@ applies one of ssh's StrictHostKeyChecking modes:
 - ``"warn"`` (``no``/``off``): unknown keys are added and changed keys accepted, each with a
   logged warning (a changed key is still logged as one, with the line it contradicts).
 
-A revoked key, or a certificate from a trusted CA that fails its checks, is always refused.
+As ssh (checked against it in tests/interop/test_ssh_config_openssh.py): a key not found
+for ``[host]:port`` is also accepted if recorded for the bare host name; a certificate whose
+CA is not trusted for the host, or that fails its checks, is judged as its plain key; and
+when only keys of other types are recorded, a key of a new type counts as a changed key,
+not an unknown one. Unlike ssh, which lets a revoked key through
+under StrictHostKeyChecking=no with a warning, a revoked key is refused in every mode.
 :meth:`KnownHostsPolicy.verify` raises a :class:`HostKeyError` subclass saying why;
 :meth:`KnownHostsPolicy.check` is the same as a ``check(host, port, key) -> bool`` callable,
 and :meth:`KnownHostsPolicy.for_host` adapts it to a transport's ``(key, algorithm)`` hook.
@@ -27,7 +32,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Literal
 
 from ssh_keys import Certificate, CertificateInvalid, CertType, KnownHosts, PublicKey
-from ssh_keys.known_hosts import HostKeyStatus, KnownHostsEntry, Marker
+from ssh_keys.known_hosts import KnownHostsEntry, Marker
 from ssh_keys.patterns import host_port_name
 from ssh_wire.errors import SSHError
 
@@ -181,6 +186,13 @@ def _now() -> float:
     return datetime.now(timezone.utc).timestamp()
 
 
+class _Found(enum.Enum):
+    TRUSTED = "trusted"
+    CHANGED = "changed"  # a different key of the same type
+    OTHER_TYPE = "other-type"  # only keys of other types
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class _Loaded:
     path: str
@@ -236,41 +248,47 @@ class KnownHostsPolicy(HostKeyPolicy):
         revoked = self._revoked(files, name, name_port, key)
         if revoked is not None:
             raise HostKeyRevoked(host, port, key, *revoked)
-        if isinstance(key, Certificate) and self._ca_trusted(files, name, name_port, key):
-            try:
-                key.check(self._now(), name.lower(), CertType.HOST, wildcard_principals=True)
-            except CertificateInvalid as exc:
-                # As ssh: a trusted CA's certificate that fails is refused, not retried.
-                raise HostCertificateInvalid(host, port, key, str(exc)) from None
-            return HostKeyOutcome.CERTIFIED
-        changed: tuple[str, KnownHostsEntry] | None = None
-        for f in files:
-            status = f.hosts.check(name, name_port, key)
-            if status is HostKeyStatus.TRUSTED:
-                return HostKeyOutcome.TRUSTED
-            if status is HostKeyStatus.REVOKED:  # pragma: no cover - found above
-                raise HostKeyRevoked(host, port, key, f.path, None)
-            if status is HostKeyStatus.CHANGED and changed is None:
-                changed = (f.path, self._contradicting(f.hosts, name, name_port, key))
-        if changed is not None:
-            problem = HostKeyChanged(host, port, key, *changed)
+        plain, cert_problem = key, None
+        if isinstance(key, Certificate):
+            trusted, cert_problem = self._certified(files, name, name_port, key)
+            if trusted:
+                return HostKeyOutcome.CERTIFIED
+            # As ssh: without a CA vouching for it, the certified key is judged as a plain key.
+            plain = key.key
+        status, entry = self._plain_status(files, name, name_port, plain)
+        if status is _Found.TRUSTED:
+            return HostKeyOutcome.TRUSTED
+        if status in (_Found.CHANGED, _Found.OTHER_TYPE):
+            # As ssh: with only keys of other types on record, a new type is a change too.
+            assert entry is not None
+            problem = HostKeyChanged(host, port, key, *entry)
             if self.mode != "warn":
                 raise problem
             log.warning("%s; accepted (StrictHostKeyChecking no)", problem)
             return HostKeyOutcome.ACCEPTED_CHANGED
-        unknown = HostKeyUnknown(host, port, key, [f.path for f in files])
+        if name_port != 22:
+            # As ssh: a key not recorded for [host]:port is also looked for under the bare
+            # name, where only a match counts (a different key there is not a change).
+            if isinstance(key, Certificate) and self._certified(files, name, 22, key)[0]:
+                return HostKeyOutcome.CERTIFIED
+            if self._plain_status(files, name, 22, plain)[0] is _Found.TRUSTED:
+                return HostKeyOutcome.TRUSTED
+        unknown: HostKeyError = HostKeyUnknown(host, port, key, [f.path for f in files])
+        if cert_problem is not None:
+            log.warning("%s", HostCertificateInvalid(host, port, key, cert_problem))
+            unknown = HostCertificateInvalid(host, port, key, cert_problem)
         if self.mode == "strict":
             raise unknown
         if self.mode == "ask":
             assert self._ask is not None
             if not self._ask(host, port, key, unknown):
                 raise unknown
-        self._add(name, name_port, key)
+        self._add(name, name_port, plain)
         if self.mode == "warn":
             log.warning(
                 "Permanently added %s (%s) to the list of known hosts",
                 host_port_name(name, name_port),
-                key.fingerprint(),
+                plain.fingerprint(),
             )
         return HostKeyOutcome.ADDED
 
@@ -289,17 +307,40 @@ class KnownHostsPolicy(HostKeyPolicy):
                     return f.path, entry.line_number
         return None
 
-    @staticmethod
-    def _ca_trusted(files: list[_Loaded], name: str, port: int, cert: Certificate) -> bool:
-        return any(cert.signature_key in f.hosts.lookup(name, port).ca_keys for f in files)
+    def _certified(
+        self, files: list[_Loaded], name: str, port: int, cert: Certificate
+    ) -> tuple[bool, str | None]:
+        """(trusted, why not): whether a CA listed for the name vouches for ``cert``."""
+        if not any(cert.signature_key in f.hosts.lookup(name, port).ca_keys for f in files):
+            return False, None
+        try:
+            cert.check(self._now(), name.lower(), CertType.HOST, wildcard_principals=True)
+        except CertificateInvalid as exc:
+            return False, str(exc)
+        return True, None
 
     @staticmethod
-    def _contradicting(hosts: KnownHosts, name: str, port: int, key: PublicKey) -> KnownHostsEntry:
-        plain = key.key if isinstance(key, Certificate) else key
-        for entry in hosts.lookup(name, port).entries:
-            if entry.marker is Marker.NONE and entry.key.algorithm == plain.algorithm:
-                return entry
-        raise AssertionError("CHANGED without a same-type entry")  # pragma: no cover
+    def _plain_status(
+        files: list[_Loaded], name: str, port: int, key: PublicKey
+    ) -> tuple[_Found, tuple[str, KnownHostsEntry] | None]:
+        """What the plain-key lines say, with the first contradicting line if any."""
+        same_type: tuple[str, KnownHostsEntry] | None = None
+        other_type: tuple[str, KnownHostsEntry] | None = None
+        for f in files:
+            for entry in f.hosts.lookup(name, port).entries:
+                if entry.marker is not Marker.NONE:
+                    continue
+                if entry.key == key:
+                    return _Found.TRUSTED, (f.path, entry)
+                if entry.key.algorithm == key.algorithm:
+                    same_type = same_type or (f.path, entry)
+                else:
+                    other_type = other_type or (f.path, entry)
+        if same_type is not None:
+            return _Found.CHANGED, same_type
+        if other_type is not None:
+            return _Found.OTHER_TYPE, other_type
+        return _Found.UNKNOWN, None
 
     def _add(self, name: str, port: int, key: PublicKey) -> None:
         if not self.user_files:
@@ -311,9 +352,8 @@ class KnownHostsPolicy(HostKeyPolicy):
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)  # makedirs' mode is subject to the umask
-        plain = key.key if isinstance(key, Certificate) else key  # ssh records the plain key
         known = KnownHosts.load(path)
-        known.add(name, port, plain, self.hash_new)
+        known.add(name, port, key, self.hash_new)
         known.save()
 
 
