@@ -6,6 +6,7 @@ Pure functions: the local facts they need (user, home, host name, environment) c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Mapping
@@ -320,10 +321,37 @@ def _int(args: list[str]) -> int:
     return int(arg)
 
 
+SERVICES_FILE = "/etc/services"
+
+
+@functools.lru_cache(maxsize=1)
+def _tcp_services() -> dict[str, int]:
+    """Service names to TCP ports from /etc/services, as ssh's getservbyname() sees them
+    (read once; the socket module, which has getservbyname, is off limits here)."""
+    table: dict[str, int] = {}
+    try:
+        with open(SERVICES_FILE, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return table
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        number, _, proto = fields[1].partition("/")
+        if proto == "tcp" and number.isdigit():
+            for name in (fields[0], *fields[2:]):
+                table.setdefault(name, int(number))
+    return table
+
+
 def _port_number(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
-        raise TokenError(f"Bad port {text!r}")
-    return int(text)
+    if text.isascii() and text.isdigit():
+        if 0 < int(text) < 65536:
+            return int(text)
+    elif text in _tcp_services():
+        return _tcp_services()[text]
+    raise TokenError(f"Bad port {text!r}")
 
 
 def _port(args: list[str]) -> int:
