@@ -15,6 +15,7 @@ from ssh_connection.config import (
     LocalContext,
     ProxyHop,
     SSHConfig,
+    transport_config,
 )
 from ssh_wire.errors import SSHError
 
@@ -396,3 +397,15 @@ def test_host_config_is_frozen(ctx: LocalContext) -> None:
     cfg = resolve("", "h", ctx)
     with pytest.raises(AttributeError):
         cfg.port = 1  # type: ignore[misc]
+
+
+def test_transport_config(ctx: LocalContext) -> None:
+    text = "Ciphers +aes128-cbc\nKexAlgorithms -*sha1\nCompression yes\nRekeyLimit 1M 30m\n"
+    tc = transport_config(resolve(text, "h", ctx), handshake_timeout=5.0)
+    assert (tc.ciphers, tc.kex_algorithms, tc.macs) == ("+aes128-cbc", "-*sha1", None)
+    assert tc.compression == "zlib@openssh.com,zlib,none"
+    assert (tc.rekey_bytes, tc.rekey_seconds, tc.handshake_timeout) == (1 << 20, 1800.0, 5.0)
+    lists = tc.algorithm_lists()
+    assert "aes128-cbc" in lists.ciphers and lists.compression[0] == "zlib@openssh.com"
+    plain = transport_config(resolve("", "h", ctx))
+    assert plain.compression is None and plain.rekey_seconds == 3600.0

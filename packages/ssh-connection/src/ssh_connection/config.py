@@ -20,6 +20,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from ssh_transport import TransportConfig
 
 from .config_match import Pass, RunExec, Source, State, token_values
 from .config_tokens import (
@@ -44,6 +47,7 @@ __all__ = [
     "ProxyHop",
     "LocalContext",
     "RunExec",
+    "transport_config",
     "DEFAULT_IDENTITY_FILES",
     "DEFAULT_USER_KNOWN_HOSTS_FILES",
     "DEFAULT_GLOBAL_KNOWN_HOSTS_FILES",
@@ -379,3 +383,22 @@ def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:
         canonicalize_hostname=v.get("canonicalize_hostname", "no"),
         other=dict(state.other),
     )
+
+
+def transport_config(config: HostConfig, **overrides: Any) -> TransportConfig:
+    """A TransportConfig with the algorithm lists (modifiers and all), compression and
+    rekey limits of ``config``; ``overrides`` are TransportConfig fields set on top."""
+    options: dict[str, Any] = {
+        "kex_algorithms": config.kex_algorithms,
+        "host_key_algorithms": config.host_key_algorithms,
+        "ciphers": config.ciphers,
+        "macs": config.macs,
+    }
+    if config.compression:
+        options["compression"] = "zlib@openssh.com,zlib,none"  # ssh's order with Compression yes
+    if config.rekey_limit_bytes:
+        options["rekey_bytes"] = config.rekey_limit_bytes
+    if config.rekey_limit_seconds:
+        options["rekey_seconds"] = float(config.rekey_limit_seconds)
+    options.update(overrides)
+    return TransportConfig(**options)
