@@ -232,6 +232,8 @@ _DEPRECATED = frozenset(
 
 @dataclass(frozen=True)
 class Source:
+    """One configuration file (or text) and how ssh treats it."""
+
     name: str
     text: str | None = None  # given text; else read from ``name``
     user_config: bool = True  # relative Include paths go under ~/.ssh, else /etc/ssh
@@ -251,7 +253,8 @@ class State:
 
 
 class Pass:
-    """One reading of every source for one host name (ssh reads twice for Match final)."""
+    """One reading of every source for one host name (ssh reads a second time for Match
+    final and CanonicalizeHostname)."""
 
     def __init__(
         self,
@@ -319,7 +322,7 @@ class Pass:
                 raise ConfigError(str(exc), name, number) from None
             except ConfigError as exc:
                 if exc.line is None and exc.file is None:
-                    raise ConfigError(exc.reason, name, number) from None
+                    raise ConfigError(exc.message, name, number) from None
                 raise
 
     def command_line(self, options: Sequence[str]) -> None:

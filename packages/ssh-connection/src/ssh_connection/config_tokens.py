@@ -49,7 +49,7 @@ class ConfigError(SSHError, ValueError):
     def __init__(self, message: str, file: str | None = None, line: int | None = None) -> None:
         self.file = file
         self.line = line
-        self.reason = message
+        self.message = message
         where = f"{file} line {line}: " if file is not None and line is not None else ""
         where = where or (f"{file}: " if file is not None else "")
         super().__init__(f"{where}{message}")
