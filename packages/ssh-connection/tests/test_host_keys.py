@@ -314,3 +314,19 @@ def test_appending_through_a_symlink_keeps_the_link(
     policy(files, "accept-new").verify("b", 22, ED.public_key)
     assert user.is_symlink()
     assert "b ssh-ed25519" in target.read_text()
+
+
+def test_unreadable_or_unwritable_files(files: tuple[Path, Path], tmp_path: Path) -> None:
+    user, glob = files
+    glob.mkdir()  # a directory where a file should be: skipped like an unreadable file
+    write(user, line("a", ED))
+    assert policy(files).check("a", 22, ED.public_key)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    p = KnownHostsPolicy("accept-new", user_files=[blocker / "known_hosts"], global_files=[])
+    assert p.verify("b", 22, ED.public_key) is HostKeyOutcome.ACCEPTED_NOT_RECORDED
+    bad_name = policy(files, "accept-new", hash_new=True)
+    assert bad_name.verify("w*ld", 22, ED.public_key) is HostKeyOutcome.ACCEPTED_NOT_RECORDED
+    nowhere = KnownHostsPolicy("accept-new", user_files=[], global_files=[])
+    assert nowhere.verify("c", 22, ED.public_key) is HostKeyOutcome.ACCEPTED_NOT_RECORDED
+    assert KnownHostsPolicy(home=str(tmp_path)).user_files[0] == f"{tmp_path}/.ssh/known_hosts"

@@ -136,6 +136,7 @@ class HostKeyOutcome(enum.Enum):
     TRUSTED = "trusted"  # a known_hosts line lists the key
     CERTIFIED = "certified"  # a host certificate signed by a trusted CA
     ADDED = "added"  # unknown, accepted and recorded in the user file
+    ACCEPTED_NOT_RECORDED = "accepted-not-recorded"  # as ADDED, but the file was not writable
     ACCEPTED_CHANGED = "accepted-changed"  # warn mode: changed key let through
 
 
@@ -205,7 +206,8 @@ class KnownHostsPolicy(HostKeyPolicy):
     New keys go to the first of ``user_files`` (created with a 0700 parent directory if
     needed, written atomically, mode kept), hashed when ``hash_new`` (HashKnownHosts). With
     ``host_key_alias`` the alias is looked up and recorded instead of ``host:port``, as ssh's
-    HostKeyAlias. ``now`` returns the time (Unix seconds) for certificate validity.
+    HostKeyAlias. ``now`` returns the time (Unix seconds) for certificate validity; ``home``
+    replaces the home directory in ``~/`` paths (default: the user's).
     """
 
     def __init__(
@@ -240,7 +242,14 @@ class KnownHostsPolicy(HostKeyPolicy):
         return os.path.expanduser(text)
 
     def _load(self) -> list[_Loaded]:
-        return [_Loaded(p, KnownHosts.load(p)) for p in (*self.user_files, *self.global_files)]
+        loaded = []
+        for path in (*self.user_files, *self.global_files):
+            try:
+                loaded.append(_Loaded(path, KnownHosts.load(path)))
+            except OSError as exc:
+                # As ssh: an unreadable file is skipped, not fatal (missing ones are empty).
+                log.debug("skipping known_hosts file %s: %s", path, exc.strerror)
+        return loaded
 
     def verify(self, host: str, port: int, key: PublicKey) -> HostKeyOutcome:
         name, name_port = (self.host_key_alias, 22) if self.host_key_alias else (host, port)
@@ -283,7 +292,8 @@ class KnownHostsPolicy(HostKeyPolicy):
             assert self._ask is not None
             if not self._ask(host, port, key, unknown):
                 raise unknown
-        self._add(name, name_port, plain)
+        if not self._add(name, name_port, plain):
+            return HostKeyOutcome.ACCEPTED_NOT_RECORDED
         if self.mode == "warn":
             log.warning(
                 "Permanently added %s (%s) to the list of known hosts",
@@ -342,10 +352,20 @@ class KnownHostsPolicy(HostKeyPolicy):
             return _Found.OTHER_TYPE, other_type
         return _Found.UNKNOWN, None
 
-    def _add(self, name: str, port: int, key: PublicKey) -> None:
+    def _add(self, name: str, port: int, key: PublicKey) -> bool:
+        """Record an accepted key; False (logged) if it cannot be, which, as in ssh, does
+        not undo the acceptance."""
         if not self.user_files:
             log.warning("no user known_hosts file to record %s in", host_port_name(name, port))
-            return
+            return False
+        try:
+            self._append(name, port, key)
+        except (OSError, ValueError) as exc:
+            log.warning("failed to add %s to %s: %s", name, self.user_files[0], exc)
+            return False
+        return True
+
+    def _append(self, name: str, port: int, key: PublicKey) -> None:
         # Through a symlink (dotfile managers): replace its target, not the link.
         path = os.path.realpath(self.user_files[0])
         directory = os.path.dirname(os.path.abspath(path))
