@@ -501,9 +501,7 @@ def _forward(args: list[str], dynamic_ok: bool, static_ok: bool) -> Forward:
     if len(args) == 1:
         if not dynamic_ok:
             raise TokenError("missing forwarding target")
-        if lpath is not None:
-            raise TokenError("dynamic forwarding cannot listen on a unix socket")
-        return Forward(lh, lp)
+        return Forward(lh, lp, lpath)
     if not static_ok:
         raise TokenError("extra arguments at end of line")
     ch, cp, cpath = _target(args[1])
