@@ -397,6 +397,9 @@ def test_host_config_is_frozen(ctx: LocalContext) -> None:
     cfg = resolve("", "h", ctx)
     with pytest.raises(AttributeError):
         cfg.port = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cfg.other["x"] = ("y",)  # type: ignore[index]
+    assert hash(cfg) == hash(resolve("", "h", ctx)) and cfg == resolve("", "h", ctx)
 
 
 def test_transport_config(ctx: LocalContext) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ssh_transport import TransportConfig
@@ -127,7 +128,10 @@ class HostConfig:
     control_path: str | None = None
     control_persist: str = "no"  # no, yes, or seconds
     canonicalize_hostname: str = "no"  # parsed only: no DNS canonicalization is done
-    other: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Read-only, and left out of the hash so that a HostConfig stays hashable.
+    other: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
 
 
 # -- the public entry point --------------------------------------------------------------
@@ -381,7 +385,7 @@ def _finish(state: State, ctx: LocalContext, original: str) -> HostConfig:
         control_path=control_path,
         control_persist=control_persist,
         canonicalize_hostname=v.get("canonicalize_hostname", "no"),
-        other=dict(state.other),
+        other=MappingProxyType(dict(state.other)),
     )
 
 
