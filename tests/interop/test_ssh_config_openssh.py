@@ -664,7 +664,7 @@ def test_default_files_agree_with_plain_ssh_g(host: str) -> None:
 
 # -- host key checking driven by the config, against ssh's own decision ---------------------
 
-from openssh_tools import HostKeyFiles, Sshd  # noqa: E402 - conftest puts it on sys.path
+from openssh_tools import HAVE_OPENSSH, HostKeyFiles, Sshd  # noqa: E402 - conftest's sys.path
 
 from ssh_connection.host_keys import HostKeyError, policy_from_config  # noqa: E402
 from ssh_keys import parse_public_key_line  # noqa: E402
@@ -723,6 +723,7 @@ def _ssh_accepts(config: Path) -> bool:
     return True
 
 
+@pytest.mark.skipif(not HAVE_OPENSSH, reason="OpenSSH sshd not installed")
 @pytest.mark.parametrize("mode", ["yes", "accept-new", "no"])
 @pytest.mark.parametrize("case", HOST_KEY_CASES)
 @pytest.mark.parametrize("hashed", [False, True], ids=["plain", "hashed"])
