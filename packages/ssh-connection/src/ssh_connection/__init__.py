@@ -21,6 +21,19 @@ from .channel import (
     Channel,
     ChannelState,
 )
+from .config import (
+    DEFAULT_GLOBAL_KNOWN_HOSTS_FILES,
+    DEFAULT_IDENTITY_FILES,
+    DEFAULT_USER_KNOWN_HOSTS_FILES,
+    ConfigError,
+    Forward,
+    HostConfig,
+    LocalContext,
+    ProxyHop,
+    RunExec,
+    SSHConfig,
+    transport_config,
+)
 from .connection import CLIENT_CHANNEL_TYPES, SERVER_CHANNEL_TYPES, ConnectionCore
 from .events import (
     ChannelClosed,
@@ -43,15 +56,29 @@ from .events import (
     OpenAnswer,
     Rejection,
 )
+from .host_keys import (
+    AskCallback,
+    CallbackPolicy,
+    HostCertificateInvalid,
+    HostKeyCallable,
+    HostKeyChanged,
+    HostKeyError,
+    HostKeyOutcome,
+    HostKeyPolicy,
+    HostKeyRevoked,
+    HostKeyUnknown,
+    KnownHostsPolicy,
+    policy_from_config,
+)
 from .session import TerminalMode, decode_terminal_modes, encode_terminal_modes
 from .socks import SocksError, SocksHandshake, SocksTarget
 from .sshd_config import (
     DEFAULT_CONFIG_DIR,
     DEFAULT_CONFIG_FILE,
-    ConfigError,
     GroupsOf,
     MatchConnection,
     SshdConfig,
+    SshdConfigError,
     SshdSettings,
     UnsupportedOption,
     load_sshd_config,
@@ -62,6 +89,31 @@ from .sshd_config import (
 __version__ = "0.1.0"
 
 __all__ = [
+    # ssh_config (the client's configuration)
+    "SSHConfig",
+    "HostConfig",
+    "ConfigError",
+    "Forward",
+    "ProxyHop",
+    "LocalContext",
+    "RunExec",
+    "transport_config",
+    "DEFAULT_IDENTITY_FILES",
+    "DEFAULT_USER_KNOWN_HOSTS_FILES",
+    "DEFAULT_GLOBAL_KNOWN_HOSTS_FILES",
+    # host key policies (known_hosts)
+    "KnownHostsPolicy",
+    "CallbackPolicy",
+    "HostKeyPolicy",
+    "HostKeyOutcome",
+    "HostKeyCallable",
+    "AskCallback",
+    "policy_from_config",
+    "HostKeyError",
+    "HostKeyUnknown",
+    "HostKeyChanged",
+    "HostKeyRevoked",
+    "HostCertificateInvalid",
     # sshd_config
     "parse_sshd_config",
     "load_sshd_config",
@@ -70,7 +122,7 @@ __all__ = [
     "MatchConnection",
     "GroupsOf",
     "system_groups",
-    "ConfigError",
+    "SshdConfigError",
     "UnsupportedOption",
     "DEFAULT_CONFIG_DIR",
     "DEFAULT_CONFIG_FILE",

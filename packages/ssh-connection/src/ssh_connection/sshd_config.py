@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ssh_keys.patterns import match_glob, match_host_and_address
-from ssh_wire import SSHError
 
+from .config_tokens import ConfigError as BaseConfigError
 from .sshd_config_keywords import (
     ALIASES,
     DEFAULT_ALGORITHMS,
@@ -63,14 +63,18 @@ _MAX_INCLUDE_DEPTH = 16  # sshd's SERVCONF_MAX_DEPTH
 _MAX_FILE_SIZE = 1 << 20
 
 
-class ConfigError(SSHError, ValueError):
-    """A line sshd would refuse; ``file`` and ``line`` say where."""
+class SshdConfigError(BaseConfigError):
+    """A line sshd would refuse; ``file`` and ``line`` say where. One ``ConfigError`` for
+    both configuration files: ``except ssh_connection.ConfigError`` catches this too."""
 
     def __init__(self, file: str, line: int, message: str) -> None:
-        self.file = file
-        self.line = line
-        self.message = message
-        super().__init__(f"{file} line {line}: {message}")
+        super().__init__(message, file, line)
+        self.file: str = file
+        self.line: int = line
+
+
+#: The name this module's callers know.
+ConfigError = SshdConfigError
 
 
 @dataclass(frozen=True)
