@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ssh_keys.patterns import PatternMatch, match_glob, match_hostname, match_pattern_list
+from ssh_keys import PatternMatch, match_glob, match_hostname, match_pattern_list
 
 from .config_tokens import (
     ALL_TOKENS,

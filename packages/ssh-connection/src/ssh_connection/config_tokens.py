@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ssh_wire.errors import SSHError
+from ssh_wire import SSHError
 
 __all__ = [
     "ConfigError",

@@ -31,10 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Literal
 
-from ssh_keys import Certificate, CertificateInvalid, CertType, KnownHosts, PublicKey
-from ssh_keys.known_hosts import KnownHostsEntry, Marker
-from ssh_keys.patterns import host_port_name
-from ssh_wire.errors import SSHError
+from ssh_keys import (
+    Certificate,
+    CertificateInvalid,
+    CertType,
+    KnownHosts,
+    KnownHostsEntry,
+    Marker,
+    PublicKey,
+    host_port_name,
+)
+from ssh_wire import SSHError
 
 if TYPE_CHECKING:
     from .config import HostConfig

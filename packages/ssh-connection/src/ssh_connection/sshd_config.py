@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ssh_keys.patterns import match_glob, match_host_and_address
+from ssh_keys import match_glob, match_host_and_address
 
 from .config_tokens import ConfigError as BaseConfigError
 from .sshd_config_keywords import (

@@ -8,8 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ssh_keys import KeyFormatError
-from ssh_keys.patterns import match_glob, validate_address_list
+from ssh_keys import KeyFormatError, match_glob, validate_address_list
 
 __all__ = [
     "Keyword",

@@ -11,8 +11,8 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ssh_keys import KeyFormatError
-from ssh_keys.patterns import (
+from ssh_keys import (
+    KeyFormatError,
     PatternMatch,
     match_address_list,
     match_hostname,

@@ -56,7 +56,14 @@ from .keyfile import (
     write_private_key_file,
     write_secret_file,
 )
-from .known_hosts import HostKeyLookup, HostKeyStatus, KnownHosts, hash_host
+from .known_hosts import (
+    HostKeyLookup,
+    HostKeyStatus,
+    KnownHosts,
+    KnownHostsEntry,
+    Marker,
+    hash_host,
+)
 from .krl import (
     KRL_MAGIC,
     MAX_REVOCATION_FILE_SIZE,
@@ -70,7 +77,16 @@ from .krl import (
     parse_krl,
     parse_revoked_keys_text,
 )
-from .patterns import match_glob
+from .patterns import (
+    PatternMatch,
+    host_port_name,
+    match_address_list,
+    match_glob,
+    match_host_and_address,
+    match_hostname,
+    match_pattern_list,
+    validate_address_list,
+)
 from .ppk import dump_ppk, is_ppk, load_ppk, ppk_public_key
 from .private import (
     DSAPrivateKey,
@@ -189,11 +205,21 @@ __all__ = [
     "HostKeyStatus",
     "HostKeyLookup",
     "hash_host",
+    "KnownHostsEntry",
+    "Marker",
     "AuthorizedKeys",
     "AuthorizedKey",
     "AuthorizedKeyOptions",
     "AuthorizedKeysError",
     "match_glob",
+    # OpenSSH pattern lists (Host, Match, from=, AllowUsers)
+    "PatternMatch",
+    "match_pattern_list",
+    "match_hostname",
+    "match_address_list",
+    "match_host_and_address",
+    "validate_address_list",
+    "host_port_name",
     # SSHSIG
     "sshsig_sign",
     "sshsig_verify",
