@@ -52,6 +52,10 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/aio_server.py",
         "packages/ssh-connection/src/ssh_connection/sync_server.py",
     ),
+    (
+        "packages/ssh-connection/src/ssh_connection/aio_process.py",
+        "packages/ssh-connection/src/ssh_connection/sync_process.py",
+    ),
 ]
 
 #: Identifier swaps, applied to whole NAME tokens only.
@@ -66,6 +70,7 @@ NAMES = {
     "_aio_net": "_sync_net",
     "_aio_channels": "_sync_channels",
     "aio_server": "sync_server",
+    "aio_process": "sync_process",
     "AsyncSSHConnection": "SSHConnection",
     "AsyncSSHChannel": "SSHChannel",
     "AsyncChannelMux": "ChannelMux",
