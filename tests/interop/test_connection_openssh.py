@@ -35,9 +35,7 @@ MIB = 1024 * 1024
 @pytest.fixture(scope="module")
 def user_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("connkeys")
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "id")], check=True
-    )
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "id")], check=True)
     return d / "id"
 
 
@@ -124,9 +122,8 @@ def test_exec_command_paramiko_style(conn: sync.SSHConnection) -> None:
 
 
 def test_session_env_and_refused_subsystem(conn: sync.SSHConnection) -> None:
-    with conn.open_session() as channel:
-        with pytest.raises(RequestRefused):
-            channel.subsystem("no-such-subsystem")
+    with conn.open_session() as channel, pytest.raises(RequestRefused):
+        channel.subsystem("no-such-subsystem")
 
 
 def _read_until(channel: sync.SSHChannel, marker: bytes) -> bytes:
@@ -273,7 +270,7 @@ def test_remote_forward_port_zero(conn: sync.SSHConnection, echo: EchoServer) ->
         assert forward.port > 0
         assert _talk(forward.port, b"remote") == b"REMOTE"
     # cancelled: sshd no longer listens there
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", forward.port), timeout=2).close()
 
 

@@ -7,6 +7,7 @@ The server runs in this process and runs commands as local subprocesses
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -107,8 +108,10 @@ def test_many_clients_at_once(server: SSHServer, keydir: Path) -> None:
     procs = [
         subprocess.Popen(
             [*ssh_argv(server.port, keydir), "user@127.0.0.1", f"sleep 0.3; echo {i}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for i in range(10)
     ]
     outs = [p.communicate(timeout=60) for p in procs]
@@ -232,10 +235,8 @@ def test_restrictions_force_command_and_no_forwarding(keydir: Path, echo: Echo) 
         )  # fmt: skip
         try:
             # restrict turns port forwarding off: ssh's channel open is refused
-            try:
+            with contextlib.suppress(ConnectionResetError):
                 assert _talk(port, b"nope") == b""
-            except ConnectionResetError:
-                pass
         finally:
             proc.terminate()
             proc.wait(10)
@@ -274,8 +275,10 @@ def test_asyncio_server_exec(keydir: Path) -> None:
             port = await srv.listen("127.0.0.1", 0)
             loop = asyncio.get_running_loop()
             done = await loop.run_in_executor(
-                None, lambda: ssh(port, keydir, "user@127.0.0.1", "cat; echo e >&2; exit 3",
-                                  input=b"x" * 300000)  # fmt: skip
+                None,
+                lambda: ssh(
+                    port, keydir, "user@127.0.0.1", "cat; echo e >&2; exit 3", input=b"x" * 300000
+                ),
             )
             assert done.returncode == 3, done.stderr
             assert done.stdout == b"x" * 300000 and done.stderr == b"e\n"

@@ -308,7 +308,9 @@ class AsyncSSHChannel:
 
     # -- writing ----------------------------------------------------------------------------
 
-    async def write(self, data: bytes | bytearray | memoryview, timeout: float | None = None) -> None:
+    async def write(
+        self, data: bytes | bytearray | memoryview, timeout: float | None = None
+    ) -> None:
         """Send stdout data (the client's stdin, on a client); waits while the peer's window
         and our bounded buffer are full."""
         await self._write(data, 0, timeout)
@@ -384,9 +386,7 @@ class AsyncSSHChannel:
         await self._request("shell", lambda core: core.request_shell(self.id), True)
 
     async def subsystem(self, name: str) -> None:
-        await self._request(
-            "subsystem", lambda core: core.request_subsystem(self.id, name), True
-        )
+        await self._request("subsystem", lambda core: core.request_subsystem(self.id, name), True)
 
     async def get_pty(
         self,
@@ -564,7 +564,9 @@ class AsyncChannelWriter:
     def __init__(self, channel: AsyncSSHChannel) -> None:
         self.channel = channel
 
-    async def write(self, data: bytes | bytearray | memoryview, timeout: float | None = None) -> None:
+    async def write(
+        self, data: bytes | bytearray | memoryview, timeout: float | None = None
+    ) -> None:
         await self.channel.write(data, timeout)
 
     async def close(self) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 from ssh_auth.aio import AnySigner, PasswordSource, authenticate
 from ssh_keys import PublicKey
 from ssh_transport import Role, StreamCore, TransportConfig
-from ssh_transport.errors import TransportTimeout
 from ssh_transport import _aio_backend as backend
 from ssh_transport.aio import AsyncTransport
+from ssh_transport.errors import TransportTimeout
 from ssh_wire import ChannelOpenFailure
 
 from . import _aio_net as net
@@ -146,29 +146,28 @@ class AsyncSSHConnection:
         and a large output cannot stall each other. TransportTimeout after ``timeout``."""
         deadline = None if timeout is None else backend.monotonic() + timeout
         channel = await self.open_session(_remaining(deadline))
-        writer: backend.Task[None] | None = None
+        data = b"" if input is None else input.encode() if isinstance(input, str) else input
+
+        async def feed() -> None:
+            try:
+                if data:
+                    await channel.write(data)
+                await channel.write_eof()
+            except Exception as exc:  # the command ended without reading it all
+                log.debug("run: stdin not fully written: %s", exc)
+
         try:
             for name, value in (env or {}).items():
                 await channel.set_env(name, value)
             await channel.exec(command)
-            if input is None:
-                await channel.write_eof()
-            else:
-                data = input.encode() if isinstance(input, str) else bytes(input)
-
-                async def feed() -> None:
-                    try:
-                        await channel.write(data)
-                        await channel.write_eof()
-                    except Exception as exc:  # the command ended without reading it all
-                        log.debug("run: stdin not fully written: %s", exc)
-
-                writer = backend.spawn(feed)
-            stdout, stderr = await channel.read_all(_remaining(deadline))
+            writer = backend.spawn(feed)
+            try:
+                stdout, stderr = await channel.read_all(_remaining(deadline))
+            finally:
+                await channel.close()
+                await backend.join(writer, cancel=True)
         finally:
             await channel.close()
-            if writer is not None:
-                await backend.join(writer, cancel=True)
         return RunResult(stdout, stderr, channel.exit_status, channel.exit_signal)
 
     async def exec_command(
@@ -341,8 +340,9 @@ class AsyncRemoteForward:
         try:
             stream = await net.open_tcp(self.dest_host, self.dest_port)
         except OSError as exc:
+            reason = str(exc)
             await self.connection.transport.call(
-                lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, str(exc))
+                lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason)
             )
             return
         mux = self.connection.mux

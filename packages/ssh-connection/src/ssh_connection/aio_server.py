@@ -107,7 +107,7 @@ class AsyncSSHServer:
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
         max_auth_tries: int = 6,
-        connection_limits: Mapping[str, int] | None = None,
+        connection_limits: Mapping[str, Any] | None = None,
     ) -> None:
         keys = tuple(k if isinstance(k, HostKey) else HostKey(k) for k in host_keys)
         if not keys:
@@ -393,7 +393,9 @@ class _ServerConnection:
         if event.want_reply:
             event.answer(None)
 
-    async def _remote_forward(self, event: ev.GlobalRequestReceived, request: ForwardRequest) -> None:
+    async def _remote_forward(
+        self, event: ev.GlobalRequestReceived, request: ForwardRequest
+    ) -> None:
         call = self.transport.call
         if not await self._allowed(request):
             await call(lambda: event.answer(None))

@@ -132,29 +132,28 @@ class SSHConnection:
         and a large output cannot stall each other. TransportTimeout after ``timeout``."""
         deadline = None if timeout is None else backend.monotonic() + timeout
         channel = self.open_session(_remaining(deadline))
-        writer: backend.Task[None] | None = None
+        data = b"" if input is None else input.encode() if isinstance(input, str) else input
+
+        def feed() -> None:
+            try:
+                if data:
+                    channel.write(data)
+                channel.write_eof()
+            except Exception as exc:  # the command ended without reading it all
+                log.debug("run: stdin not fully written: %s", exc)
+
         try:
             for name, value in (env or {}).items():
                 channel.set_env(name, value)
             channel.exec(command)
-            if input is None:
-                channel.write_eof()
-            else:
-                data = input.encode() if isinstance(input, str) else bytes(input)
-
-                def feed() -> None:
-                    try:
-                        channel.write(data)
-                        channel.write_eof()
-                    except Exception as exc:  # the command ended without reading it all
-                        log.debug("run: stdin not fully written: %s", exc)
-
-                writer = backend.spawn(feed)
-            stdout, stderr = channel.read_all(_remaining(deadline))
+            writer = backend.spawn(feed)
+            try:
+                stdout, stderr = channel.read_all(_remaining(deadline))
+            finally:
+                channel.close()
+                backend.join(writer, cancel=True)
         finally:
             channel.close()
-            if writer is not None:
-                backend.join(writer, cancel=True)
         return RunResult(stdout, stderr, channel.exit_status, channel.exit_signal)
 
     def exec_command(
@@ -327,8 +326,9 @@ class RemoteForward:
         try:
             stream = net.open_tcp(self.dest_host, self.dest_port)
         except OSError as exc:
+            reason = str(exc)
             self.connection.transport.call(
-                lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, str(exc))
+                lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason)
             )
             return
         mux = self.connection.mux

@@ -88,7 +88,7 @@ class SSHServer:
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
         max_auth_tries: int = 6,
-        connection_limits: Mapping[str, int] | None = None,
+        connection_limits: Mapping[str, Any] | None = None,
     ) -> None:
         keys = tuple(k if isinstance(k, HostKey) else HostKey(k) for k in host_keys)
         if not keys:
