@@ -39,6 +39,7 @@ from .hostkeys import insecure_accept_any_host_key, known_hosts
 
 __all__ = [
     "connect",
+    "start_connection",
     "AsyncSSHConnection",
     "AsyncSSHChannel",
     "AsyncChannelReader",
@@ -98,6 +99,17 @@ async def connect(
     except BaseException:
         await transport.close()
         raise
+    return connection
+
+
+async def start_connection(
+    transport: AsyncTransport, username: str = "", **limits: Any
+) -> AsyncSSHConnection:
+    """Stack the connection layer on a transport that is authenticated already (one over
+    a proxy command, a jump host's channel or an in-memory pipe). ``limits`` go to
+    :class:`~ssh_connection.ConnectionCore` (``window``, ``max_packet``, ...)."""
+    connection = AsyncSSHConnection(transport, username)
+    await connection._start(**limits)
     return connection
 
 

@@ -33,6 +33,7 @@ from .hostkeys import insecure_accept_any_host_key, known_hosts
 
 __all__ = [
     "connect",
+    "start_connection",
     "SSHConnection",
     "SSHChannel",
     "ChannelReader",
@@ -84,6 +85,15 @@ def connect(
     except BaseException:
         transport.close()
         raise
+    return connection
+
+
+def start_connection(transport: SyncTransport, username: str = "", **limits: Any) -> SSHConnection:
+    """Stack the connection layer on a transport that is authenticated already (one over
+    a proxy command, a jump host's channel or an in-memory pipe). ``limits`` go to
+    :class:`~ssh_connection.ConnectionCore` (``window``, ``max_packet``, ...)."""
+    connection = SSHConnection(transport, username)
+    connection._start(**limits)
     return connection
 
 
