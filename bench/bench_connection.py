@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "interop"))
 
-from openssh_tools import SSH, Sshd, make_host_keys  # noqa: E402
+from openssh_tools import SSH, Sshd, make_host_keys
 
-from ssh_connection import aio, sync  # noqa: E402
-from ssh_keys.keyfile import read_private_key_file  # noqa: E402
+from ssh_connection import aio, sync
+from ssh_keys.keyfile import read_private_key_file
 
 
 def main() -> None:

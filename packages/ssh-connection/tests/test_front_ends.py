@@ -20,8 +20,8 @@ from ssh_connection.errors import ChannelOpenError, RequestRefused
 from ssh_connection.sync_server import ServerSession, SSHServer
 from ssh_keys import generate_private_key
 from ssh_transport import Role
-from ssh_transport.aio import AsyncTransport
 from ssh_transport._aio_backend import AsyncStream
+from ssh_transport.aio import AsyncTransport
 from ssh_transport.sync import SocketStream, SyncTransport
 
 HOST_KEY = generate_private_key("ed25519")
