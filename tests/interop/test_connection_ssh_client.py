@@ -282,5 +282,37 @@ def test_asyncio_server_exec(keydir: Path) -> None:
             )
             assert done.returncode == 3, done.stderr
             assert done.stdout == b"x" * 300000 and done.stderr == b"e\n"
+            done = await loop.run_in_executor(
+                None, lambda: ssh(port, keydir, "-tt", "user@127.0.0.1", "tty; exit 2")
+            )
+            assert done.returncode == 2 and done.stdout.startswith(b"/dev/pts/"), done
 
     asyncio.run(main())
+
+
+def test_ssh_tt_gets_a_terminal(server: SSHServer, keydir: Path) -> None:
+    done = ssh(server.port, keydir, "-tt", "user@127.0.0.1", "tty; exit 6")
+    assert done.returncode == 6, done.stderr
+    assert done.stdout.startswith(b"/dev/pts/"), done.stdout
+
+
+def test_our_shell_on_our_server_pty_resize(server: SSHServer, keydir: Path) -> None:
+    from ssh_connection import sync
+
+    key = read_private_key_file(keydir / "id")
+    with sync.connect("127.0.0.1", server.port, "u", signers=[key],
+                      host_key_check=sync.insecure_accept_any_host_key) as conn:  # fmt: skip
+        channel = conn.invoke_shell(width=100, height=30)
+        channel.write(b"stty size\n")
+        out = b""
+        while b"30 100" not in out:
+            chunk = channel.read(4096, timeout=10)
+            assert chunk, out
+            out += chunk
+        channel.resize(120, 40)
+        channel.write(b"stty size; exit 5\n")
+        while b"40 120" not in out:
+            chunk = channel.read(4096, timeout=10)
+            assert chunk, out
+            out += chunk
+        assert channel.wait(10) == 5

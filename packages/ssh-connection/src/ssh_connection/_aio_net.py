@@ -14,7 +14,18 @@ from typing import Any
 
 from ssh_transport._aio_backend import AsyncStream
 
-__all__ = ["TcpStream", "open_tcp", "Listener", "listen", "Process", "start_process"]
+from . import _pty
+
+__all__ = [
+    "TcpStream",
+    "open_tcp",
+    "Listener",
+    "listen",
+    "Process",
+    "start_process",
+    "PtyProcess",
+    "start_pty_process",
+]
 
 #: Called with each accepted connection and the peer's (host, port).
 OnConnection = Callable[["TcpStream", tuple[str, int]], Coroutine[Any, Any, None]]
@@ -97,6 +108,9 @@ class Process:
         with contextlib.suppress(ProcessLookupError):
             self._process.send_signal(number)
 
+    def resize(self, size: _pty.Size) -> None:
+        """Pipes have no terminal size."""
+
     async def wait(self) -> int:
         return await self._process.wait()
 
@@ -120,3 +134,79 @@ async def start_process(
         start_new_session=True,  # signals from the client reach it, not us
     )
     return Process(process)
+
+
+class PtyProcess:
+    """A child process on a pseudo-terminal: one stream for its input and output."""
+
+    def __init__(self, process: asyncio.subprocess.Process, master: int) -> None:
+        self._process = process
+        self._master = master
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def read_stdout(self, size: int = 65536) -> bytes:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._read, size)
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return os.read(self._master, size)
+        except OSError:  # EIO once the child side is gone: the end of its output
+            return b""
+
+    async def read_stderr(self, size: int = 65536) -> bytes:
+        return b""  # a terminal has one output stream
+
+    async def write_stdin(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._write, data)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        with contextlib.suppress(OSError):
+            while view:
+                view = view[os.write(self._master, view) :]
+
+    async def close_stdin(self) -> None:
+        """The client's EOF: a terminal stays open (sshd does the same)."""
+
+    def send_signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, number)
+
+    def resize(self, size: _pty.Size) -> None:
+        _pty.set_size(self._master, size)
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._master)
+
+
+async def start_pty_process(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, size: _pty.Size | None
+) -> PtyProcess:
+    """Run ``argv`` on a new pseudo-terminal of ``size`` as its session leader."""
+    master, slave = _pty.open_pty(size)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=dict(env),
+            cwd=cwd if cwd and os.path.isdir(cwd) else None,
+            start_new_session=True,
+            preexec_fn=_pty.take_controlling_terminal,  # after setsid: the slave becomes the ctty
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return PtyProcess(process, master)

@@ -12,7 +12,18 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ssh_transport._sync_backend import SocketStream
 
-__all__ = ["TcpStream", "open_tcp", "Listener", "listen", "Process", "start_process"]
+from . import _pty
+
+__all__ = [
+    "TcpStream",
+    "open_tcp",
+    "Listener",
+    "listen",
+    "Process",
+    "start_process",
+    "PtyProcess",
+    "start_pty_process",
+]
 
 #: Called (in a thread of its own) with each accepted connection and the peer's address.
 OnConnection = Callable[["TcpStream", tuple[str, int]], None]
@@ -108,6 +119,9 @@ class Process:
         with contextlib.suppress(ProcessLookupError):
             self._process.send_signal(number)
 
+    def resize(self, size: _pty.Size) -> None:
+        """Pipes have no terminal size."""
+
     def wait(self) -> int:
         return self._process.wait()
 
@@ -131,3 +145,71 @@ def start_process(argv: Sequence[str], env: Mapping[str, str], cwd: str | None =
         bufsize=0,
     )
     return Process(process)
+
+
+class PtyProcess:
+    """A child process on a pseudo-terminal: one stream for its input and output."""
+
+    def __init__(self, process: subprocess.Popen[bytes], master: int) -> None:
+        self._process = process
+        self._master = master
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def read_stdout(self, size: int = 65536) -> bytes:
+        try:
+            return os.read(self._master, size)
+        except OSError:  # EIO once the child side is gone: the end of its output
+            return b""
+
+    def read_stderr(self, size: int = 65536) -> bytes:
+        return b""  # a terminal has one output stream
+
+    def write_stdin(self, data: bytes) -> None:
+        view = memoryview(data)
+        with contextlib.suppress(OSError):
+            while view:
+                view = view[os.write(self._master, view) :]
+
+    def close_stdin(self) -> None:
+        """The client's EOF: a terminal stays open (sshd does the same)."""
+
+    def send_signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, number)
+
+    def resize(self, size: _pty.Size) -> None:
+        _pty.set_size(self._master, size)
+
+    def wait(self) -> int:
+        return self._process.wait()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._master)
+
+
+def start_pty_process(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, size: _pty.Size | None
+) -> PtyProcess:
+    """Run ``argv`` on a new pseudo-terminal of ``size`` as its session leader."""
+    master, slave = _pty.open_pty(size)
+    try:
+        process = subprocess.Popen(  # noqa: S603 - the server's handler chose the command
+            list(argv),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=dict(env),
+            cwd=cwd if cwd and os.path.isdir(cwd) else None,
+            start_new_session=True,
+            preexec_fn=_pty.take_controlling_terminal,  # after setsid: the slave becomes the ctty
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return PtyProcess(process, master)

@@ -60,10 +60,18 @@ class ProcessHandler:
         return env
 
     def __call__(self, session: ServerSession) -> int | ExitSignal | None:
-        argv = [self.shell] if session.command is None else [self.shell, "-c", session.command]
+        terminal = session.pty is not None
+        argv = [self.shell, "-c", session.command] if session.command is not None else [self.shell]
+        if terminal and session.command is None:
+            argv.append("-l")
         cwd = self.cwd or pwd.getpwuid(os.getuid()).pw_dir
+        env = self.environment(session)
+        process: net.Process | net.PtyProcess
         try:
-            process = net.start_process(argv, self.environment(session), cwd)
+            if terminal:
+                process = net.start_pty_process(argv, env, cwd, session.size)
+            else:
+                process = net.start_process(argv, env, cwd)
         except OSError as exc:
             session.channel.write_stderr(f"cannot run {self.shell}: {exc}\n".encode())
             return 127
@@ -75,6 +83,7 @@ class ProcessHandler:
                 process.send_signal(number)
 
         session.on_signal = deliver
+        session.on_resize = lambda *size: process.resize(size)
 
         def stdin() -> None:
             try:
@@ -104,7 +113,7 @@ class ProcessHandler:
         for reader in readers:
             backend.join(reader)
         returncode = process.wait()
-        session.on_signal = None
+        session.on_signal = session.on_resize = None
         # The client may never send EOF: the command is over, so stop feeding it (a
         # blocking feeder thread ends by itself once the channel closes).
         del feeder
