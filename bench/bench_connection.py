@@ -19,7 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "inter
 
 from openssh_tools import SSH, Sshd, make_host_keys
 
+from ssh_auth import StandardPolicy, authorized_keys_file
 from ssh_connection import aio, sync
+from ssh_connection.sync_process import ProcessHandler
+from ssh_connection.sync_server import SSHServer
+from ssh_keys import generate_private_key
 from ssh_keys.keyfile import read_private_key_file
 
 
@@ -69,6 +73,22 @@ def main() -> None:
             took = time.perf_counter() - start
             assert done.stdout == data
             print(f"OpenSSH ssh:    {mb / took:7.1f} MB/s each way")
+            (d / "ours.keys").write_text((d / "id.pub").read_text())
+            server = SSHServer(
+                [generate_private_key("ed25519")],
+                StandardPolicy(authorized_keys=authorized_keys_file(str(d / "ours.keys"))),
+                session_handler=ProcessHandler(),
+            )
+            port = server.listen("127.0.0.1", 0)
+            try:
+                argv[argv.index(str(sshd.port))] = str(port)
+                start = time.perf_counter()
+                done = subprocess.run(argv, input=data, capture_output=True, check=True)
+                took = time.perf_counter() - start
+                assert done.stdout == data
+                print(f"ssh -> our blocking server: {mb / took:7.1f} MB/s each way")
+            finally:
+                server.close()
         finally:
             sshd.stop()
 
