@@ -205,3 +205,36 @@ def test_asyncio_concurrent_sessions() -> None:
         await server.close()
 
     asyncio.run(main())
+
+
+def test_serve_forever_many_clients_then_close() -> None:
+    server = SSHServer([HOST_KEY], POLICY, session_handler=echo_handler)
+    runner = threading.Thread(target=server.serve_forever, args=("127.0.0.1", 0))
+    runner.start()
+    while not server.port:
+        time.sleep(0.01)
+    results: list[bytes] = []
+
+    def client(i: int) -> None:
+        with sync.connect(
+            "127.0.0.1", server.port, f"user{i}", password="pw",
+            host_key_check=sync.insecure_accept_any_host_key,
+        ) as c:  # fmt: skip
+            results.append(c.run("echo", input=b"%d" % i).stdout)
+
+    clients = [threading.Thread(target=client, args=(i,)) for i in range(10)]
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join(30)
+    assert sorted(results) == sorted(b"%d" % i for i in range(10))
+    idle = sync.connect(
+        "127.0.0.1", server.port, "idle", password="pw",
+        host_key_check=sync.insecure_accept_any_host_key,
+    )  # fmt: skip
+    server.close()
+    runner.join(10)
+    assert not runner.is_alive()
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the server disconnected it
+        idle.run("echo", timeout=5)
+    idle.close()

@@ -127,6 +127,7 @@ class AsyncSSHServer:
         self._listener: net.Listener | None = None
         self._transports: set[AsyncTransport] = set()
         self._closing = False
+        self._stopped = backend.Condition()
         self.port = 0
 
     async def listen(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -134,6 +135,14 @@ class AsyncSSHServer:
         self._listener = await net.listen(host, port, self.serve_stream)
         self.port = self._listener.port
         return self.port
+
+    async def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen (unless :meth:`listen` was called) and return once :meth:`close` ran."""
+        if self._listener is None:
+            await self.listen(host, port)
+        async with self._stopped:
+            while not self._closing:
+                await backend.wait_condition(self._stopped, None)
 
     async def serve_stream(self, stream: Any, peer: tuple[str, int] = ("", 0)) -> None:
         """Serve one connection over ``stream`` until it ends (any byte stream works)."""
@@ -165,6 +174,8 @@ class AsyncSSHServer:
             await self._listener.close()
         for transport in list(self._transports):
             await transport.close("server shutting down")
+        async with self._stopped:
+            self._stopped.notify_all()
 
     async def __aenter__(self) -> AsyncSSHServer:
         return self

@@ -108,6 +108,7 @@ class SSHServer:
         self._listener: net.Listener | None = None
         self._transports: set[SyncTransport] = set()
         self._closing = False
+        self._stopped = backend.Condition()
         self.port = 0
 
     def listen(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -115,6 +116,14 @@ class SSHServer:
         self._listener = net.listen(host, port, self.serve_stream)
         self.port = self._listener.port
         return self.port
+
+    def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen (unless :meth:`listen` was called) and return once :meth:`close` ran."""
+        if self._listener is None:
+            self.listen(host, port)
+        with self._stopped:
+            while not self._closing:
+                backend.wait_condition(self._stopped, None)
 
     def serve_stream(self, stream: Any, peer: tuple[str, int] = ("", 0)) -> None:
         """Serve one connection over ``stream`` until it ends (any byte stream works)."""
@@ -146,6 +155,8 @@ class SSHServer:
             self._listener.close()
         for transport in list(self._transports):
             transport.close("server shutting down")
+        with self._stopped:
+            self._stopped.notify_all()
 
     def __enter__(self) -> SSHServer:
         return self
