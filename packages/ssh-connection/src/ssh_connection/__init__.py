@@ -23,6 +23,7 @@ from .channel import (
     ChannelState,
 )
 from .connection import CLIENT_CHANNEL_TYPES, SERVER_CHANNEL_TYPES, ConnectionCore
+from .errors import ChannelClosedError, ChannelOpenError, ExitSignal, RequestRefused, RunResult
 from .events import (
     ChannelClosed,
     ChannelData,
@@ -44,7 +45,6 @@ from .events import (
     OpenAnswer,
     Rejection,
 )
-from .errors import ChannelClosedError, ChannelOpenError, ExitSignal, RequestRefused, RunResult
 from .hostkeys import HostKeyCheck, insecure_accept_any_host_key, known_hosts
 from .restrictions import ForwardRequest, Restrictions
 from .session import TerminalMode, decode_terminal_modes, encode_terminal_modes
