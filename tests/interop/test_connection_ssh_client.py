@@ -316,3 +316,19 @@ def test_our_shell_on_our_server_pty_resize(server: SSHServer, keydir: Path) -> 
             assert chunk, out
             out += chunk
         assert channel.wait(10) == 5
+
+
+def test_our_client_signals_and_env_on_our_server(server: SSHServer, keydir: Path) -> None:
+    from ssh_connection import sync
+
+    key = read_private_key_file(keydir / "id")
+    with sync.connect("127.0.0.1", server.port, "u", signers=[key],
+                      host_key_check=sync.insecure_accept_any_host_key) as conn:  # fmt: skip
+        result = conn.run("echo $LANG $NOT_ACCEPTED", env={"LANG": "C.UTF-8", "NOT_ACCEPTED": "x"})
+        assert result.stdout == b"C.UTF-8\n"  # accept_env: LANG and LC_* by default
+        channel = conn.open_session()
+        channel.exec("echo ready; exec sleep 30")
+        assert channel.readline(timeout=10) == b"ready\n"
+        channel.send_signal("TERM")
+        assert channel.wait(10) is None
+        assert channel.exit_signal is not None and channel.exit_signal.signal == "TERM"
