@@ -332,3 +332,23 @@ def test_our_client_signals_and_env_on_our_server(server: SSHServer, keydir: Pat
         channel.send_signal("TERM")
         assert channel.wait(10) is None
         assert channel.exit_signal is not None and channel.exit_signal.signal == "TERM"
+
+
+def test_command_hung_up_when_client_vanishes(server: SSHServer, keydir: Path) -> None:
+    from ssh_connection import sync
+
+    key = read_private_key_file(keydir / "id")
+    conn = sync.connect("127.0.0.1", server.port, "u", signers=[key],
+                        host_key_check=sync.insecure_accept_any_host_key)  # fmt: skip
+    channel = conn.open_session()
+    channel.exec("echo $$; exec sleep 60")
+    pid = int(channel.readline(timeout=10))
+    conn.close()  # no EOF, no channel close: the connection just ends
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} still runs")

@@ -174,6 +174,8 @@ class PtyProcess:
         """The client's EOF: a terminal stays open (sshd does the same)."""
 
     def send_signal(self, number: int) -> None:
+        if self._process.returncode is not None:
+            return  # reaped: its pid may belong to someone else by now
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, number)
 

@@ -94,13 +94,18 @@ class AsyncProcessHandler:
         session.on_resize = lambda *size: process.resize(size)
 
         async def stdin() -> None:
+            hang_up = False
             try:
                 while data := await channel.read(_CHUNK):
                     await process.write_stdin(data)
-            except Exception as exc:  # the channel or connection ended
+            except Exception as exc:  # the connection ended
                 log.debug("stdin of %d: %s", process.pid, exc)
+                hang_up = True
             finally:
                 await process.close_stdin()
+            if hang_up or channel.closed:
+                # The client is gone: hang up, as sshd does, rather than run on unseen.
+                process.send_signal(signal.SIGHUP)
 
         async def stdout() -> None:
             try:

@@ -86,13 +86,18 @@ class ProcessHandler:
         session.on_resize = lambda *size: process.resize(size)
 
         def stdin() -> None:
+            hang_up = False
             try:
                 while data := channel.read(_CHUNK):
                     process.write_stdin(data)
-            except Exception as exc:  # the channel or connection ended
+            except Exception as exc:  # the connection ended
                 log.debug("stdin of %d: %s", process.pid, exc)
+                hang_up = True
             finally:
                 process.close_stdin()
+            if hang_up or channel.closed:
+                # The client is gone: hang up, as sshd does, rather than run on unseen.
+                process.send_signal(signal.SIGHUP)
 
         def stdout() -> None:
             try:
