@@ -125,6 +125,7 @@ class AsyncSSHConnection:
         self.mux.on_open = self._on_open
         #: Remote forwards by the port the server listens on.
         self._remote_forwards: dict[int, AsyncRemoteForward] = {}
+        self._local_forwards: list[AsyncLocalForward] = []
 
     async def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -245,6 +246,7 @@ class AsyncSSHConnection:
         forward = AsyncLocalForward(self, dest_host, dest_port)
         forward.listener = await net.listen(listen_host, listen_port, forward._serve)
         forward.port = forward.listener.port
+        self._local_forwards.append(forward)
         return forward
 
     async def forward_remote(
@@ -284,6 +286,10 @@ class AsyncSSHConnection:
     # -- ending -----------------------------------------------------------------------------
 
     async def close(self) -> None:
+        """Stop the local forwards' listeners and disconnect."""
+        forwards, self._local_forwards = self._local_forwards, []
+        for forward in forwards:
+            await forward.close()
         await self.transport.close()
 
     async def __aenter__(self) -> AsyncSSHConnection:
@@ -311,6 +317,7 @@ class AsyncLocalForward:
     def __init__(self, connection: AsyncSSHConnection, dest_host: str, dest_port: int) -> None:
         self.connection = connection
         self.dest_host, self.dest_port = dest_host, dest_port
+        self._closed = False
 
     async def _serve(self, stream: net.TcpStream, peer: tuple[str, int]) -> None:
         try:
@@ -324,7 +331,9 @@ class AsyncLocalForward:
         await pipe(channel, stream)
 
     async def close(self) -> None:
-        await self.listener.close()
+        if not self._closed:
+            self._closed = True
+            await self.listener.close()
 
     async def __aenter__(self) -> AsyncLocalForward:
         return self

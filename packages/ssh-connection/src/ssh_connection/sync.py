@@ -109,6 +109,7 @@ class SSHConnection:
         self.mux.on_open = self._on_open
         #: Remote forwards by the port the server listens on.
         self._remote_forwards: dict[int, RemoteForward] = {}
+        self._local_forwards: list[LocalForward] = []
 
     def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -229,6 +230,7 @@ class SSHConnection:
         forward = LocalForward(self, dest_host, dest_port)
         forward.listener = net.listen(listen_host, listen_port, forward._serve)
         forward.port = forward.listener.port
+        self._local_forwards.append(forward)
         return forward
 
     def forward_remote(
@@ -268,6 +270,10 @@ class SSHConnection:
     # -- ending -----------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Stop the local forwards' listeners and disconnect."""
+        forwards, self._local_forwards = self._local_forwards, []
+        for forward in forwards:
+            forward.close()
         self.transport.close()
 
     def __enter__(self) -> SSHConnection:
@@ -295,6 +301,7 @@ class LocalForward:
     def __init__(self, connection: SSHConnection, dest_host: str, dest_port: int) -> None:
         self.connection = connection
         self.dest_host, self.dest_port = dest_host, dest_port
+        self._closed = False
 
     def _serve(self, stream: net.TcpStream, peer: tuple[str, int]) -> None:
         try:
@@ -308,7 +315,9 @@ class LocalForward:
         pipe(channel, stream)
 
     def close(self) -> None:
-        self.listener.close()
+        if not self._closed:
+            self._closed = True
+            self.listener.close()
 
     def __enter__(self) -> LocalForward:
         return self
