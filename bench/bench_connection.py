@@ -1,96 +1,131 @@
-"""Bulk throughput of a session channel: ours (blocking and asyncio) vs OpenSSH's ssh,
-against the same private sshd on loopback. Each case pushes SIZE bytes through
-``cat`` (both directions at once) and reports MB/s per direction.
+"""Connection-layer throughput in memory: one channel, client to server, real transports.
 
-Run as root (sshd): ``hatch run bench:python bench/bench_connection.py [MiB]``.
+    hatch run test:python bench/bench_connection.py [--mb 64] [--cipher NAME] [--repeat 3]
+        [--profile]
+
+For each maximum packet size, the client sends --mb MiB on one session channel; the server
+reports each ChannelData consumed at once (so WINDOW_ADJUST flows back); both cores are
+pumped in one process with no sockets. The "transport only" row sends the same bytes as
+bare 32 KiB upper-layer messages on the transport, the ceiling the channel layer sits under.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import subprocess
-import sys
-import tempfile
+import argparse
+import cProfile
+import pstats
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "interop"))
-
-from openssh_tools import SSH, Sshd, make_host_keys
-
-from ssh_auth import StandardPolicy, authorized_keys_file
-from ssh_connection import aio, sync
-from ssh_connection.sync_process import ProcessHandler
-from ssh_connection.sync_server import SSHServer
+from ssh_connection import ChannelData, ChannelOpenRequested, ConnectionCore, Role
 from ssh_keys import generate_private_key
-from ssh_keys.keyfile import read_private_key_file
+from ssh_transport import HostKey, HostKeyReceived, MessageReceived, Transport, TransportConfig
+
+MIB = 1024 * 1024
+
+
+def transports(cipher: str | None) -> tuple[Transport, Transport]:
+    ciphers = (cipher,) if cipher else None
+    kw = {"ciphers": ciphers} if ciphers else {}
+    client = Transport(Role.CLIENT, TransportConfig(**kw))  # type: ignore[arg-type]
+    server = Transport(
+        Role.SERVER,
+        TransportConfig(
+            host_keys=(HostKey(generate_private_key("ed25519")),),
+            services=("ssh-connection",),
+            **kw,  # type: ignore[arg-type]
+        ),
+    )
+    client.request_service("ssh-connection")
+    for _ in range(50):
+        for t in (client, server):
+            for event in iter(t.next_event, None):
+                if isinstance(event, HostKeyReceived):
+                    event.answer(True)
+        a, b = client.data_to_send(), server.data_to_send()
+        if a:
+            server.receive_data(a)
+        if b:
+            client.receive_data(b)
+    assert client.is_established and server.is_established
+    return client, server
+
+
+def bench_channel(total: int, max_packet: int, window: int, cipher: str | None) -> float:
+    ct, st = transports(cipher)
+    limits = {"max_packet": max_packet, "window": window, "max_buffer": 4 * window}
+    client = ConnectionCore(ct, Role.CLIENT, **limits)  # type: ignore[arg-type]
+    server = ConnectionCore(st, Role.SERVER, **limits)  # type: ignore[arg-type]
+    channel = client.open_session()
+    received = 0
+
+    def pump() -> None:
+        nonlocal received
+        while True:
+            for event in iter(server.next_event, None):
+                if isinstance(event, ChannelData):
+                    received += len(event.data)
+                    server.consumed(event.channel_id, len(event.data))
+                elif isinstance(event, ChannelOpenRequested):
+                    event.accept()
+            for _ in iter(client.next_event, None):
+                pass
+            a, b = client.data_to_send(), server.data_to_send()
+            if not a and not b:
+                return
+            if a:
+                server.receive_data(a)
+            if b:
+                client.receive_data(b)
+
+    pump()
+    block = bytes(256 * 1024)
+    start = time.perf_counter()
+    sent = 0
+    while received < total:
+        while sent < total:
+            taken = client.send(channel, block[: min(len(block), total - sent)])
+            sent += taken
+            if taken < len(block):
+                break
+        pump()
+    return total / (time.perf_counter() - start) / MIB
+
+
+def bench_transport(total: int, cipher: str | None) -> float:
+    ct, st = transports(cipher)
+    payload = bytes([94]) + bytes(32 * 1024)
+    start = time.perf_counter()
+    received = 0
+    while received < total:
+        for _ in range(64):
+            ct.send_message(payload)
+        st.receive_data(ct.data_to_send())
+        for event in iter(st.next_event, None):
+            if isinstance(event, MessageReceived):
+                received += len(event.payload) - 1
+    return total / (time.perf_counter() - start) / MIB
 
 
 def main() -> None:
-    size = int(sys.argv[1]) * 1024 * 1024 if len(sys.argv) > 1 else 256 * 1024 * 1024
-    data = (hashlib.sha256(b"x").digest() * 32768) * (size // (32 * 32768))
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "id")],
-                       check=True)  # fmt: skip
-        (d / "ak").write_text((d / "id.pub").read_text())
-        sshd = Sshd(d / "sshd", make_host_keys(d / "keys"),
-                    {"PermitRootLogin": "yes", "AuthorizedKeysFile": str(d / "ak"),
-                     "LogLevel": "ERROR"}).start()  # fmt: skip
-        try:
-            key = read_private_key_file(d / "id")
-            mb = len(data) / 1e6
-
-            with sync.connect("127.0.0.1", sshd.port, "root", signers=[key],
-                              host_key_check=sync.insecure_accept_any_host_key) as c:  # fmt: skip
-                algorithms = c.transport.algorithms
-                assert algorithms is not None
-                cipher = algorithms.cipher_client_to_server
-                start = time.perf_counter()
-                out = c.run("cat", input=data).stdout
-                took = time.perf_counter() - start
-            assert out == data
-            print(f"ours, blocking: {mb / took:7.1f} MB/s each way ({cipher})")
-
-            async def amain() -> float:
-                async with await aio.connect(
-                    "127.0.0.1", sshd.port, "root", signers=[key],
-                    host_key_check=aio.insecure_accept_any_host_key,
-                ) as c:  # fmt: skip
-                    start = time.perf_counter()
-                    out = (await c.run("cat", input=data)).stdout
-                    took = time.perf_counter() - start
-                assert out == data
-                return took
-
-            print(f"ours, asyncio:  {mb / asyncio.run(amain()):7.1f} MB/s each way")
-            argv = [SSH, "-F", "/dev/null", "-p", str(sshd.port), "-i", str(d / "id"),
-                    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                    "-o", "BatchMode=yes", "root@127.0.0.1", "cat"]  # fmt: skip
-            start = time.perf_counter()
-            done = subprocess.run(argv, input=data, capture_output=True, check=True)
-            took = time.perf_counter() - start
-            assert done.stdout == data
-            print(f"OpenSSH ssh:    {mb / took:7.1f} MB/s each way")
-            (d / "ours.keys").write_text((d / "id.pub").read_text())
-            server = SSHServer(
-                [generate_private_key("ed25519")],
-                StandardPolicy(authorized_keys=authorized_keys_file(str(d / "ours.keys"))),
-                session_handler=ProcessHandler(),
-            )
-            port = server.listen("127.0.0.1", 0)
-            try:
-                argv[argv.index(str(sshd.port))] = str(port)
-                start = time.perf_counter()
-                done = subprocess.run(argv, input=data, capture_output=True, check=True)
-                took = time.perf_counter() - start
-                assert done.stdout == data
-                print(f"ssh -> our blocking server: {mb / took:7.1f} MB/s each way")
-            finally:
-                server.close()
-        finally:
-            sshd.stop()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=64)
+    parser.add_argument("--cipher", default=None, help="e.g. aes128-gcm@openssh.com")
+    parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    total = args.mb * MIB
+    print(f"{args.mb} MiB in memory, cipher {args.cipher or 'default'}")
+    best = max(bench_transport(total, args.cipher) for _ in range(args.repeat))
+    print(f"  transport only, 32 KiB messages: {best:8.1f} MiB/s")
+    for max_packet in (16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024):
+        rate = max(
+            bench_channel(total, max_packet, 2 * MIB, args.cipher) for _ in range(args.repeat)
+        )
+        print(f"  channel, max packet {max_packet // 1024:3d} KiB:   {rate:8.1f} MiB/s")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(bench_channel, total, 32 * 1024, 2 * MIB, args.cipher)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
 
 if __name__ == "__main__":
