@@ -17,6 +17,7 @@ from ssh_auth.sync import authenticate
 from ssh_connection import aio, sync
 from ssh_connection.aio_server import AsyncServerSession, AsyncSSHServer
 from ssh_connection.errors import ChannelOpenError, RequestRefused
+from ssh_connection.restrictions import ForwardRequest
 from ssh_connection.sync_server import ServerSession, SSHServer
 from ssh_keys import generate_private_key
 from ssh_transport import Role
@@ -238,3 +239,44 @@ def test_serve_forever_many_clients_then_close() -> None:
     with pytest.raises(Exception):  # noqa: B017, PT011 - the server disconnected it
         idle.run("echo", timeout=5)
     idle.close()
+
+
+def test_asyncio_forwarding_check_sync_in_a_worker_thread() -> None:
+    echo = socket.create_server(("127.0.0.1", 0))
+    echo_port = echo.getsockname()[1]
+
+    def serve_echo() -> None:
+        conn, _ = echo.accept()
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data[::-1])
+
+    threading.Thread(target=serve_echo, daemon=True).start()
+    seen: list[tuple[str, int, bool]] = []
+
+    def check(request: ForwardRequest) -> bool:  # blocking: must not run on the loop
+        seen.append((request.host, request.port, threading.current_thread() is main))
+        return request.port == echo_port
+
+    main = threading.main_thread()
+
+    async def main_coro() -> None:
+        server = AsyncSSHServer(
+            [HOST_KEY], POLICY, allow_tcp_forwarding=True, forwarding_check=check
+        )
+        port = await server.listen("127.0.0.1", 0)
+        async with await aio.connect(
+            "127.0.0.1", port, "eve", password="pw",
+            host_key_check=aio.insecure_accept_any_host_key,
+        ) as conn:  # fmt: skip
+            with pytest.raises(ChannelOpenError):
+                await conn.open_direct_tcpip("127.0.0.1", 1)
+            async with await conn.open_direct_tcpip("127.0.0.1", echo_port) as channel:
+                await channel.write(b"abc")
+                await channel.write_eof()
+                assert await channel.read() == b"cba"
+        await server.close()
+
+    asyncio.run(main_coro())
+    echo.close()
+    assert seen == [("127.0.0.1", 1, False), ("127.0.0.1", echo_port, False)]
