@@ -450,7 +450,12 @@ class AsyncSSHChannel:
             if not self.closed and not self._transport.closed:
                 self._mux.core.close_channel(self.id)
 
-        if self._opened is None or self.closed:
+        if self._opened is None:  # still opening: it can only be closed once confirmed
+            try:
+                await self._transport.wait_until(lambda: self._opened, timeout)
+            except Exception:
+                return
+        if self.closed or not self._opened:
             return
         await self._transport.call(close)
         try:
