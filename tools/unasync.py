@@ -40,6 +40,22 @@ FILES = [
         "packages/ssh-agent/src/ssh_agent/aio.py",
         "packages/ssh-agent/src/ssh_agent/sync_client.py",
     ),
+    (
+        "packages/ssh-connection/src/ssh_connection/_aio_channels.py",
+        "packages/ssh-connection/src/ssh_connection/_sync_channels.py",
+    ),
+    (
+        "packages/ssh-connection/src/ssh_connection/aio.py",
+        "packages/ssh-connection/src/ssh_connection/sync.py",
+    ),
+    (
+        "packages/ssh-connection/src/ssh_connection/aio_server.py",
+        "packages/ssh-connection/src/ssh_connection/sync_server.py",
+    ),
+    (
+        "packages/ssh-connection/src/ssh_connection/aio_process.py",
+        "packages/ssh-connection/src/ssh_connection/sync_process.py",
+    ),
 ]
 
 #: Identifier swaps, applied to whole NAME tokens only.
@@ -52,6 +68,22 @@ NAMES = {
     "AsyncAgentClient": "AgentClient",
     "AsyncAgentKey": "AgentKey",
     "AsyncAgentStream": "AgentStream",
+    "_aio_net": "_sync_net",
+    "_aio_channels": "_sync_channels",
+    "aio_server": "sync_server",
+    "aio_process": "sync_process",
+    "AsyncSSHConnection": "SSHConnection",
+    "AsyncSSHChannel": "SSHChannel",
+    "AsyncChannelMux": "ChannelMux",
+    "AsyncChannelReader": "ChannelReader",
+    "AsyncChannelWriter": "ChannelWriter",
+    "AsyncLocalForward": "LocalForward",
+    "AsyncRemoteForward": "RemoteForward",
+    "AsyncHostKeyCheck": "HostKeyCheck",
+    "AsyncSSHServer": "SSHServer",
+    "AsyncServerSession": "ServerSession",
+    "AsyncSessionHandler": "SessionHandler",
+    "AsyncProcessHandler": "ProcessHandler",
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "StopAsyncIteration": "StopIteration",

@@ -2,8 +2,9 @@
 
 :class:`ConnectionCore` stacks on the authentication core (or a transport whose service
 was accepted): channels with flow control, session and forwarding requests, global
-requests. Drivers and front ends come separately; importing this package imports no
-event loop, socket or thread.
+requests. The front ends are submodules: ``ssh_connection.sync`` / ``.aio`` (the
+client), ``.sync_server`` / ``.aio_server`` and ``.sync_process`` / ``.aio_process``;
+importing this package imports none of them, and no event loop, socket or thread.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .config import (
     transport_config,
 )
 from .connection import CLIENT_CHANNEL_TYPES, SERVER_CHANNEL_TYPES, ConnectionCore
+from .errors import ChannelClosedError, ChannelOpenError, ExitSignal, RequestRefused, RunResult
 from .events import (
     ChannelClosed,
     ChannelData,
@@ -62,14 +64,18 @@ from .host_keys import (
     HostCertificateInvalid,
     HostKeyCallable,
     HostKeyChanged,
+    HostKeyCheck,
     HostKeyError,
     HostKeyOutcome,
     HostKeyPolicy,
     HostKeyRevoked,
     HostKeyUnknown,
     KnownHostsPolicy,
+    insecure_accept_any_host_key,
+    known_hosts,
     policy_from_config,
 )
+from .restrictions import ForwardRequest, Restrictions
 from .session import TerminalMode, decode_terminal_modes, encode_terminal_modes
 from .socks import SocksError, SocksHandshake, SocksTarget
 from .sshd_config import (
@@ -164,6 +170,17 @@ __all__ = [
     "ExitStatusReceived",
     "ExitSignalReceived",
     "ConnectionTerminated",
+    # what the front ends share (ssh_connection.sync / .aio / .sync_server / .aio_server)
+    "ChannelOpenError",
+    "ChannelClosedError",
+    "RequestRefused",
+    "RunResult",
+    "ExitSignal",
+    "HostKeyCheck",
+    "known_hosts",
+    "insecure_accept_any_host_key",
+    "Restrictions",
+    "ForwardRequest",
     # numbers and terminal modes
     "OpenFailureReason",
     "ExtendedDataType",

@@ -406,3 +406,28 @@ def policy_from_config(
         host_key_alias=config.host_key_alias,
         ask=ask if mode == "ask" else None,
     )
+
+
+# -- ready-made checks for the front ends: (host, port, key) -> bool --------------------------
+
+#: Decide whether ``key`` may be the key of ``host`` port ``port``.
+HostKeyCheck = Callable[[str, int, PublicKey], bool]
+
+
+def insecure_accept_any_host_key(host: str, port: int, key: PublicKey) -> bool:
+    """Trust every server: anyone on the path can read and change the session. For tests
+    and throwaway hosts only."""
+    return True
+
+
+def known_hosts(
+    path: str | os.PathLike[str] = "~/.ssh/known_hosts", *, accept_new: bool = False
+) -> HostKeyCheck:
+    """Check keys against one OpenSSH known_hosts file, as ``StrictHostKeyChecking=yes``
+    (or ``accept-new``, which records keys of hosts not in the file yet; a changed or
+    revoked key is refused either way). :class:`KnownHostsPolicy` does the work; use it
+    directly for several files, hashing and the other modes."""
+    policy = KnownHostsPolicy(
+        "accept-new" if accept_new else "strict", user_files=[path], global_files=()
+    )
+    return policy.check

@@ -101,6 +101,7 @@ class SyncTransport:
             check = host_key_check
             self.on(HostKeyReceived, lambda event: check(event.key, event.algorithm))
         self._queue_output(self.transport.data_to_send())  # our identification line
+        self._writer: object = None  # keeps the background writer referenced
         self._reader = backend.spawn(self._read_loop)
 
     @classmethod
@@ -197,12 +198,12 @@ class SyncTransport:
                 try:
                     data = self.stream.read(wait)
                 except TimeoutError:
-                    self._update(self._on_timer)
+                    self._reader_update(self._on_timer)
                     continue
                 except OSError as exc:
-                    self._update(functools.partial(self._lost, f"read failed: {exc}"))
+                    self._reader_update(functools.partial(self._lost, f"read failed: {exc}"))
                     return
-                self._update(functools.partial(self._receive, data))
+                self._reader_update(functools.partial(self._receive, data))
                 if not data:
                     return
         except Exception as exc:  # a core raised: a bug, but the caller must hear of it
@@ -244,6 +245,20 @@ class SyncTransport:
                     self._changed.notify_all()
         finally:
             self._write_out()
+
+    def _reader_update(self, action: Callable[[], None]) -> None:
+        """:meth:`_update` for the reader, which never writes itself: on a full socket it
+        would stop reading, and two peers whose readers both wait to write never read
+        again. A background writer drains the outbox instead (whoever holds the write lock
+        now sees the new output before letting go, see :meth:`_write_out`)."""
+        with self._changed:
+            try:
+                action()
+            finally:
+                self._collect()
+                self._changed.notify_all()
+        if self._outbox and not self._write_lock.locked():
+            self._writer = backend.spawn(self._write_out)
 
     def _collect(self) -> None:
         """Take the top core's events (lock held): messages and events queue for the

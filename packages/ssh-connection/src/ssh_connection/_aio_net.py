@@ -1,0 +1,214 @@
+"""The asyncio side of ssh-connection's I/O seam: TCP streams with half-close, listeners,
+and child processes. :mod:`ssh_connection._sync_net` has the same names with threads and
+blocking sockets; the generated blocking front ends import it where these import this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
+
+from ssh_transport.aio_backend import AsyncStream
+
+from . import _pty
+
+__all__ = [
+    "TcpStream",
+    "open_tcp",
+    "Listener",
+    "listen",
+    "Process",
+    "start_process",
+    "PtyProcess",
+    "start_pty_process",
+]
+
+#: Called with each accepted connection and the peer's (host, port).
+OnConnection = Callable[["TcpStream", tuple[str, int]], Coroutine[Any, Any, None]]
+
+
+class TcpStream(AsyncStream):
+    """A TCP stream that can also send EOF (forwarded connections are half-closed)."""
+
+    async def write_eof(self) -> None:
+        with contextlib.suppress(OSError, RuntimeError):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+
+
+async def open_tcp(host: str, port: int, timeout: float | None = 30.0) -> TcpStream:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"connecting to {host} port {port} timed out") from None
+    return TcpStream(reader, writer)
+
+
+class Listener:
+    """A listening TCP socket; each connection is served by ``on_connection`` in a task."""
+
+    def __init__(self, server: asyncio.base_events.Server, port: int) -> None:
+        self._server = server
+        self.port = port
+
+    async def close(self) -> None:
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 5)
+
+
+async def listen(host: str, port: int, on_connection: OnConnection) -> Listener:
+    """Listen on host:port (port 0 picks a free one; ``""`` means every address)."""
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("", 0)
+        await on_connection(TcpStream(reader, writer), (str(peer[0]), int(peer[1])))
+
+    server = await asyncio.start_server(accepted, host or None, port, backlog=128)
+    bound = server.sockets[0].getsockname()[1] if server.sockets else port
+    return Listener(server, int(bound))
+
+
+class Process:
+    """A child process with pipes for stdin, stdout and stderr."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def read_stdout(self, size: int = 65536) -> bytes:
+        assert self._process.stdout is not None
+        return await self._process.stdout.read(size)
+
+    async def read_stderr(self, size: int = 65536) -> bytes:
+        assert self._process.stderr is not None
+        return await self._process.stderr.read(size)
+
+    async def write_stdin(self, data: bytes) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            stdin.write(data)
+            await stdin.drain()
+
+    async def close_stdin(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+    def send_signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._process.send_signal(number)
+
+    def resize(self, size: _pty.Size) -> None:
+        """Pipes have no terminal size."""
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    def close(self) -> None:
+        """Release the pipes (asyncio closes them with the transport)."""
+        transport = getattr(self._process, "_transport", None)
+        if transport is not None:
+            transport.close()
+
+
+async def start_process(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None
+) -> Process:
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env),
+        cwd=cwd if cwd and os.path.isdir(cwd) else None,
+        start_new_session=True,  # signals from the client reach it, not us
+    )
+    return Process(process)
+
+
+class PtyProcess:
+    """A child process on a pseudo-terminal: one stream for its input and output."""
+
+    def __init__(self, process: asyncio.subprocess.Process, master: int) -> None:
+        self._process = process
+        self._master = master
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    async def read_stdout(self, size: int = 65536) -> bytes:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._read, size)
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return os.read(self._master, size)
+        except OSError:  # EIO once the child side is gone: the end of its output
+            return b""
+
+    async def read_stderr(self, size: int = 65536) -> bytes:
+        return b""  # a terminal has one output stream
+
+    async def write_stdin(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._write, data)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        with contextlib.suppress(OSError):
+            while view:
+                view = view[os.write(self._master, view) :]
+
+    async def close_stdin(self) -> None:
+        """The client's EOF: a terminal stays open (sshd does the same)."""
+
+    def send_signal(self, number: int) -> None:
+        if self._process.returncode is not None:
+            return  # reaped: its pid may belong to someone else by now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, number)
+
+    def resize(self, size: _pty.Size) -> None:
+        _pty.set_size(self._master, size)
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._master)
+
+
+async def start_pty_process(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, size: _pty.Size | None
+) -> PtyProcess:
+    """Run ``argv`` on a new pseudo-terminal of ``size`` as its session leader."""
+    master, slave = _pty.open_pty(size)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=dict(env),
+            cwd=cwd if cwd and os.path.isdir(cwd) else None,
+            start_new_session=True,
+            preexec_fn=_pty.take_controlling_terminal,  # after setsid: the slave becomes the ctty
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return PtyProcess(process, master)

@@ -1,0 +1,217 @@
+"""The blocking side of ssh-connection's I/O seam: the names of
+:mod:`ssh_connection._aio_net` with blocking sockets and a thread per connection."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+from ssh_transport.sync_backend import SocketStream
+
+from . import _pty
+
+__all__ = [
+    "TcpStream",
+    "open_tcp",
+    "Listener",
+    "listen",
+    "Process",
+    "start_process",
+    "PtyProcess",
+    "start_pty_process",
+]
+
+#: Called (in a thread of its own) with each accepted connection and the peer's address.
+OnConnection = Callable[["TcpStream", tuple[str, int]], None]
+
+
+class TcpStream(SocketStream):
+    """A TCP stream that can also send EOF (forwarded connections are half-closed)."""
+
+    def write_eof(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+
+
+def open_tcp(host: str, port: int, timeout: float | None = 30.0) -> TcpStream:
+    return TcpStream(socket.create_connection((host, port), timeout=timeout))
+
+
+class Listener:
+    """A listening TCP socket with an accept thread; each connection gets a thread."""
+
+    def __init__(self, sock: socket.socket, on_connection: OnConnection) -> None:
+        self._sock = sock
+        self.port = int(sock.getsockname()[1])
+        self._on_connection = on_connection
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, peer = self._sock.accept()
+            except OSError:
+                return  # closed
+            if self._closed:
+                conn.close()
+                return
+            threading.Thread(
+                target=self._serve, args=(conn, (str(peer[0]), int(peer[1]))), daemon=True
+            ).start()
+
+    def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        self._on_connection(TcpStream(conn), peer)
+
+    def close(self) -> None:
+        self._closed = True
+        # shutdown wakes the accept() in the other thread; close alone may not.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        if self._thread is not threading.current_thread():
+            self._thread.join(5)
+
+
+def listen(host: str, port: int, on_connection: OnConnection) -> Listener:
+    """Listen on host:port (port 0 picks a free one; ``""`` means every address)."""
+    sock = socket.create_server((host, port), backlog=128)
+    return Listener(sock, on_connection)
+
+
+class Process:
+    """A child process with pipes for stdin, stdout and stderr (read in threads)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def read_stdout(self, size: int = 65536) -> bytes:
+        assert self._process.stdout is not None
+        return os.read(self._process.stdout.fileno(), size)
+
+    def read_stderr(self, size: int = 65536) -> bytes:
+        assert self._process.stderr is not None
+        return os.read(self._process.stderr.fileno(), size)
+
+    def write_stdin(self, data: bytes) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ValueError):
+            stdin.write(data)
+            stdin.flush()
+
+    def close_stdin(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+    def send_signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._process.send_signal(number)
+
+    def resize(self, size: _pty.Size) -> None:
+        """Pipes have no terminal size."""
+
+    def wait(self) -> int:
+        return self._process.wait()
+
+    def close(self) -> None:
+        """Release the pipes (once the readers are done with them)."""
+        for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def start_process(argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None) -> Process:
+    process = subprocess.Popen(  # noqa: S603 - the server's handler chose the command
+        list(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env),
+        cwd=cwd if cwd and os.path.isdir(cwd) else None,
+        start_new_session=True,  # signals from the client reach it, not us
+        bufsize=0,
+    )
+    return Process(process)
+
+
+class PtyProcess:
+    """A child process on a pseudo-terminal: one stream for its input and output."""
+
+    def __init__(self, process: subprocess.Popen[bytes], master: int) -> None:
+        self._process = process
+        self._master = master
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def read_stdout(self, size: int = 65536) -> bytes:
+        try:
+            return os.read(self._master, size)
+        except OSError:  # EIO once the child side is gone: the end of its output
+            return b""
+
+    def read_stderr(self, size: int = 65536) -> bytes:
+        return b""  # a terminal has one output stream
+
+    def write_stdin(self, data: bytes) -> None:
+        view = memoryview(data)
+        with contextlib.suppress(OSError):
+            while view:
+                view = view[os.write(self._master, view) :]
+
+    def close_stdin(self) -> None:
+        """The client's EOF: a terminal stays open (sshd does the same)."""
+
+    def send_signal(self, number: int) -> None:
+        if self._process.returncode is not None:
+            return  # reaped: its pid may belong to someone else by now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, number)
+
+    def resize(self, size: _pty.Size) -> None:
+        _pty.set_size(self._master, size)
+
+    def wait(self) -> int:
+        return self._process.wait()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._master)
+
+
+def start_pty_process(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, size: _pty.Size | None
+) -> PtyProcess:
+    """Run ``argv`` on a new pseudo-terminal of ``size`` as its session leader."""
+    master, slave = _pty.open_pty(size)
+    try:
+        process = subprocess.Popen(  # noqa: S603 - the server's handler chose the command
+            list(argv),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=dict(env),
+            cwd=cwd if cwd and os.path.isdir(cwd) else None,
+            start_new_session=True,
+            preexec_fn=_pty.take_controlling_terminal,  # after setsid: the slave becomes the ctty
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return PtyProcess(process, master)
