@@ -69,6 +69,7 @@ __all__ = [
     "PasswordSource",
     "KeyboardInteractiveHandler",
     "PasswordChangeHandler",
+    "AnySigner",
 ]
 
 #: What the client front end waits for from its core.

@@ -48,6 +48,7 @@ __all__ = [
     "PasswordSource",
     "KeyboardInteractiveHandler",
     "PasswordChangeHandler",
+    "AnySigner",
 ]
 
 #: What the client front end waits for from its core.

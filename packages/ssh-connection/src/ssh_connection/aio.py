@@ -18,9 +18,8 @@ from typing import Any
 import ssh_transport.aio_backend as backend
 from ssh_auth.aio import AnySigner, PasswordSource, authenticate
 from ssh_keys import PublicKey
-from ssh_transport import Role, StreamCore, TransportConfig
+from ssh_transport import Role, StreamCore, TransportConfig, TransportTimeout
 from ssh_transport.aio import AsyncTransport
-from ssh_transport.errors import TransportTimeout
 from ssh_wire import ChannelOpenFailure
 
 from . import _aio_net as net

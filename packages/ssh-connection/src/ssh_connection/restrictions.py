@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ssh_auth import Decision
-from ssh_keys.authorized_keys import PermitListen, PermitOpen
+from ssh_keys import PermitListen, PermitOpen
 
 __all__ = ["Restrictions", "ForwardRequest"]
 

@@ -12,8 +12,7 @@ from typing import Any
 import ssh_transport.sync_backend as backend
 from ssh_auth.sync import AnySigner, PasswordSource, authenticate
 from ssh_keys import PublicKey
-from ssh_transport import Role, StreamCore, TransportConfig
-from ssh_transport.errors import TransportTimeout
+from ssh_transport import Role, StreamCore, TransportConfig, TransportTimeout
 from ssh_transport.sync import SyncTransport
 from ssh_wire import ChannelOpenFailure
 

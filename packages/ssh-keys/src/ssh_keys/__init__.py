@@ -28,6 +28,8 @@ from .authorized_keys import (
     AuthorizedKeyOptions,
     AuthorizedKeys,
     AuthorizedKeysError,
+    PermitListen,
+    PermitOpen,
 )
 from .certificate import (
     DEFAULT_USER_EXTENSIONS,
@@ -210,6 +212,8 @@ __all__ = [
     "AuthorizedKeys",
     "AuthorizedKey",
     "AuthorizedKeyOptions",
+    "PermitOpen",
+    "PermitListen",
     "AuthorizedKeysError",
     "match_glob",
     # OpenSSH pattern lists (Host, Match, from=, AllowUsers)

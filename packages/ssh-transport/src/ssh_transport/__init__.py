@@ -8,7 +8,14 @@ package never imports asyncio or socket.
 from __future__ import annotations
 
 from .config import TransportConfig
-from .errors import CompressionError, ConnectionLost, MACError, PacketError, ProtocolError
+from .errors import (
+    CompressionError,
+    ConnectionLost,
+    MACError,
+    PacketError,
+    ProtocolError,
+    TransportTimeout,
+)
 from .events import (
     ConnectionTerminated,
     DebugReceived,
@@ -58,6 +65,7 @@ __all__ = [
     "CompressionError",
     "ProtocolError",
     "ConnectionLost",
+    "TransportTimeout",
     "KexFailed",
     "ProtocolVersionError",
     # extension points
