@@ -73,6 +73,7 @@ NAMES = {
     "aio_server": "sync_server",
     "aio_process": "sync_process",
     "AsyncSSHConnection": "SSHConnection",
+    "AsyncDynamicForward": "DynamicForward",
     "AsyncSSHChannel": "SSHChannel",
     "AsyncChannelMux": "ChannelMux",
     "AsyncChannelReader": "ChannelReader",

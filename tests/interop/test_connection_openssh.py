@@ -289,3 +289,55 @@ def test_remote_forward_asyncio(sshd: Sshd, user_key: PrivateKey, echo: EchoServ
                 assert out == b"Y" * 100000
 
     asyncio.run(main())
+
+
+def _socks5(port: int, host: bytes, dest_port: int, data: bytes) -> bytes:
+    """A SOCKS5 CONNECT by hand (as curl --socks5-hostname does), then one echo."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"\x05\x01\x00")
+        assert sock.recv(2) == b"\x05\x00"
+        sock.sendall(b"\x05\x01\x00\x03" + bytes([len(host)]) + host + dest_port.to_bytes(2, "big"))
+        reply = sock.recv(10)
+        assert reply[:2] == b"\x05\x00", reply
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
+def _socks4(port: int, dest_port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"\x04\x01" + dest_port.to_bytes(2, "big") + b"\x7f\x00\x00\x01me\x00")
+        assert sock.recv(8)[:2] == b"\x00\x5a"
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
+def test_dynamic_forward_socks_through_sshd(conn: sync.SSHConnection, echo: EchoServer) -> None:
+    with conn.forward_socks() as proxy:
+        assert _socks5(proxy.port, b"localhost", echo.port, b"via socks5") == b"VIA SOCKS5"
+        assert _socks4(proxy.port, echo.port, b"via socks4") == b"VIA SOCKS4"
+        # A port nobody listens on: sshd's open fails, the client gets a SOCKS refusal.
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+            sock.sendall(b"\x05\x01\x00")
+            assert sock.recv(2) == b"\x05\x00"
+            sock.sendall(b"\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x01")  # 127.0.0.1:1
+            assert sock.recv(10)[:2] != b"\x05\x00"
+
+
+def test_dynamic_forward_asyncio(sshd: Sshd, user_key: PrivateKey, echo: EchoServer) -> None:
+    async def main() -> None:
+        async with await aconnect(sshd, user_key) as c:
+            async with await c.forward_socks() as proxy:
+                out = await asyncio.get_running_loop().run_in_executor(
+                    None, _socks5, proxy.port, b"127.0.0.1", echo.port, b"z" * 100000
+                )
+                assert out == b"Z" * 100000
+
+    asyncio.run(main())

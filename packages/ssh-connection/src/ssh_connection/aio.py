@@ -35,6 +35,7 @@ from ._aio_channels import (
 from .connection import ConnectionCore
 from .errors import RunResult
 from .host_keys import insecure_accept_any_host_key, known_hosts
+from .socks import SocksError, SocksHandshake
 
 __all__ = [
     "connect",
@@ -44,12 +45,15 @@ __all__ = [
     "AsyncChannelReader",
     "AsyncChannelWriter",
     "AsyncLocalForward",
+    "AsyncDynamicForward",
     "AsyncRemoteForward",
     "RunResult",
     "known_hosts",
     "insecure_accept_any_host_key",
 ]
 
+#: Seconds a SOCKS client may take to send its request (ssh -D).
+SOCKS_TIMEOUT = 30.0
 log = logging.getLogger("ssh_connection")
 
 # unasync: async-only
@@ -124,7 +128,7 @@ class AsyncSSHConnection:
         self.mux.on_open = self._on_open
         #: Remote forwards by the port the server listens on.
         self._remote_forwards: dict[int, AsyncRemoteForward] = {}
-        self._local_forwards: list[AsyncLocalForward] = []
+        self._local_forwards: list[AsyncLocalForward | AsyncDynamicForward] = []
 
     async def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -248,6 +252,17 @@ class AsyncSSHConnection:
         self._local_forwards.append(forward)
         return forward
 
+    async def forward_socks(
+        self, listen_host: str = "127.0.0.1", listen_port: int = 0
+    ) -> AsyncDynamicForward:
+        """``ssh -D``: a SOCKS4/4a/5 proxy here; each connection names its destination,
+        reached through the server. The forward's ``port`` is the one listened on."""
+        forward = AsyncDynamicForward(self)
+        forward.listener = await net.listen(listen_host, listen_port, forward._serve)
+        forward.port = forward.listener.port
+        self._local_forwards.append(forward)
+        return forward
+
     async def forward_remote(
         self,
         dest_host: str,
@@ -335,6 +350,62 @@ class AsyncLocalForward:
             await self.listener.close()
 
     async def __aenter__(self) -> AsyncLocalForward:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class AsyncDynamicForward:
+    """A running ``ssh -D`` (a SOCKS proxy): close it (or leave the ``async with``)."""
+
+    listener: net.Listener
+    port: int
+
+    def __init__(self, connection: AsyncSSHConnection) -> None:
+        self.connection = connection
+        self._closed = False
+
+    async def _serve(self, stream: net.TcpStream, peer: tuple[str, int]) -> None:
+        handshake = SocksHandshake()
+        try:
+            while handshake.target is None:
+                # A client that never finishes its request is dropped (slow-loris).
+                data = await stream.read(SOCKS_TIMEOUT)
+                if not data:
+                    raise SocksError("the SOCKS client went away")
+                try:
+                    handshake.receive_data(data)
+                finally:
+                    if out := handshake.data_to_send():
+                        await stream.write(out)
+        except (SocksError, OSError) as exc:
+            log.debug("SOCKS request from %s:%d refused: %s", peer[0], peer[1], exc)
+            await stream.close()
+            return
+        target = handshake.target
+        try:
+            channel = await self.connection.open_direct_tcpip(
+                target.host, target.port, peer[0], peer[1]
+            )
+        except Exception as exc:
+            log.debug("SOCKS forward to %s:%d: %s", target.host, target.port, exc)
+            handshake.fail("unreachable")
+            await stream.write(handshake.data_to_send())
+            await stream.close()
+            return
+        handshake.succeed()
+        await stream.write(handshake.data_to_send())
+        if handshake.rest:
+            await channel.write(handshake.rest)
+        await pipe(channel, stream)
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.listener.close()
+
+    async def __aenter__(self) -> AsyncDynamicForward:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -29,6 +29,7 @@ from ._sync_channels import (
 from .connection import ConnectionCore
 from .errors import RunResult
 from .host_keys import insecure_accept_any_host_key, known_hosts
+from .socks import SocksError, SocksHandshake
 
 __all__ = [
     "connect",
@@ -38,12 +39,15 @@ __all__ = [
     "ChannelReader",
     "ChannelWriter",
     "LocalForward",
+    "DynamicForward",
     "RemoteForward",
     "RunResult",
     "known_hosts",
     "insecure_accept_any_host_key",
 ]
 
+#: Seconds a SOCKS client may take to send its request (ssh -D).
+SOCKS_TIMEOUT = 30.0
 log = logging.getLogger("ssh_connection")
 
 #: Decide whether to trust ``key`` for host:port.
@@ -108,7 +112,7 @@ class SSHConnection:
         self.mux.on_open = self._on_open
         #: Remote forwards by the port the server listens on.
         self._remote_forwards: dict[int, RemoteForward] = {}
-        self._local_forwards: list[LocalForward] = []
+        self._local_forwards: list[LocalForward | DynamicForward] = []
 
     def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -232,6 +236,15 @@ class SSHConnection:
         self._local_forwards.append(forward)
         return forward
 
+    def forward_socks(self, listen_host: str = "127.0.0.1", listen_port: int = 0) -> DynamicForward:
+        """``ssh -D``: a SOCKS4/4a/5 proxy here; each connection names its destination,
+        reached through the server. The forward's ``port`` is the one listened on."""
+        forward = DynamicForward(self)
+        forward.listener = net.listen(listen_host, listen_port, forward._serve)
+        forward.port = forward.listener.port
+        self._local_forwards.append(forward)
+        return forward
+
     def forward_remote(
         self,
         dest_host: str,
@@ -319,6 +332,60 @@ class LocalForward:
             self.listener.close()
 
     def __enter__(self) -> LocalForward:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DynamicForward:
+    """A running ``ssh -D`` (a SOCKS proxy): close it (or leave the ``with``)."""
+
+    listener: net.Listener
+    port: int
+
+    def __init__(self, connection: SSHConnection) -> None:
+        self.connection = connection
+        self._closed = False
+
+    def _serve(self, stream: net.TcpStream, peer: tuple[str, int]) -> None:
+        handshake = SocksHandshake()
+        try:
+            while handshake.target is None:
+                # A client that never finishes its request is dropped (slow-loris).
+                data = stream.read(SOCKS_TIMEOUT)
+                if not data:
+                    raise SocksError("the SOCKS client went away")
+                try:
+                    handshake.receive_data(data)
+                finally:
+                    if out := handshake.data_to_send():
+                        stream.write(out)
+        except (SocksError, OSError) as exc:
+            log.debug("SOCKS request from %s:%d refused: %s", peer[0], peer[1], exc)
+            stream.close()
+            return
+        target = handshake.target
+        try:
+            channel = self.connection.open_direct_tcpip(target.host, target.port, peer[0], peer[1])
+        except Exception as exc:
+            log.debug("SOCKS forward to %s:%d: %s", target.host, target.port, exc)
+            handshake.fail("unreachable")
+            stream.write(handshake.data_to_send())
+            stream.close()
+            return
+        handshake.succeed()
+        stream.write(handshake.data_to_send())
+        if handshake.rest:
+            channel.write(handshake.rest)
+        pipe(channel, stream)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.listener.close()
+
+    def __enter__(self) -> DynamicForward:
         return self
 
     def __exit__(self, *exc: object) -> None:
