@@ -334,10 +334,13 @@ def test_dynamic_forward_socks_through_sshd(conn: sync.SSHConnection, echo: Echo
 def test_dynamic_forward_asyncio(sshd: Sshd, user_key: PrivateKey, echo: EchoServer) -> None:
     async def main() -> None:
         async with await aconnect(sshd, user_key) as c:
-            async with await c.forward_socks() as proxy:
+            proxy = await c.forward_socks()
+            try:
                 out = await asyncio.get_running_loop().run_in_executor(
                     None, _socks5, proxy.port, b"127.0.0.1", echo.port, b"z" * 100000
                 )
                 assert out == b"Z" * 100000
+            finally:
+                await proxy.close()
 
     asyncio.run(main())
