@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -344,3 +345,15 @@ def test_dynamic_forward_asyncio(sshd: Sshd, user_key: PrivateKey, echo: EchoSer
                 await proxy.close()
 
     asyncio.run(main())
+
+
+def test_keepalives_to_sshd_are_answered(sshd: Sshd, user_key: PrivateKey) -> None:
+    """ServerAliveInterval: a quiet connection asks sshd; sshd's answers keep it open."""
+    with sync.connect(
+        "127.0.0.1", sshd.port, "root", signers=[user_key],
+        host_key_check=sync.insecure_accept_any_host_key,
+        keepalive_interval=0.2, keepalive_count_max=2,
+    ) as c:  # fmt: skip
+        time.sleep(1.5)  # about seven keepalives, two unanswered would end it
+        assert c.run("echo alive").stdout == b"alive\n"
+    assert "keepalive@openssh.com" in sshd.log_text()  # sshd saw them (LogLevel DEBUG3)

@@ -76,9 +76,15 @@ async def connect(
     password: PasswordSource = None,
     config: TransportConfig | None = None,
     timeout: float | None = 30.0,
+    keepalive_interval: float | None = None,
+    keepalive_count_max: int = 3,
     **auth: Any,
 ) -> AsyncSSHConnection:
     """Connect, check the host key, log in and start the connection layer.
+
+    ``keepalive_interval`` / ``keepalive_count_max`` are ssh's ServerAliveInterval /
+    ServerAliveCountMax: after that many seconds without a word from the server a
+    keepalive@openssh.com goes out, and that many unanswered ones end the connection.
 
     ``host_key_check(host, port, key)`` is required: :func:`known_hosts` reads OpenSSH's
     file, :func:`insecure_accept_any_host_key` trusts anyone. ``auth`` passes on to
@@ -98,7 +104,9 @@ async def connect(
             transport, user, signers=signers, password=password, timeout=timeout, **auth
         )
         connection = AsyncSSHConnection(transport, user)
-        await connection._start()
+        await connection._start(
+            keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max
+        )
     except BaseException:
         await transport.close()
         raise
@@ -132,7 +140,7 @@ class AsyncSSHConnection:
 
     async def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
-            return ConnectionCore(lower, Role.CLIENT, **limits)
+            return ConnectionCore(lower, Role.CLIENT, now=backend.monotonic(), **limits)
 
         await self.mux.start(make)
 

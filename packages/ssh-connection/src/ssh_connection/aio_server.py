@@ -209,7 +209,7 @@ class _ServerConnection:
         limits = self.server.connection_limits
 
         def make(lower: StreamCore) -> ConnectionCore:
-            return ConnectionCore(lower, Role.SERVER, **limits)
+            return ConnectionCore(lower, Role.SERVER, now=backend.monotonic(), **limits)
 
         await self.mux.start(make)
         try:

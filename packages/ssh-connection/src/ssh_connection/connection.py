@@ -110,7 +110,14 @@ class ConnectionCore(RequestHelpers, StackedCore):
         channel_types: Iterable[str] = (),
         channel_requests: Iterable[str] = (),
         global_requests: Iterable[str] = (),
+        keepalive_interval: float | None = None,
+        keepalive_count_max: int = 3,
+        now: float = 0.0,
     ) -> None:
+        if keepalive_interval is not None and keepalive_interval <= 0:
+            raise ValueError("keepalive_interval must be positive (or None for none)")
+        if keepalive_count_max < 1:
+            raise ValueError("keepalive_count_max must be at least 1")
         if not 0 < window <= MAX_WINDOW:
             raise ValueError(f"window must be 1 to 2^32 - 1, not {window}")
         if not 0 < max_packet <= MAX_WINDOW:
@@ -156,6 +163,13 @@ class ConnectionCore(RequestHelpers, StackedCore):
         )
         self._error: DisconnectError | None = None
         self._terminated = False
+        # ssh's ServerAliveInterval / ServerAliveCountMax (ClientAlive* on a server): after
+        # an interval with nothing from the peer, a keepalive@openssh.com; anything
+        # received resets the count; count_max unanswered ones end the connection.
+        self._keepalive_interval = keepalive_interval
+        self._keepalive_count_max = keepalive_count_max
+        self._keepalives_unanswered = 0
+        self._next_keepalive = None if keepalive_interval is None else now + keepalive_interval
 
     # -- inspection -------------------------------------------------------------------------
 
@@ -301,6 +315,32 @@ class ConnectionCore(RequestHelpers, StackedCore):
 
     def _owns(self, number: int) -> bool:
         return 80 <= number <= 127
+
+    # -- keepalives ---------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float | None = None) -> None:
+        super().receive_data(data, now)
+        if data and self._keepalive_interval is not None:
+            self._keepalives_unanswered = 0  # the peer is alive, whatever it sent
+            if now is not None:
+                self._next_keepalive = now + self._keepalive_interval
+
+    def _own_timer(self) -> float | None:
+        return None if self._terminated or self.lower.closed else self._next_keepalive
+
+    def _handle_own_timer(self, now: float) -> None:
+        assert self._keepalive_interval is not None
+        if self._keepalives_unanswered >= self._keepalive_count_max:
+            self._next_keepalive = None
+            self.lower.close(
+                DisconnectReason.CONNECTION_LOST,
+                f"no answer to {self._keepalives_unanswered} keepalives",
+            )
+            self._pump()
+            return
+        self._keepalives_unanswered += 1
+        self._globals.request(fw.KEEPALIVE, b"", True, internal=True)
+        self._next_keepalive = now + self._keepalive_interval
 
     def _handle_message(self, payload: bytes) -> None:
         if self._terminated:

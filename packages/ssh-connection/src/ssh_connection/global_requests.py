@@ -67,7 +67,8 @@ class GlobalRequests:
         self._send = send
         self._emit = emit
         self._replies = ReplyQueue(max_pending, send)
-        self._outstanding: deque[str] = deque()
+        # (name, internal): replies to the core's own requests (keepalives) stay inside.
+        self._outstanding: deque[tuple[str, bool]] = deque()
         self.max_outstanding = max_outstanding
         known = SERVER_GLOBAL_REQUESTS if role is Role.SERVER else CLIENT_GLOBAL_REQUESTS
         self._known = known | frozenset(extra_names)
@@ -80,12 +81,12 @@ class GlobalRequests:
         """The peer's requests whose replies wait for the application."""
         return self._replies.waiting
 
-    def request(self, name: str, data: bytes, want_reply: bool) -> None:
+    def request(self, name: str, data: bytes, want_reply: bool, *, internal: bool = False) -> None:
         if want_reply and len(self._outstanding) >= self.max_outstanding:
             raise LocalProtocolError("too many global requests awaiting replies")
         self._send(m.GlobalRequest(name, want_reply, data).encode())
         if want_reply:
-            self._outstanding.append(name)
+            self._outstanding.append((name, internal))
 
     def on_request(self, msg: m.GlobalRequest) -> None:
         name, want_reply, queue = msg.name, msg.want_reply, self._replies
@@ -129,7 +130,9 @@ class GlobalRequests:
     def on_reply(self, number: int, payload: bytes) -> None:
         if not self._outstanding:
             raise ProtocolViolation("a global request reply with no request outstanding")
-        name = self._outstanding.popleft()
+        name, internal = self._outstanding.popleft()
+        if internal:
+            return  # the core's own keepalive: any reply will do
         if number == MessageNumber.REQUEST_SUCCESS:
             self._emit(ev.GlobalRequestSucceeded(name, m.RequestSuccess.decode(payload).data))
         else:
