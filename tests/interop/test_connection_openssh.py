@@ -357,3 +357,37 @@ def test_keepalives_to_sshd_are_answered(sshd: Sshd, user_key: PrivateKey) -> No
         time.sleep(1.5)  # about seven keepalives, two unanswered would end it
         assert c.run("echo alive").stdout == b"alive\n"
     assert "keepalive@openssh.com" in sshd.log_text()  # sshd saw them (LogLevel DEBUG3)
+
+
+def test_agent_forwarding_into_sshd(sshd: Sshd, user_key: PrivateKey, tmp_path: Path) -> None:
+    """ssh -A: sshd's session sees our (OpenSSH) agent through the forwarded channel."""
+    from ssh_agent.sync import AgentClient
+    from ssh_keys import generate_private_key
+
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        forwarded = generate_private_key("ed25519", comment="forwarded-key")
+        with AgentClient.connect(sock) as client:
+            client.add(forwarded)
+        with sync.connect(
+            "127.0.0.1", sshd.port, "root", signers=[user_key],
+            host_key_check=sync.insecure_accept_any_host_key, forward_agent=str(sock),
+        ) as c:  # fmt: skip
+            listed = c.run("ssh-add -L")
+            assert listed.exit_status == 0, listed.stderr
+            assert forwarded.public_key.to_line().split()[1].encode() in listed.stdout
+        with sync.connect(
+            "127.0.0.1", sshd.port, "root", signers=[user_key],
+            host_key_check=sync.insecure_accept_any_host_key,
+        ) as c:  # fmt: skip
+            assert c.run("ssh-add -L").exit_status != 0  # not forwarded unless asked
+    finally:
+        agent.terminate()
+        agent.wait(10)

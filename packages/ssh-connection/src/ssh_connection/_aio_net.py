@@ -19,6 +19,7 @@ from . import _pty
 __all__ = [
     "TcpStream",
     "open_tcp",
+    "open_unix",
     "Listener",
     "listen",
     "Process",
@@ -45,6 +46,15 @@ async def open_tcp(host: str, port: int, timeout: float | None = 30.0) -> TcpStr
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except asyncio.TimeoutError:
         raise TimeoutError(f"connecting to {host} port {port} timed out") from None
+    return TcpStream(reader, writer)
+
+
+async def open_unix(path: str, timeout: float | None = 30.0) -> TcpStream:
+    """A Unix socket (an agent's): the same stream as a TCP one."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"connecting to {path} timed out") from None
     return TcpStream(reader, writer)
 
 

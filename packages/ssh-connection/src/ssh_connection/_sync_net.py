@@ -17,6 +17,7 @@ from . import _pty
 __all__ = [
     "TcpStream",
     "open_tcp",
+    "open_unix",
     "Listener",
     "listen",
     "Process",
@@ -39,6 +40,18 @@ class TcpStream(SocketStream):
 
 def open_tcp(host: str, port: int, timeout: float | None = 30.0) -> TcpStream:
     return TcpStream(socket.create_connection((host, port), timeout=timeout))
+
+
+def open_unix(path: str, timeout: float | None = 30.0) -> TcpStream:
+    """A Unix socket (an agent's): the same stream as a TCP one."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return TcpStream(sock)
 
 
 class Listener:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -78,6 +79,7 @@ async def connect(
     timeout: float | None = 30.0,
     keepalive_interval: float | None = None,
     keepalive_count_max: int = 3,
+    forward_agent: bool | str = False,
     **auth: Any,
 ) -> AsyncSSHConnection:
     """Connect, check the host key, log in and start the connection layer.
@@ -85,6 +87,8 @@ async def connect(
     ``keepalive_interval`` / ``keepalive_count_max`` are ssh's ServerAliveInterval /
     ServerAliveCountMax: after that many seconds without a word from the server a
     keepalive@openssh.com goes out, and that many unanswered ones end the connection.
+    ``forward_agent`` (ssh -A): True forwards ``$SSH_AUTH_SOCK``, a string that socket;
+    every session then asks for agent forwarding and the server's agent channels reach it.
 
     ``host_key_check(host, port, key)`` is required: :func:`known_hosts` reads OpenSSH's
     file, :func:`insecure_accept_any_host_key` trusts anyone. ``auth`` passes on to
@@ -104,6 +108,7 @@ async def connect(
             transport, user, signers=signers, password=password, timeout=timeout, **auth
         )
         connection = AsyncSSHConnection(transport, user)
+        connection.agent_path = _agent_path(forward_agent)
         await connection._start(
             keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max
         )
@@ -111,6 +116,15 @@ async def connect(
         await transport.close()
         raise
     return connection
+
+
+def _agent_path(forward_agent: bool | str) -> str | None:
+    if forward_agent is True:
+        path = os.environ.get("SSH_AUTH_SOCK")
+        if not path:
+            raise ValueError("forward_agent=True but SSH_AUTH_SOCK is not set")
+        return path
+    return forward_agent or None
 
 
 async def start_connection(
@@ -137,6 +151,8 @@ class AsyncSSHConnection:
         #: Remote forwards by the port the server listens on.
         self._remote_forwards: dict[int, AsyncRemoteForward] = {}
         self._local_forwards: list[AsyncLocalForward | AsyncDynamicForward] = []
+        #: The local agent socket forwarded to the server (ssh -A), or None.
+        self.agent_path: str | None = None
 
     async def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -156,7 +172,13 @@ class AsyncSSHConnection:
 
     async def open_session(self, timeout: float | None = 30.0) -> AsyncSSHChannel:
         """A new session channel: then ``exec``, ``shell`` or ``subsystem`` on it."""
-        return await self.mux.open_channel(fw.SESSION, timeout=timeout)
+        channel = await self.mux.open_channel(fw.SESSION, timeout=timeout)
+        if self.agent_path is not None:
+            # ssh -A: asked on every session, before its command (no reply wanted, as ssh).
+            await self.transport.call(
+                lambda: self.core.request_agent_forwarding(channel.id, want_reply=False)
+            )
+        return channel
 
     async def run(
         self,
@@ -293,6 +315,14 @@ class AsyncSSHConnection:
         """The server's opens (lock held): forwarded-tcpip for our remote forwards."""
         payload = event.payload
         forward = None
+        if event.kind == fw.AUTH_AGENT and self.agent_path is not None:
+            agent_path = self.agent_path
+
+            async def connect_agent() -> None:
+                await self._connect_agent(event, agent_path)
+
+            backend.spawn(connect_agent)
+            return
         if event.kind == fw.FORWARDED_TCPIP and isinstance(payload, fw.ForwardedTcpip):
             forward = self._remote_forwards.get(payload.connected_port)
         if forward is None:
@@ -304,6 +334,20 @@ class AsyncSSHConnection:
             await target._connect(event)
 
         backend.spawn(connect_back)
+
+    async def _connect_agent(self, event: ev.ChannelOpenRequested, path: str) -> None:
+        """The server's agent channel (only when we asked for forwarding) to our agent."""
+        try:
+            stream = await net.open_unix(path)
+        except OSError as exc:
+            reason = str(exc)
+            await self.transport.call(
+                lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason)
+            )
+            return
+        mux = self.mux
+        channel = await self.transport.call(lambda: mux.accept(event))
+        await pipe(channel, stream)
 
     # -- ending -----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -66,6 +67,7 @@ def connect(
     timeout: float | None = 30.0,
     keepalive_interval: float | None = None,
     keepalive_count_max: int = 3,
+    forward_agent: bool | str = False,
     **auth: Any,
 ) -> SSHConnection:
     """Connect, check the host key, log in and start the connection layer.
@@ -73,6 +75,8 @@ def connect(
     ``keepalive_interval`` / ``keepalive_count_max`` are ssh's ServerAliveInterval /
     ServerAliveCountMax: after that many seconds without a word from the server a
     keepalive@openssh.com goes out, and that many unanswered ones end the connection.
+    ``forward_agent`` (ssh -A): True forwards ``$SSH_AUTH_SOCK``, a string that socket;
+    every session then asks for agent forwarding and the server's agent channels reach it.
 
     ``host_key_check(host, port, key)`` is required: :func:`known_hosts` reads OpenSSH's
     file, :func:`insecure_accept_any_host_key` trusts anyone. ``auth`` passes on to
@@ -90,6 +94,7 @@ def connect(
         user = username if username is not None else getpass.getuser()
         authenticate(transport, user, signers=signers, password=password, timeout=timeout, **auth)
         connection = SSHConnection(transport, user)
+        connection.agent_path = _agent_path(forward_agent)
         connection._start(
             keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max
         )
@@ -97,6 +102,15 @@ def connect(
         transport.close()
         raise
     return connection
+
+
+def _agent_path(forward_agent: bool | str) -> str | None:
+    if forward_agent is True:
+        path = os.environ.get("SSH_AUTH_SOCK")
+        if not path:
+            raise ValueError("forward_agent=True but SSH_AUTH_SOCK is not set")
+        return path
+    return forward_agent or None
 
 
 def start_connection(transport: SyncTransport, username: str = "", **limits: Any) -> SSHConnection:
@@ -121,6 +135,8 @@ class SSHConnection:
         #: Remote forwards by the port the server listens on.
         self._remote_forwards: dict[int, RemoteForward] = {}
         self._local_forwards: list[LocalForward | DynamicForward] = []
+        #: The local agent socket forwarded to the server (ssh -A), or None.
+        self.agent_path: str | None = None
 
     def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -140,7 +156,13 @@ class SSHConnection:
 
     def open_session(self, timeout: float | None = 30.0) -> SSHChannel:
         """A new session channel: then ``exec``, ``shell`` or ``subsystem`` on it."""
-        return self.mux.open_channel(fw.SESSION, timeout=timeout)
+        channel = self.mux.open_channel(fw.SESSION, timeout=timeout)
+        if self.agent_path is not None:
+            # ssh -A: asked on every session, before its command (no reply wanted, as ssh).
+            self.transport.call(
+                lambda: self.core.request_agent_forwarding(channel.id, want_reply=False)
+            )
+        return channel
 
     def run(
         self,
@@ -275,6 +297,14 @@ class SSHConnection:
         """The server's opens (lock held): forwarded-tcpip for our remote forwards."""
         payload = event.payload
         forward = None
+        if event.kind == fw.AUTH_AGENT and self.agent_path is not None:
+            agent_path = self.agent_path
+
+            def connect_agent() -> None:
+                self._connect_agent(event, agent_path)
+
+            backend.spawn(connect_agent)
+            return
         if event.kind == fw.FORWARDED_TCPIP and isinstance(payload, fw.ForwardedTcpip):
             forward = self._remote_forwards.get(payload.connected_port)
         if forward is None:
@@ -286,6 +316,18 @@ class SSHConnection:
             target._connect(event)
 
         backend.spawn(connect_back)
+
+    def _connect_agent(self, event: ev.ChannelOpenRequested, path: str) -> None:
+        """The server's agent channel (only when we asked for forwarding) to our agent."""
+        try:
+            stream = net.open_unix(path)
+        except OSError as exc:
+            reason = str(exc)
+            self.transport.call(lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason))
+            return
+        mux = self.mux
+        channel = self.transport.call(lambda: mux.accept(event))
+        pipe(channel, stream)
 
     # -- ending -----------------------------------------------------------------------------
 
