@@ -383,6 +383,11 @@ def test_agent_forwarding_into_sshd(sshd: Sshd, user_key: PrivateKey, tmp_path: 
             listed = c.run("ssh-add -L")
             assert listed.exit_status == 0, listed.stderr
             assert forwarded.public_key.to_line().split()[1].encode() in listed.stdout
+            # Over a forwarded connection keys cannot be removed (session-bind, and our
+            # relay refuses it itself).
+            assert c.run("ssh-add -D").exit_status != 0
+        with AgentClient.connect(sock) as client:
+            assert [k.comment for k in client.list_identities()] == ["forwarded-key"]
         with sync.connect(
             "127.0.0.1", sshd.port, "root", signers=[user_key],
             host_key_check=sync.insecure_accept_any_host_key,

@@ -84,3 +84,37 @@ def test_bridge_passes_whole_messages():
     assert bridge.data_for_client() == frame(b"\x05")
     bridge.channel_data(b"")
     assert bridge.closed
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        bytes([9]),  # protocol 1: remove all RSA identities (OpenSSH's agent still obeys it)
+        bytes([7]) + bytes(8),  # protocol 1: add an RSA identity
+        bytes([8]) + bytes(8),  # protocol 1: remove an RSA identity
+        bytes([24]) + bytes(8),  # protocol 1: add a constrained RSA identity
+        bytes([200]),  # a request number nobody defines yet
+        bytes([27]) + b"\x00\x00\x00\x0bhack@x.org" + b"!",  # an unknown extension
+        bytes([27]) + b"\xff\xff\xff\xff",  # an extension name too long to be one
+        b"",  # an empty message
+    ],
+)
+def test_relay_refuses_everything_but_the_allowed_requests(request_bytes):
+    relay = AgentChannelRelay()
+    relay.channel_data(frame(request_bytes))
+    assert relay.data_for_agent() == b""  # nothing reaches the local agent
+    assert relay.data_for_channel() == frame(bytes([5]))  # FAILURE, answered by the relay
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        bytes([11]),  # list identities
+        bytes([27]) + b"\x00\x00\x00\x05query",
+        bytes([27]) + b"\x00\x00\x00\x18session-bind@openssh.com" + bytes(12),  # next hop
+    ],
+)
+def test_relay_passes_listing_and_the_allowed_extensions(request_bytes):
+    relay = AgentChannelRelay()
+    relay.channel_data(frame(request_bytes))
+    assert relay.data_for_agent() == frame(request_bytes)

@@ -7,9 +7,10 @@ channel events and any socket driver:
   the server opened an agent channel; relay it to the local agent. Before the
   first request it binds the agent connection to the SSH session with
   ``session-bind@openssh.com`` (``is_forwarding`` set), as OpenSSH's ssh does, so
-  the agent can enforce destination restrictions (``ssh-add -h``). It also
-  refuses, itself, what a forwarded connection must never do: add, remove, lock,
-  unlock and smartcard requests (SECURITY.md), whatever the local agent allows.
+  the agent can enforce destination restrictions (``ssh-add -h``). It passes only
+  listing, signing, the query and session-bind extensions (an allow-list) and
+  answers everything else FAILURE itself: add, remove, lock, unlock, smartcard and the
+  legacy protocol-1 requests (SECURITY.md), whatever the local agent allows.
 - :class:`ForwardedAgentBridge`, on the SSH *server*: a local program connected
   to the forwarded ``SSH_AUTH_SOCK``; relay it through an agent channel back to
   the client. (To use a forwarded agent from inside the server process instead,
@@ -34,7 +35,14 @@ from .protocol import (
     frame,
 )
 
-__all__ = ["AgentChannelRelay", "ForwardedAgentBridge", "AUTH_AGENT_CHANNEL", "REFUSED_FORWARDED"]
+__all__ = [
+    "AgentChannelRelay",
+    "ForwardedAgentBridge",
+    "AUTH_AGENT_CHANNEL",
+    "REFUSED_FORWARDED",
+    "FORWARDED_REQUESTS",
+    "FORWARDED_EXTENSIONS",
+]
 
 #: The channel type (and the matching ``auth-agent-req@openssh.com`` session request).
 AUTH_AGENT_CHANNEL = "auth-agent@openssh.com"
@@ -54,7 +62,29 @@ REFUSED_FORWARDED = frozenset(
     }
 )
 
+#: What a forwarded connection may ask, and nothing else (an allow-list: the legacy
+#: protocol-1 numbers, such as 9, "remove all RSA identities", which OpenSSH's agent still
+#: honours, and any future request are refused too).
+FORWARDED_REQUESTS = frozenset({AgentMessage.REQUEST_IDENTITIES, AgentMessage.SIGN_REQUEST})
+#: Extensions a forwarded connection may use: the query, and session-bind for the next hop.
+FORWARDED_EXTENSIONS = frozenset({"query", SESSION_BIND})
+
 _FAILURE = frame(Failure().encode())
+
+
+def _allowed_forwarded(msg: bytes) -> bool:
+    if not msg:
+        return False
+    if msg[0] in FORWARDED_REQUESTS:
+        return True
+    if msg[0] != AgentMessage.EXTENSION or len(msg) < 5:
+        return False
+    size = int.from_bytes(msg[1:5], "big")
+    if size > 64 or len(msg) < 5 + size:
+        return False
+    return msg[5 : 5 + size].decode("ascii", "replace") in FORWARDED_EXTENSIONS
+
+
 # Where each expected reply comes from, in request order.
 _FROM_AGENT = None
 
@@ -157,7 +187,7 @@ class AgentChannelRelay(_Relay):
 
     def channel_data(self, data: bytes) -> None:
         for msg in self._feed(self._requests, data, "channel"):
-            if msg and msg[0] in REFUSED_FORWARDED:
+            if not _allowed_forwarded(msg):
                 self._order.append(_FAILURE)
             else:
                 self._to_agent += frame(msg)

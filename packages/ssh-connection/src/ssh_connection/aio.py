@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import ssh_transport.aio_backend as backend
+from ssh_agent import AgentChannelRelay
 from ssh_auth.aio import AnySigner, PasswordSource, authenticate
 from ssh_keys import PublicKey
 from ssh_transport import Role, StreamCore, TransportConfig, TransportTimeout
@@ -53,6 +54,8 @@ __all__ = [
     "insecure_accept_any_host_key",
 ]
 
+#: Bytes read from an agent channel at a time.
+_AGENT_READ = 65536
 #: Seconds a SOCKS client may take to send its request (ssh -D).
 SOCKS_TIMEOUT = 30.0
 log = logging.getLogger("ssh_connection")
@@ -345,9 +348,17 @@ class AsyncSSHConnection:
                 lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason)
             )
             return
+        t = self.transport
+        host_key = t.host_key
+        # session-bind first (is_forwarding set), as ssh does: the agent then knows the
+        # connection is forwarded and from which host; the relay itself refuses adding,
+        # removing and locking keys over it, whatever the local agent would allow.
+        relay = AgentChannelRelay(
+            host_key.blob if host_key is not None else None, t.session_id, t.host_key_signature
+        )
         mux = self.mux
-        channel = await self.transport.call(lambda: mux.accept(event))
-        await pipe(channel, stream)
+        channel = await t.call(lambda: mux.accept(event))
+        await _relay_agent(channel, stream, relay)
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -406,6 +417,46 @@ class AsyncLocalForward:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def _relay_agent(
+    channel: AsyncSSHChannel, stream: net.TcpStream, relay: AgentChannelRelay
+) -> None:
+    """Pass whole agent messages between the server's agent channel and our agent."""
+    lock = backend.Lock()  # the relay is shared by the two directions
+
+    async def to_channel() -> None:
+        try:
+            while not relay.closed:
+                data = await stream.read(None)
+                async with lock:
+                    relay.agent_data(data)
+                    out = relay.data_for_channel()
+                if out:
+                    await channel.write(out)
+        except Exception as exc:  # the channel or the agent went away
+            log.debug("agent channel %d: %s", channel.id, exc)
+        finally:
+            await channel.close()
+
+    task = backend.spawn(to_channel)
+    try:
+        if bind := relay.data_for_agent():
+            await stream.write(bind)
+        while not relay.closed:
+            data = await channel.read(_AGENT_READ)
+            async with lock:
+                relay.channel_data(data)
+                to_agent, to_channel_now = relay.data_for_agent(), relay.data_for_channel()
+            if to_agent:
+                await stream.write(to_agent)
+            if to_channel_now:  # a refusal the relay answered itself
+                await channel.write(to_channel_now)
+    except Exception as exc:
+        log.debug("agent channel %d: %s", channel.id, exc)
+    finally:
+        await stream.close()
+        await backend.join(task)
 
 
 class AsyncDynamicForward:

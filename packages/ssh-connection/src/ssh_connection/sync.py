@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ssh_transport.sync_backend as backend
+from ssh_agent import AgentChannelRelay
 from ssh_auth.sync import AnySigner, PasswordSource, authenticate
 from ssh_keys import PublicKey
 from ssh_transport import Role, StreamCore, TransportConfig, TransportTimeout
@@ -47,6 +48,8 @@ __all__ = [
     "insecure_accept_any_host_key",
 ]
 
+#: Bytes read from an agent channel at a time.
+_AGENT_READ = 65536
 #: Seconds a SOCKS client may take to send its request (ssh -D).
 SOCKS_TIMEOUT = 30.0
 log = logging.getLogger("ssh_connection")
@@ -325,9 +328,17 @@ class SSHConnection:
             reason = str(exc)
             self.transport.call(lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason))
             return
+        t = self.transport
+        host_key = t.host_key
+        # session-bind first (is_forwarding set), as ssh does: the agent then knows the
+        # connection is forwarded and from which host; the relay itself refuses adding,
+        # removing and locking keys over it, whatever the local agent would allow.
+        relay = AgentChannelRelay(
+            host_key.blob if host_key is not None else None, t.session_id, t.host_key_signature
+        )
         mux = self.mux
-        channel = self.transport.call(lambda: mux.accept(event))
-        pipe(channel, stream)
+        channel = t.call(lambda: mux.accept(event))
+        _relay_agent(channel, stream, relay)
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -386,6 +397,44 @@ class LocalForward:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _relay_agent(channel: SSHChannel, stream: net.TcpStream, relay: AgentChannelRelay) -> None:
+    """Pass whole agent messages between the server's agent channel and our agent."""
+    lock = backend.Lock()  # the relay is shared by the two directions
+
+    def to_channel() -> None:
+        try:
+            while not relay.closed:
+                data = stream.read(None)
+                with lock:
+                    relay.agent_data(data)
+                    out = relay.data_for_channel()
+                if out:
+                    channel.write(out)
+        except Exception as exc:  # the channel or the agent went away
+            log.debug("agent channel %d: %s", channel.id, exc)
+        finally:
+            channel.close()
+
+    task = backend.spawn(to_channel)
+    try:
+        if bind := relay.data_for_agent():
+            stream.write(bind)
+        while not relay.closed:
+            data = channel.read(_AGENT_READ)
+            with lock:
+                relay.channel_data(data)
+                to_agent, to_channel_now = relay.data_for_agent(), relay.data_for_channel()
+            if to_agent:
+                stream.write(to_agent)
+            if to_channel_now:  # a refusal the relay answered itself
+                channel.write(to_channel_now)
+    except Exception as exc:
+        log.debug("agent channel %d: %s", channel.id, exc)
+    finally:
+        stream.close()
+        backend.join(task)
 
 
 class DynamicForward:

@@ -235,7 +235,10 @@ class Handshake:
             t.host_key = host_key.public_key
 
         def sign(data: bytes) -> bytes:
-            return host_key.signer.sign(data, sig_alg)
+            signature = host_key.signer.sign(data, sig_alg)
+            if first:
+                t.host_key_signature = signature
+            return signature
 
         method = spec.server(spec, context, t._rng, host_key.public_key.blob, sign)
         if isinstance(method, GexServer) and self.config.moduli is not None:
@@ -292,6 +295,7 @@ class Handshake:
             return
         # The first exchange waits for the application: nothing more is read meanwhile.
         t.host_key = key
+        t.host_key_signature = result.signature
         t._state = State.HOST_KEY
         t._events.append(HostKeyReceived(key, host_key_alg, answer_with=t._answer_host_key))
 

@@ -175,6 +175,11 @@ class SyncTransport:
         return self.transport.host_key
 
     @property
+    def host_key_signature(self) -> bytes | None:
+        """The host key's signature of the first exchange hash (for session-bind)."""
+        return self.transport.host_key_signature
+
+    @property
     def peer_extensions(self) -> dict[str, bytes]:
         return self.transport.peer_extensions
 

@@ -114,6 +114,9 @@ class Transport:
         self.algorithms: Algorithms | None = None
         #: The server's host key from the first key exchange (either role).
         self.host_key: PublicKey | None = None
+        #: The host key's signature of the first exchange hash (what session-bind@openssh.com
+        #: hands an agent, so it knows which host a forwarded connection comes from).
+        self.host_key_signature: bytes | None = None
         self.peer_extensions: dict[str, bytes] = {}
         self.strict_kex = False
         self._send_seq = 0
