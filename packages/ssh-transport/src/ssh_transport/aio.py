@@ -262,15 +262,19 @@ class AsyncTransport:
         if not self.core.closed:
             self.core.receive_data(b"")
 
+    async def _apply(self, action: Callable[[], R]) -> R:
+        """Run ``action`` on the stack under the lock, then collect what it caused."""
+        async with self._changed:
+            try:
+                return action()
+            finally:
+                self._collect()
+                self._changed.notify_all()
+
     async def _update(self, action: Callable[[], R]) -> R:
-        """Run ``action`` on the stack under the lock, then collect events and write."""
+        """:meth:`_apply`, then write what it caused."""
         try:
-            async with self._changed:
-                try:
-                    return action()
-                finally:
-                    self._collect()
-                    self._changed.notify_all()
+            return await self._apply(action)
         finally:
             await self._write_out()
 
@@ -279,12 +283,7 @@ class AsyncTransport:
         would stop reading, and two peers whose readers both wait to write never read
         again. A background writer drains the outbox instead (whoever holds the write lock
         now sees the new output before letting go, see :meth:`_write_out`)."""
-        async with self._changed:
-            try:
-                action()
-            finally:
-                self._collect()
-                self._changed.notify_all()
+        await self._apply(action)
         if self._outbox and not self._write_lock.locked():
             self._writer = backend.spawn(self._write_out)
 
@@ -366,13 +365,9 @@ class AsyncTransport:
                     try:
                         await self.stream.write(self._take_output())
                     except OSError as exc:
-                        why = f"write failed: {exc}"
-                        async with self._changed:
-                            self._lost(why)
-                            self._collect()
-                            self._outbox.clear()
-                            self._outbox_bytes = 0
-                            self._changed.notify_all()
+                        await self._apply(functools.partial(self._lost, f"write failed: {exc}"))
+                        self._outbox.clear()
+                        self._outbox_bytes = 0
                         return
             finally:
                 self._write_lock.release()

@@ -239,15 +239,19 @@ class SyncTransport:
         if not self.core.closed:
             self.core.receive_data(b"")
 
+    def _apply(self, action: Callable[[], R]) -> R:
+        """Run ``action`` on the stack under the lock, then collect what it caused."""
+        with self._changed:
+            try:
+                return action()
+            finally:
+                self._collect()
+                self._changed.notify_all()
+
     def _update(self, action: Callable[[], R]) -> R:
-        """Run ``action`` on the stack under the lock, then collect events and write."""
+        """:meth:`_apply`, then write what it caused."""
         try:
-            with self._changed:
-                try:
-                    return action()
-                finally:
-                    self._collect()
-                    self._changed.notify_all()
+            return self._apply(action)
         finally:
             self._write_out()
 
@@ -256,12 +260,7 @@ class SyncTransport:
         would stop reading, and two peers whose readers both wait to write never read
         again. A background writer drains the outbox instead (whoever holds the write lock
         now sees the new output before letting go, see :meth:`_write_out`)."""
-        with self._changed:
-            try:
-                action()
-            finally:
-                self._collect()
-                self._changed.notify_all()
+        self._apply(action)
         if self._outbox and not self._write_lock.locked():
             self._writer = backend.spawn(self._write_out)
 
@@ -343,13 +342,9 @@ class SyncTransport:
                     try:
                         self.stream.write(self._take_output())
                     except OSError as exc:
-                        why = f"write failed: {exc}"
-                        with self._changed:
-                            self._lost(why)
-                            self._collect()
-                            self._outbox.clear()
-                            self._outbox_bytes = 0
-                            self._changed.notify_all()
+                        self._apply(functools.partial(self._lost, f"write failed: {exc}"))
+                        self._outbox.clear()
+                        self._outbox_bytes = 0
                         return
             finally:
                 self._write_lock.release()
