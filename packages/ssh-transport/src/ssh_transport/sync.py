@@ -399,7 +399,12 @@ class SyncTransport:
         what it caused: events to waiters, bytes to the peer. When more than MAX_OUTBOX
         bytes wait to be written, the caller waits until they are, and while a key exchange
         holds messages back, until it ends: a fast sender keeps the pace of the peer."""
-        result = self._update(action)
+        try:
+            result = self._update(action)
+        except LocalProtocolError:
+            if self.core.closed:  # the peer ended it just before: say why, not "closed"
+                raise self._closed_error() from None
+            raise
         if self._outbox_bytes > MAX_OUTBOX:
             self._write_out(block=True)
         transport = self.transport
