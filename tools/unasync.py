@@ -56,6 +56,10 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/aio_process.py",
         "packages/ssh-connection/src/ssh_connection/sync_process.py",
     ),
+    (
+        "packages/ssh-connection/src/ssh_connection/_aio_server_agent.py",
+        "packages/ssh-connection/src/ssh_connection/_sync_server_agent.py",
+    ),
 ]
 
 #: Identifier swaps, applied to whole NAME tokens only.
@@ -72,6 +76,8 @@ NAMES = {
     "_aio_channels": "_sync_channels",
     "aio_server": "sync_server",
     "aio_process": "sync_process",
+    "_aio_server_agent": "_sync_server_agent",
+    "AsyncAgentForwarder": "AgentForwarder",
     "AsyncSSHConnection": "SSHConnection",
     "AsyncDynamicForward": "DynamicForward",
     "AsyncSSHChannel": "SSHChannel",

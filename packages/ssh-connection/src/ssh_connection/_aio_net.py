@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import subprocess
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ __all__ = [
     "open_unix",
     "Listener",
     "listen",
+    "bind_unix",
+    "listen_unix",
     "Process",
     "start_process",
     "PtyProcess",
@@ -81,6 +84,31 @@ async def listen(host: str, port: int, on_connection: OnConnection) -> Listener:
     server = await asyncio.start_server(accepted, host or None, port, backlog=128)
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
     return Listener(server, int(bound))
+
+
+def bind_unix(path: str, mode: int = 0o600) -> socket.socket:
+    """A listening Unix socket at ``path`` with ``mode``, bound at once (no event loop
+    needed), so connections made before :func:`listen_unix` wait in its backlog. Put it
+    in a private directory: between bind and chmod the umask decides."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, mode)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def listen_unix(sock: socket.socket, on_connection: OnConnection) -> Listener:
+    """Serve a socket from :func:`bind_unix`; peers are reported as ``("", 0)``."""
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await on_connection(TcpStream(reader, writer), ("", 0))
+
+    server = await asyncio.start_unix_server(accepted, sock=sock)
+    return Listener(server, 0)
 
 
 class Process:

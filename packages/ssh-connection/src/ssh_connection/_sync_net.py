@@ -20,6 +20,8 @@ __all__ = [
     "open_unix",
     "Listener",
     "listen",
+    "bind_unix",
+    "listen_unix",
     "Process",
     "start_process",
     "PtyProcess",
@@ -59,7 +61,8 @@ class Listener:
 
     def __init__(self, sock: socket.socket, on_connection: OnConnection) -> None:
         self._sock = sock
-        self.port = int(sock.getsockname()[1])
+        name = sock.getsockname()
+        self.port = int(name[1]) if isinstance(name, tuple) else 0  # 0: a Unix socket
         self._on_connection = on_connection
         self._closed = False
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
@@ -74,9 +77,8 @@ class Listener:
             if self._closed:
                 conn.close()
                 return
-            threading.Thread(
-                target=self._serve, args=(conn, (str(peer[0]), int(peer[1]))), daemon=True
-            ).start()
+            address = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else ("", 0)
+            threading.Thread(target=self._serve, args=(conn, address), daemon=True).start()
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         self._on_connection(TcpStream(conn), peer)
@@ -94,6 +96,26 @@ class Listener:
 def listen(host: str, port: int, on_connection: OnConnection) -> Listener:
     """Listen on host:port (port 0 picks a free one; ``""`` means every address)."""
     sock = socket.create_server((host, port), backlog=128)
+    return Listener(sock, on_connection)
+
+
+def bind_unix(path: str, mode: int = 0o600) -> socket.socket:
+    """A listening Unix socket at ``path`` with ``mode``, bound at once, so connections
+    made before :func:`listen_unix` wait in its backlog. Put it in a private directory:
+    between bind and chmod the umask decides."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, mode)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def listen_unix(sock: socket.socket, on_connection: OnConnection) -> Listener:
+    """Serve a socket from :func:`bind_unix`; peers are reported as ``("", 0)``."""
     return Listener(sock, on_connection)
 
 

@@ -34,6 +34,7 @@ from . import events as ev
 from . import forwarding as fw
 from . import session as se
 from ._aio_channels import AsyncChannelMux, AsyncSSHChannel, pipe
+from ._aio_server_agent import AsyncAgentForwarder
 from .connection import ConnectionCore
 from .errors import ExitSignal
 from .restrictions import ForwardRequest, Restrictions
@@ -81,6 +82,9 @@ class AsyncServerSession:
         self.on_signal: Callable[[str], None] | None = None
         #: Called (under the pump's lock) with (columns, rows, width_px, height_px).
         self.on_resize: Callable[[int, int, int, int], None] | None = None
+        #: The forwarded agent's socket (SSH_AUTH_SOCK) after an accepted agent request.
+        self.agent_socket: str | None = None
+        self._agent: AsyncAgentForwarder | None = None
 
 
 class AsyncSSHServer:
@@ -90,6 +94,10 @@ class AsyncSSHServer:
     local commands), ``subsystems`` serve subsystems by name. Forwarding is off unless
     ``allow_tcp_forwarding``; ``forwarding_check`` may refuse single requests. Without
     ``gateway_ports`` remote forwards listen on loopback only, as sshd's default.
+    ``allow_agent_forwarding`` accepts ``auth-agent-req@openssh.com`` (``ssh -A``) unless
+    authentication said ``no-agent-forwarding`` or ``restrict``: the session then gets a
+    private socket as ``session.agent_socket`` (``SSH_AUTH_SOCK`` for ``ProcessHandler``
+    commands) under ``agent_socket_dir`` (the system's temporary directory by default).
     """
 
     def __init__(
@@ -103,6 +111,8 @@ class AsyncSSHServer:
         allow_tcp_forwarding: bool = False,
         forwarding_check: ForwardingCheck | None = None,
         gateway_ports: bool = False,
+        allow_agent_forwarding: bool = False,
+        agent_socket_dir: str | None = None,
         max_sessions: int = 10,
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
@@ -120,6 +130,8 @@ class AsyncSSHServer:
         self.allow_tcp_forwarding = allow_tcp_forwarding
         self.forwarding_check = forwarding_check
         self.gateway_ports = gateway_ports
+        self.allow_agent_forwarding = allow_agent_forwarding
+        self.agent_socket_dir = agent_socket_dir
         self.max_sessions = max_sessions
         self.login_grace_time = login_grace_time
         self.max_auth_tries = max_auth_tries
@@ -204,6 +216,7 @@ class _ServerConnection:
         self.mux.on_request = self._on_request
         self.mux.on_global = self._on_global
         self._listeners: dict[tuple[str, int], net.Listener] = {}
+        self._agents: list[AsyncAgentForwarder] = []
 
     async def run(self) -> None:
         limits = self.server.connection_limits
@@ -218,6 +231,9 @@ class _ServerConnection:
             for listener in list(self._listeners.values()):
                 await listener.close()
             self._listeners.clear()
+            for agent in self._agents:
+                await agent.close()
+            self._agents.clear()
 
     # -- opens (lock held) ------------------------------------------------------------------
 
@@ -320,10 +336,28 @@ class _ServerConnection:
             ok = session.on_signal is not None
             if session.on_signal is not None:
                 session.on_signal(payload.name)
+        elif name == se.AUTH_AGENT_REQ:
+            ok = self._forward_agent(session)
         elif name in (se.EXEC, se.SHELL, se.SUBSYSTEM) and session.kind is None:
             ok = self._start(session, name, payload)
         if event.want_reply:
             event.answer(ok)
+
+    def _forward_agent(self, session: AsyncServerSession) -> bool:
+        """auth-agent-req (lock held): bind the session's agent socket, serve it in a task."""
+        if not (self.server.allow_agent_forwarding and self.restrictions.agent_forwarding_allowed):
+            return False
+        if session.kind is not None or session._agent is not None:
+            return False
+        try:
+            agent = AsyncAgentForwarder(self.mux, self.server.agent_socket_dir)
+        except OSError as exc:
+            log.warning("cannot make an agent socket: %s", exc)
+            return False
+        session._agent, session.agent_socket = agent, agent.path
+        self._agents.append(agent)
+        backend.spawn(agent.start)
+        return True
 
     def _start(self, session: AsyncServerSession, name: str, payload: object) -> bool:
         forced = self.restrictions.force_command
@@ -368,6 +402,8 @@ class _ServerConnection:
             await channel.close()
         except Exception as exc:  # the client went away first
             log.debug("session end: %s", exc)
+        if session._agent is not None:  # the forwarded agent lives as long as its session
+            await session._agent.close()
 
     # -- global requests (lock held) --------------------------------------------------------
 

@@ -27,7 +27,8 @@ class ProcessHandler:
     """Runs each session's command with ``shell`` and relays its I/O and exit status.
 
     ``env`` is added to a minimal environment (PATH, HOME, USER, LOGNAME, SHELL, TERM for
-    pty sessions, SSH_ORIGINAL_COMMAND under a forced command) and the variables the
+    pty sessions, SSH_ORIGINAL_COMMAND under a forced command, SSH_AUTH_SOCK with a
+    forwarded agent) and the variables the
     server accepted from the client."""
 
     def __init__(
@@ -55,6 +56,8 @@ class ProcessHandler:
             env["TERM"] = session.pty.term
         if session.original_command is not None:
             env["SSH_ORIGINAL_COMMAND"] = session.original_command
+        if session.agent_socket is not None:
+            env["SSH_AUTH_SOCK"] = session.agent_socket
         host, port = session.peer
         env["SSH_CLIENT"] = f"{host} {port} 0"
         return env

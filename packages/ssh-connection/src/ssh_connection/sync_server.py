@@ -24,6 +24,7 @@ from . import events as ev
 from . import forwarding as fw
 from . import session as se
 from ._sync_channels import ChannelMux, SSHChannel, pipe
+from ._sync_server_agent import AgentForwarder
 from .connection import ConnectionCore
 from .errors import ExitSignal
 from .restrictions import ForwardRequest, Restrictions
@@ -62,6 +63,9 @@ class ServerSession:
         self.on_signal: Callable[[str], None] | None = None
         #: Called (under the pump's lock) with (columns, rows, width_px, height_px).
         self.on_resize: Callable[[int, int, int, int], None] | None = None
+        #: The forwarded agent's socket (SSH_AUTH_SOCK) after an accepted agent request.
+        self.agent_socket: str | None = None
+        self._agent: AgentForwarder | None = None
 
 
 class SSHServer:
@@ -71,6 +75,10 @@ class SSHServer:
     local commands), ``subsystems`` serve subsystems by name. Forwarding is off unless
     ``allow_tcp_forwarding``; ``forwarding_check`` may refuse single requests. Without
     ``gateway_ports`` remote forwards listen on loopback only, as sshd's default.
+    ``allow_agent_forwarding`` accepts ``auth-agent-req@openssh.com`` (``ssh -A``) unless
+    authentication said ``no-agent-forwarding`` or ``restrict``: the session then gets a
+    private socket as ``session.agent_socket`` (``SSH_AUTH_SOCK`` for ``ProcessHandler``
+    commands) under ``agent_socket_dir`` (the system's temporary directory by default).
     """
 
     def __init__(
@@ -84,6 +92,8 @@ class SSHServer:
         allow_tcp_forwarding: bool = False,
         forwarding_check: ForwardingCheck | None = None,
         gateway_ports: bool = False,
+        allow_agent_forwarding: bool = False,
+        agent_socket_dir: str | None = None,
         max_sessions: int = 10,
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
@@ -101,6 +111,8 @@ class SSHServer:
         self.allow_tcp_forwarding = allow_tcp_forwarding
         self.forwarding_check = forwarding_check
         self.gateway_ports = gateway_ports
+        self.allow_agent_forwarding = allow_agent_forwarding
+        self.agent_socket_dir = agent_socket_dir
         self.max_sessions = max_sessions
         self.login_grace_time = login_grace_time
         self.max_auth_tries = max_auth_tries
@@ -185,6 +197,7 @@ class _ServerConnection:
         self.mux.on_request = self._on_request
         self.mux.on_global = self._on_global
         self._listeners: dict[tuple[str, int], net.Listener] = {}
+        self._agents: list[AgentForwarder] = []
 
     def run(self) -> None:
         limits = self.server.connection_limits
@@ -199,6 +212,9 @@ class _ServerConnection:
             for listener in list(self._listeners.values()):
                 listener.close()
             self._listeners.clear()
+            for agent in self._agents:
+                agent.close()
+            self._agents.clear()
 
     # -- opens (lock held) ------------------------------------------------------------------
 
@@ -301,10 +317,28 @@ class _ServerConnection:
             ok = session.on_signal is not None
             if session.on_signal is not None:
                 session.on_signal(payload.name)
+        elif name == se.AUTH_AGENT_REQ:
+            ok = self._forward_agent(session)
         elif name in (se.EXEC, se.SHELL, se.SUBSYSTEM) and session.kind is None:
             ok = self._start(session, name, payload)
         if event.want_reply:
             event.answer(ok)
+
+    def _forward_agent(self, session: ServerSession) -> bool:
+        """auth-agent-req (lock held): bind the session's agent socket, serve it in a task."""
+        if not (self.server.allow_agent_forwarding and self.restrictions.agent_forwarding_allowed):
+            return False
+        if session.kind is not None or session._agent is not None:
+            return False
+        try:
+            agent = AgentForwarder(self.mux, self.server.agent_socket_dir)
+        except OSError as exc:
+            log.warning("cannot make an agent socket: %s", exc)
+            return False
+        session._agent, session.agent_socket = agent, agent.path
+        self._agents.append(agent)
+        backend.spawn(agent.start)
+        return True
 
     def _start(self, session: ServerSession, name: str, payload: object) -> bool:
         forced = self.restrictions.force_command
@@ -349,6 +383,8 @@ class _ServerConnection:
             channel.close()
         except Exception as exc:  # the client went away first
             log.debug("session end: %s", exc)
+        if session._agent is not None:  # the forwarded agent lives as long as its session
+            session._agent.close()
 
     # -- global requests (lock held) --------------------------------------------------------
 

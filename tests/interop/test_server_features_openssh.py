@@ -1,0 +1,198 @@
+"""OpenSSH's ssh against the server features of ours beyond exec and port forwarding:
+agent forwarding (``ssh -A``), host-key announcement (``UpdateHostKeys``), ProxyJump,
+ControlMaster, ``-W``, Unix-socket forwarding and keepalives.
+
+One blocking server per module (and an asyncio one where a test says so), commands run
+as local subprocesses by ``ProcessHandler``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openssh_tools import SSH
+
+from ssh_auth import StandardPolicy, authorized_keys_file
+from ssh_connection.aio_process import AsyncProcessHandler
+from ssh_connection.aio_server import AsyncSSHServer
+from ssh_connection.sync_process import ProcessHandler
+from ssh_connection.sync_server import SSHServer
+from ssh_keys import generate_private_key
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH ssh not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("features")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "id")], check=True)
+    line = (d / "id.pub").read_text().strip()
+    (d / "plain.keys").write_text(line + "\n")
+    (d / "noagent.keys").write_text(f"no-agent-forwarding {line}\n")
+    (d / "restrict.keys").write_text(f"restrict {line}\n")
+    return d
+
+
+def make_server(
+    keydir: Path, keys: str = "plain", host_keys: list[Any] | None = None, **kw: Any
+) -> SSHServer:
+    policy = StandardPolicy(authorized_keys=authorized_keys_file(f"{keydir}/{keys}.keys"))
+    options: dict[str, Any] = {"allow_tcp_forwarding": True, "allow_agent_forwarding": True}
+    options.update(kw)
+    return SSHServer(
+        host_keys or [generate_private_key("ed25519")], policy,
+        session_handler=ProcessHandler(), **options,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(keydir: Path) -> Iterator[SSHServer]:
+    srv = make_server(keydir)
+    srv.listen("127.0.0.1", 0)
+    yield srv
+    srv.close()
+
+
+def ssh_argv(port: int, keydir: Path, *extra: str, log_level: str = "ERROR") -> list[str]:
+    return [
+        SSH, "-F", "/dev/null", "-p", str(port), "-i", str(keydir / "id"),
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=10", "-o", f"LogLevel={log_level}", *extra,
+    ]  # fmt: skip
+
+
+def ssh(
+    port: int, keydir: Path, *args: str, input: bytes | None = None,
+    env: dict[str, str] | None = None, timeout: float = 60,
+) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+    return subprocess.run(
+        [*ssh_argv(port, keydir), *args], input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True, timeout=timeout, check=False, env=env,
+    )  # fmt: skip
+
+
+# -- agent forwarding ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def openssh_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """OpenSSH's ssh-agent holding one key; yields the environment that points at it."""
+    d = tmp_path_factory.mktemp("agent")
+    sock = d / "agent.sock"
+    agent = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists():
+            assert agent.poll() is None and time.monotonic() < deadline, "ssh-agent did not start"
+            time.sleep(0.02)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "forwarded-key",
+             "-f", str(d / "k")], check=True,
+        )  # fmt: skip
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", "-q", str(d / "k")], env=env, check=True, capture_output=True)
+        yield env
+    finally:
+        agent.terminate()
+        agent.wait(10)
+
+
+def test_ssh_A_lists_the_agent_key_remotely(
+    server: SSHServer, keydir: Path, openssh_agent: dict[str, str]
+) -> None:
+    script = 'stat -c "%a %U" "$SSH_AUTH_SOCK" "$(dirname "$SSH_AUTH_SOCK")"; ssh-add -l'
+    done = ssh(server.port, keydir, "-A", "user@127.0.0.1", script, env=openssh_agent)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    user = lines[0].split()[1]
+    assert lines[:2] == [f"600 {user}", f"700 {user}"]  # socket 0600 in a 0700 directory
+    assert "forwarded-key" in lines[2] and "ED25519" in lines[2]
+
+
+def test_agent_socket_removed_when_the_session_ends(
+    server: SSHServer, keydir: Path, openssh_agent: dict[str, str]
+) -> None:
+    done = ssh(server.port, keydir, "-A", "user@127.0.0.1", 'echo "$SSH_AUTH_SOCK"',
+               env=openssh_agent)  # fmt: skip
+    path = Path(done.stdout.decode().strip())
+    assert path.name.startswith("agent."), done
+    deadline = time.monotonic() + 10
+    while path.parent.exists():  # the server removes it after the exit status went out
+        assert time.monotonic() < deadline, f"{path.parent} is still there"
+        time.sleep(0.02)
+
+
+def test_without_A_there_is_no_agent(
+    server: SSHServer, keydir: Path, openssh_agent: dict[str, str]
+) -> None:
+    done = ssh(server.port, keydir, "user@127.0.0.1", 'echo "[$SSH_AUTH_SOCK]"',
+               env=openssh_agent)  # fmt: skip
+    assert done.stdout == b"[]\n", done
+
+
+@pytest.mark.parametrize("keys", ["noagent", "restrict"])
+def test_agent_forwarding_refused_by_authorized_keys(
+    keydir: Path, openssh_agent: dict[str, str], keys: str
+) -> None:
+    srv = make_server(keydir, keys)
+    srv.listen("127.0.0.1", 0)
+    try:
+        done = ssh(srv.port, keydir, "-A", "-o", "LogLevel=INFO", "user@127.0.0.1",
+                   'echo "[$SSH_AUTH_SOCK]"', env=openssh_agent)  # fmt: skip
+        assert done.stdout == b"[]\n", done
+    finally:
+        srv.close()
+
+
+def test_agent_forwarding_off_by_default(keydir: Path, openssh_agent: dict[str, str]) -> None:
+    srv = make_server(keydir, allow_agent_forwarding=False)
+    srv.listen("127.0.0.1", 0)
+    try:
+        done = ssh(srv.port, keydir, "-A", "user@127.0.0.1", 'echo "[$SSH_AUTH_SOCK]"; ssh-add -l',
+                   env=openssh_agent)  # fmt: skip
+        assert done.stdout.startswith(b"[]\n"), done
+        assert done.returncode != 0  # ssh-add finds no agent
+    finally:
+        srv.close()
+
+
+def test_asyncio_server_forwards_the_agent(keydir: Path, openssh_agent: dict[str, str]) -> None:
+    policy = StandardPolicy(authorized_keys=authorized_keys_file(f"{keydir}/plain.keys"))
+
+    async def main() -> None:
+        async with AsyncSSHServer(
+            [generate_private_key("ed25519")], policy,
+            session_handler=AsyncProcessHandler(), allow_agent_forwarding=True,
+        ) as srv:  # fmt: skip
+            port = await srv.listen("127.0.0.1", 0)
+            loop = asyncio.get_running_loop()
+            done = await loop.run_in_executor(
+                None,
+                lambda: ssh(
+                    port,
+                    keydir,
+                    "-A",
+                    "user@127.0.0.1",
+                    "ssh-add -l; ssh-add -l",
+                    env=openssh_agent,
+                ),  # fmt: skip
+            )
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.count(b"forwarded-key") == 2, done.stdout
+
+    asyncio.run(main())
