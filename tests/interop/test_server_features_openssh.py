@@ -190,7 +190,7 @@ def test_asyncio_server_forwards_the_agent(keydir: Path, openssh_agent: dict[str
                     "user@127.0.0.1",
                     "ssh-add -l; ssh-add -l",
                     env=openssh_agent,
-                ),  # fmt: skip
+                ),
             )
             assert done.returncode == 0, done.stderr
             assert done.stdout.count(b"forwarded-key") == 2, done.stdout
