@@ -196,3 +196,66 @@ def test_asyncio_server_forwards_the_agent(keydir: Path, openssh_agent: dict[str
             assert done.stdout.count(b"forwarded-key") == 2, done.stdout
 
     asyncio.run(main())
+
+
+# -- host-key rotation ------------------------------------------------------------------------
+
+
+def test_update_host_keys_learns_the_other_host_keys(keydir: Path, tmp_path: Path) -> None:
+    """ssh -o UpdateHostKeys=yes knows one of our three host keys; after the login the
+    others (proven with signatures over the session id, RSA with rsa-sha2) are recorded."""
+    from ssh_keys.keyfile import read_private_key_file
+
+    names = {"ed25519": [], "ecdsa": ["-b", "256"], "rsa": ["-b", "2048"]}
+    for name, extra in names.items():
+        subprocess.run(["ssh-keygen", "-q", "-t", name, *extra, "-N", "", "-f",
+                        str(tmp_path / name)], check=True)  # fmt: skip
+    keys = [read_private_key_file(tmp_path / name) for name in names]
+    srv = make_server(keydir, host_keys=keys)
+    port = srv.listen("127.0.0.1", 0)
+    known = tmp_path / "known_hosts"
+
+    def entry(name: str) -> str:
+        kind, blob = (tmp_path / f"{name}.pub").read_text().split()[:2]
+        return f"{kind} {blob}"
+
+    known.write_text(f"[127.0.0.1]:{port} {entry('ed25519')}\n")
+    argv = [
+        SSH, "-F", "/dev/null", "-p", str(port), "-i", str(keydir / "id"), "-N",
+        "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known}",
+        "-o", "UpdateHostKeys=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+        "-o", "LogLevel=ERROR", "user@127.0.0.1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not all(entry(name) in known.read_text() for name in names):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, known.read_text()
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        srv.close()
+    assert entry("ed25519") in known.read_text()  # the known one stays
+
+
+def test_no_announcement_when_switched_off(keydir: Path, tmp_path: Path) -> None:
+    first, second = generate_private_key("ed25519"), generate_private_key("ecdsa")
+    srv = make_server(keydir, host_keys=[first, second], announce_host_keys=False)
+    port = srv.listen("127.0.0.1", 0)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {first.public_key.to_line()}\n")
+    try:
+        done = subprocess.run(
+            [SSH, "-F", "/dev/null", "-p", str(port), "-i", str(keydir / "id"),
+             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known}",
+             "-o", "UpdateHostKeys=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+             "-o", "LogLevel=DEBUG", "user@127.0.0.1", "true"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert b"hostkeys-00" not in done.stderr
+        assert known.read_text().count("\n") == 1
+    finally:
+        srv.close()

@@ -37,6 +37,7 @@ from ._aio_channels import AsyncChannelMux, AsyncSSHChannel, pipe
 from ._aio_server_agent import AsyncAgentForwarder
 from .connection import ConnectionCore
 from .errors import ExitSignal
+from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
 
 __all__ = ["AsyncSSHServer", "AsyncServerSession", "AsyncSessionHandler", "ForwardRequest"]
@@ -98,6 +99,9 @@ class AsyncSSHServer:
     authentication said ``no-agent-forwarding`` or ``restrict``: the session then gets a
     private socket as ``session.agent_socket`` (``SSH_AUTH_SOCK`` for ``ProcessHandler``
     commands) under ``agent_socket_dir`` (the system's temporary directory by default).
+    With ``announce_host_keys`` every host key is announced after login
+    (``hostkeys-00@openssh.com``) and proven on request, so clients with ``UpdateHostKeys``
+    learn new keys before the old one is retired.
     """
 
     def __init__(
@@ -114,6 +118,7 @@ class AsyncSSHServer:
         allow_agent_forwarding: bool = False,
         agent_socket_dir: str | None = None,
         max_sessions: int = 10,
+        announce_host_keys: bool = True,
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
         max_auth_tries: int = 6,
@@ -133,6 +138,7 @@ class AsyncSSHServer:
         self.allow_agent_forwarding = allow_agent_forwarding
         self.agent_socket_dir = agent_socket_dir
         self.max_sessions = max_sessions
+        self.announce_host_keys = announce_host_keys
         self.login_grace_time = login_grace_time
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
@@ -225,6 +231,9 @@ class _ServerConnection:
             return ConnectionCore(lower, Role.SERVER, now=backend.monotonic(), **limits)
 
         await self.mux.start(make)
+        if self.server.announce_host_keys:
+            blobs = announced_blobs(self.server.config.host_keys)
+            await self.transport.call(lambda: self.mux.core.send_hostkeys(blobs))
         try:
             await self.transport.wait_until(lambda: None)  # until the connection ends
         finally:
@@ -437,8 +446,32 @@ class _ServerConnection:
 
             backend.spawn(stop)
             return
+        if event.name == fw.HOSTKEYS_PROVE and event.want_reply:
+
+            async def prove() -> None:
+                await self._prove_host_keys(event)
+
+            backend.spawn(prove)
+            return
         if event.want_reply:
             event.answer(None)
+
+    async def _prove_host_keys(self, event: ev.GlobalRequestReceived) -> None:
+        """hostkeys-prove-00: sign in a worker (an RSA signature takes milliseconds)."""
+        session_id = self.transport.session_id or b""
+        algorithms = self.transport.algorithms
+        kex_algorithm = algorithms.host_key if algorithms is not None else ""
+        keys = self.server.config.host_keys
+
+        def sign(request: bytes) -> bytes | None:
+            try:
+                return prove_host_keys(keys, request, session_id, kex_algorithm)
+            except HostKeyProofError as exc:
+                log.info("hostkeys-prove refused: %s", exc)
+                return None
+
+        reply = await backend.call_handler(sign, event.data, True)
+        await self.transport.call(lambda: event.answer(reply))
 
     async def _remote_forward(
         self, event: ev.GlobalRequestReceived, request: ForwardRequest

@@ -27,6 +27,7 @@ from ._sync_channels import ChannelMux, SSHChannel, pipe
 from ._sync_server_agent import AgentForwarder
 from .connection import ConnectionCore
 from .errors import ExitSignal
+from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
 
 __all__ = ["SSHServer", "ServerSession", "SessionHandler", "ForwardRequest"]
@@ -79,6 +80,9 @@ class SSHServer:
     authentication said ``no-agent-forwarding`` or ``restrict``: the session then gets a
     private socket as ``session.agent_socket`` (``SSH_AUTH_SOCK`` for ``ProcessHandler``
     commands) under ``agent_socket_dir`` (the system's temporary directory by default).
+    With ``announce_host_keys`` every host key is announced after login
+    (``hostkeys-00@openssh.com``) and proven on request, so clients with ``UpdateHostKeys``
+    learn new keys before the old one is retired.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class SSHServer:
         allow_agent_forwarding: bool = False,
         agent_socket_dir: str | None = None,
         max_sessions: int = 10,
+        announce_host_keys: bool = True,
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
         max_auth_tries: int = 6,
@@ -114,6 +119,7 @@ class SSHServer:
         self.allow_agent_forwarding = allow_agent_forwarding
         self.agent_socket_dir = agent_socket_dir
         self.max_sessions = max_sessions
+        self.announce_host_keys = announce_host_keys
         self.login_grace_time = login_grace_time
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
@@ -206,6 +212,9 @@ class _ServerConnection:
             return ConnectionCore(lower, Role.SERVER, now=backend.monotonic(), **limits)
 
         self.mux.start(make)
+        if self.server.announce_host_keys:
+            blobs = announced_blobs(self.server.config.host_keys)
+            self.transport.call(lambda: self.mux.core.send_hostkeys(blobs))
         try:
             self.transport.wait_until(lambda: None)  # until the connection ends
         finally:
@@ -418,8 +427,32 @@ class _ServerConnection:
 
             backend.spawn(stop)
             return
+        if event.name == fw.HOSTKEYS_PROVE and event.want_reply:
+
+            def prove() -> None:
+                self._prove_host_keys(event)
+
+            backend.spawn(prove)
+            return
         if event.want_reply:
             event.answer(None)
+
+    def _prove_host_keys(self, event: ev.GlobalRequestReceived) -> None:
+        """hostkeys-prove-00: sign in a worker (an RSA signature takes milliseconds)."""
+        session_id = self.transport.session_id or b""
+        algorithms = self.transport.algorithms
+        kex_algorithm = algorithms.host_key if algorithms is not None else ""
+        keys = self.server.config.host_keys
+
+        def sign(request: bytes) -> bytes | None:
+            try:
+                return prove_host_keys(keys, request, session_id, kex_algorithm)
+            except HostKeyProofError as exc:
+                log.info("hostkeys-prove refused: %s", exc)
+                return None
+
+        reply = backend.call_handler(sign, event.data, True)
+        self.transport.call(lambda: event.answer(reply))
 
     def _remote_forward(self, event: ev.GlobalRequestReceived, request: ForwardRequest) -> None:
         call = self.transport.call
