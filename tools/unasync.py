@@ -60,6 +60,10 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/_aio_server_agent.py",
         "packages/ssh-connection/src/ssh_connection/_sync_server_agent.py",
     ),
+    (
+        "packages/ssh-connection/src/ssh_connection/_aio_server_streamlocal.py",
+        "packages/ssh-connection/src/ssh_connection/_sync_server_streamlocal.py",
+    ),
 ]
 
 #: Identifier swaps, applied to whole NAME tokens only.
@@ -78,6 +82,8 @@ NAMES = {
     "aio_process": "sync_process",
     "_aio_server_agent": "_sync_server_agent",
     "AsyncAgentForwarder": "AgentForwarder",
+    "_aio_server_streamlocal": "_sync_server_streamlocal",
+    "AsyncStreamlocalForwards": "StreamlocalForwards",
     "AsyncSSHConnection": "SSHConnection",
     "AsyncDynamicForward": "DynamicForward",
     "AsyncSSHChannel": "SSHChannel",

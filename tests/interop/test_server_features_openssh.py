@@ -9,9 +9,12 @@ as local subprocesses by ``ProcessHandler``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +51,11 @@ def make_server(
     keydir: Path, keys: str = "plain", host_keys: list[Any] | None = None, **kw: Any
 ) -> SSHServer:
     policy = StandardPolicy(authorized_keys=authorized_keys_file(f"{keydir}/{keys}.keys"))
-    options: dict[str, Any] = {"allow_tcp_forwarding": True, "allow_agent_forwarding": True}
+    options: dict[str, Any] = {
+        "allow_tcp_forwarding": True,
+        "allow_agent_forwarding": True,
+        "allow_streamlocal_forwarding": True,
+    }
     options.update(kw)
     return SSHServer(
         host_keys or [generate_private_key("ed25519")], policy,
@@ -257,5 +264,205 @@ def test_no_announcement_when_switched_off(keydir: Path, tmp_path: Path) -> None
         assert done.returncode == 0, done.stderr
         assert b"hostkeys-00" not in done.stderr
         assert known.read_text().count("\n") == 1
+    finally:
+        srv.close()
+
+
+# -- jumps, multiplexing, -W, Unix sockets, keepalives ------------------------------------------
+
+
+class Echo:
+    """Answers each connection with its bytes upper-cased, on TCP or a Unix socket."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is None:
+            self.sock = socket.create_server(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+        else:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(str(path))
+            self.sock.listen()
+            self.port = 0
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data.upper())
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def echo() -> Iterator[Echo]:
+    e = Echo()
+    yield e
+    e.close()
+
+
+def talk(address: str | tuple[str, int], payload: bytes, proc: subprocess.Popen[bytes]) -> bytes:
+    """Send ``payload`` and read to EOF, once something listens at ``address``."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    deadline = time.monotonic() + 20
+    while True:
+        s = socket.socket(family)
+        try:
+            s.connect(address)
+            break
+        except OSError:
+            s.close()
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, f"nothing listens at {address}"
+            time.sleep(0.02)
+    with s:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+@pytest.fixture(scope="module")
+def ssh_config(keydir: Path) -> Path:
+    """For the ssh that ProxyJump starts: command-line -i and -o do not reach it."""
+    path = keydir / "ssh_config"
+    path.write_text(
+        f"Host *\n  IdentityFile {keydir / 'id'}\n  IdentitiesOnly yes\n  BatchMode yes\n"
+        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+    )
+    return path
+
+
+def test_proxy_jump_through_our_server(server: SSHServer, ssh_config: Path) -> None:
+    target = make_server(ssh_config.parent)
+    target_port = target.listen("127.0.0.1", 0)
+    try:
+        done = subprocess.run(
+            [SSH, "-F", str(ssh_config), "-J", f"jumper@127.0.0.1:{server.port}",
+             "-p", str(target_port), "user@127.0.0.1", "echo over the jump"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == b"over the jump\n"
+    finally:
+        target.close()
+
+
+def test_ssh_W_stdio_forwarding(server: SSHServer, keydir: Path, echo: Echo) -> None:
+    done = ssh(server.port, keydir, "-W", f"127.0.0.1:{echo.port}", "user@127.0.0.1",
+               input=b"stdio through -W")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"STDIO THROUGH -W"
+
+
+def test_control_master_multiplexing(server: SSHServer, ssh_config: Path, tmp_path: Path) -> None:
+    control = tmp_path / "mux"
+    base = [SSH, "-F", str(ssh_config), "-S", str(control)]
+    master = subprocess.Popen(
+        [*base, "-M", "-N", "-p", str(server.port), "user@127.0.0.1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not control.exists():
+            assert master.poll() is None, master.communicate()
+            assert time.monotonic() < deadline, "no control socket"
+            time.sleep(0.02)
+        # Port 1 has no server: these sessions can only go through the master's connection.
+        for i in range(3):
+            done = subprocess.run(
+                [*base, "-o", "ControlMaster=no", "-p", "1", "user@127.0.0.1", f"echo mux {i}"],
+                stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert (done.returncode, done.stdout) == (0, f"mux {i}\n".encode()), done.stderr
+        done = subprocess.run([*base, "-O", "exit", "user@127.0.0.1"],
+                              capture_output=True, timeout=30, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        master.wait(20)
+    finally:
+        if master.poll() is None:
+            master.terminate()
+            master.wait(10)
+
+
+@pytest.mark.slow
+def test_server_alive_keepalives_answered(server: SSHServer, keydir: Path) -> None:
+    """ssh gives up after one unanswered keepalive a second; the command outlives three."""
+    done = ssh(server.port, keydir, "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=1",
+               "user@127.0.0.1", "sleep 3.5; echo still here")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"still here\n"
+
+
+def test_local_forward_to_a_unix_socket(server: SSHServer, keydir: Path, tmp_path: Path) -> None:
+    remote = Echo(tmp_path / "remote.sock")
+    local = str(tmp_path / "local.sock")
+    proc = subprocess.Popen(
+        [*ssh_argv(server.port, keydir), "-N", "-o", "ExitOnForwardFailure=yes",
+         "-L", f"{local}:{tmp_path / 'remote.sock'}", "user@127.0.0.1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert talk(local, b"to a socket", proc) == b"TO A SOCKET"
+        big = os.urandom(1 << 20)
+        assert talk(local, big, proc) == big.upper()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        remote.close()
+
+
+def test_remote_forward_from_a_unix_socket(
+    server: SSHServer, keydir: Path, tmp_path: Path, echo: Echo
+) -> None:
+    remote = str(tmp_path / "listen.sock")
+    proc = subprocess.Popen(
+        [*ssh_argv(server.port, keydir), "-N", "-o", "ExitOnForwardFailure=yes",
+         "-R", f"{remote}:127.0.0.1:{echo.port}", "user@127.0.0.1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert talk(remote, b"from a socket", proc) == b"FROM A SOCKET"
+        assert os.stat(remote).st_mode & 0o777 == 0o600
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    deadline = time.monotonic() + 10
+    while os.path.exists(remote):  # removed when the connection ends
+        assert time.monotonic() < deadline, "the forwarded socket is still there"
+        time.sleep(0.02)
+
+
+def test_unix_socket_forwarding_refused_when_off(keydir: Path, tmp_path: Path) -> None:
+    srv = make_server(keydir, allow_streamlocal_forwarding=False)
+    srv.listen("127.0.0.1", 0)
+    try:
+        done = ssh(srv.port, keydir, "-N", "-o", "ExitOnForwardFailure=yes",
+                   "-R", f"{tmp_path / 'no.sock'}:127.0.0.1:1", "user@127.0.0.1")  # fmt: skip
+        assert done.returncode == 255 and not (tmp_path / "no.sock").exists(), done
+        remote = Echo(tmp_path / "remote.sock")
+        local = str(tmp_path / "local.sock")
+        proc = subprocess.Popen(
+            [*ssh_argv(srv.port, keydir), "-N",
+             "-L", f"{local}:{tmp_path / 'remote.sock'}", "user@127.0.0.1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            with contextlib.suppress(ConnectionResetError):  # the channel open is refused
+                assert talk(local, b"nope", proc) == b""
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            remote.close()
     finally:
         srv.close()

@@ -35,6 +35,7 @@ from . import forwarding as fw
 from . import session as se
 from ._aio_channels import AsyncChannelMux, AsyncSSHChannel, pipe
 from ._aio_server_agent import AsyncAgentForwarder
+from ._aio_server_streamlocal import AsyncStreamlocalForwards
 from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
@@ -99,6 +100,9 @@ class AsyncSSHServer:
     authentication said ``no-agent-forwarding`` or ``restrict``: the session then gets a
     private socket as ``session.agent_socket`` (``SSH_AUTH_SOCK`` for ``ProcessHandler``
     commands) under ``agent_socket_dir`` (the system's temporary directory by default).
+    ``allow_streamlocal_forwarding`` lets clients connect to and listen on Unix sockets
+    here (``ssh -L``/``-R`` with paths; ``no-port-forwarding`` and ``restrict`` refuse it,
+    ``forwarding_check`` sees it with the path as ``host``).
     With ``announce_host_keys`` every host key is announced after login
     (``hostkeys-00@openssh.com``) and proven on request, so clients with ``UpdateHostKeys``
     learn new keys before the old one is retired.
@@ -116,6 +120,7 @@ class AsyncSSHServer:
         forwarding_check: ForwardingCheck | None = None,
         gateway_ports: bool = False,
         allow_agent_forwarding: bool = False,
+        allow_streamlocal_forwarding: bool = False,
         agent_socket_dir: str | None = None,
         max_sessions: int = 10,
         announce_host_keys: bool = True,
@@ -136,6 +141,7 @@ class AsyncSSHServer:
         self.forwarding_check = forwarding_check
         self.gateway_ports = gateway_ports
         self.allow_agent_forwarding = allow_agent_forwarding
+        self.allow_streamlocal_forwarding = allow_streamlocal_forwarding
         self.agent_socket_dir = agent_socket_dir
         self.max_sessions = max_sessions
         self.announce_host_keys = announce_host_keys
@@ -223,6 +229,7 @@ class _ServerConnection:
         self.mux.on_global = self._on_global
         self._listeners: dict[tuple[str, int], net.Listener] = {}
         self._agents: list[AsyncAgentForwarder] = []
+        self._sockets = AsyncStreamlocalForwards(self.mux, transport)
 
     async def run(self) -> None:
         limits = self.server.connection_limits
@@ -243,6 +250,7 @@ class _ServerConnection:
             for agent in self._agents:
                 await agent.close()
             self._agents.clear()
+            await self._sockets.close()
 
     # -- opens (lock held) ------------------------------------------------------------------
 
@@ -277,7 +285,27 @@ class _ServerConnection:
 
             backend.spawn(connect)
             return
+        if event.kind == fw.DIRECT_STREAMLOCAL and isinstance(payload, fw.DirectStreamlocal):
+            path = payload.path
+            if not self._streamlocal_permitted():
+                event.reject(description="socket forwarding is not permitted")
+                return
+            request = ForwardRequest(fw.DIRECT_STREAMLOCAL, self.auth.username, path, 0)
+
+            async def connect_socket() -> None:
+                if await self._allowed(request):
+                    await self._sockets.connect(event, path)
+                else:
+                    await self.transport.call(lambda: event.reject(description="not permitted"))
+
+            backend.spawn(connect_socket)
+            return
         event.reject(ChannelOpenFailure.UNKNOWN_CHANNEL_TYPE, "unsupported channel type")
+
+    def _streamlocal_permitted(self) -> bool:
+        return (
+            self.server.allow_streamlocal_forwarding and self.restrictions.port_forwarding_allowed
+        )
 
     async def _allowed(self, request: ForwardRequest) -> bool:
         check = self.server.forwarding_check
@@ -446,6 +474,11 @@ class _ServerConnection:
 
             backend.spawn(stop)
             return
+        if event.name in (fw.STREAMLOCAL_FORWARD, fw.CANCEL_STREAMLOCAL_FORWARD) and isinstance(
+            payload, (fw.StreamlocalForward, fw.CancelStreamlocalForward)
+        ):
+            self._on_streamlocal_forward(event, payload)
+            return
         if event.name == fw.HOSTKEYS_PROVE and event.want_reply:
 
             async def prove() -> None:
@@ -455,6 +488,32 @@ class _ServerConnection:
             return
         if event.want_reply:
             event.answer(None)
+
+    def _on_streamlocal_forward(
+        self,
+        event: ev.GlobalRequestReceived,
+        payload: fw.StreamlocalForward | fw.CancelStreamlocalForward,
+    ) -> None:
+        path = payload.path
+        if isinstance(payload, fw.CancelStreamlocalForward):
+
+            async def cancel() -> None:
+                await self._sockets.cancel(event, path)
+
+            backend.spawn(cancel)
+            return
+        if not self._streamlocal_permitted():
+            event.answer(None)
+            return
+        request = ForwardRequest(fw.STREAMLOCAL_FORWARD, self.auth.username, path, 0)
+
+        async def start() -> None:
+            if await self._allowed(request):
+                await self._sockets.listen(event, path)
+            else:
+                await self.transport.call(lambda: event.answer(None))
+
+        backend.spawn(start)
 
     async def _prove_host_keys(self, event: ev.GlobalRequestReceived) -> None:
         """hostkeys-prove-00: sign in a worker (an RSA signature takes milliseconds)."""

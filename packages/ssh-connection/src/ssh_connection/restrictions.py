@@ -58,7 +58,9 @@ class Restrictions:
 @dataclass(frozen=True)
 class ForwardRequest:
     """A forwarding the client asks for, as a server's ``forwarding_check`` sees it:
-    ``kind`` is "direct-tcpip" (connect to host:port) or "tcpip-forward" (listen there)."""
+    ``kind`` is "direct-tcpip" (connect to host:port) or "tcpip-forward" (listen there),
+    or for Unix sockets "direct-streamlocal@openssh.com" / "streamlocal-forward@openssh.com"
+    with the socket's path as ``host`` and ``port`` 0."""
 
     kind: str
     username: str

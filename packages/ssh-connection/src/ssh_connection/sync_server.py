@@ -25,6 +25,7 @@ from . import forwarding as fw
 from . import session as se
 from ._sync_channels import ChannelMux, SSHChannel, pipe
 from ._sync_server_agent import AgentForwarder
+from ._sync_server_streamlocal import StreamlocalForwards
 from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
@@ -80,6 +81,9 @@ class SSHServer:
     authentication said ``no-agent-forwarding`` or ``restrict``: the session then gets a
     private socket as ``session.agent_socket`` (``SSH_AUTH_SOCK`` for ``ProcessHandler``
     commands) under ``agent_socket_dir`` (the system's temporary directory by default).
+    ``allow_streamlocal_forwarding`` lets clients connect to and listen on Unix sockets
+    here (``ssh -L``/``-R`` with paths; ``no-port-forwarding`` and ``restrict`` refuse it,
+    ``forwarding_check`` sees it with the path as ``host``).
     With ``announce_host_keys`` every host key is announced after login
     (``hostkeys-00@openssh.com``) and proven on request, so clients with ``UpdateHostKeys``
     learn new keys before the old one is retired.
@@ -97,6 +101,7 @@ class SSHServer:
         forwarding_check: ForwardingCheck | None = None,
         gateway_ports: bool = False,
         allow_agent_forwarding: bool = False,
+        allow_streamlocal_forwarding: bool = False,
         agent_socket_dir: str | None = None,
         max_sessions: int = 10,
         announce_host_keys: bool = True,
@@ -117,6 +122,7 @@ class SSHServer:
         self.forwarding_check = forwarding_check
         self.gateway_ports = gateway_ports
         self.allow_agent_forwarding = allow_agent_forwarding
+        self.allow_streamlocal_forwarding = allow_streamlocal_forwarding
         self.agent_socket_dir = agent_socket_dir
         self.max_sessions = max_sessions
         self.announce_host_keys = announce_host_keys
@@ -204,6 +210,7 @@ class _ServerConnection:
         self.mux.on_global = self._on_global
         self._listeners: dict[tuple[str, int], net.Listener] = {}
         self._agents: list[AgentForwarder] = []
+        self._sockets = StreamlocalForwards(self.mux, transport)
 
     def run(self) -> None:
         limits = self.server.connection_limits
@@ -224,6 +231,7 @@ class _ServerConnection:
             for agent in self._agents:
                 agent.close()
             self._agents.clear()
+            self._sockets.close()
 
     # -- opens (lock held) ------------------------------------------------------------------
 
@@ -258,7 +266,27 @@ class _ServerConnection:
 
             backend.spawn(connect)
             return
+        if event.kind == fw.DIRECT_STREAMLOCAL and isinstance(payload, fw.DirectStreamlocal):
+            path = payload.path
+            if not self._streamlocal_permitted():
+                event.reject(description="socket forwarding is not permitted")
+                return
+            request = ForwardRequest(fw.DIRECT_STREAMLOCAL, self.auth.username, path, 0)
+
+            def connect_socket() -> None:
+                if self._allowed(request):
+                    self._sockets.connect(event, path)
+                else:
+                    self.transport.call(lambda: event.reject(description="not permitted"))
+
+            backend.spawn(connect_socket)
+            return
         event.reject(ChannelOpenFailure.UNKNOWN_CHANNEL_TYPE, "unsupported channel type")
+
+    def _streamlocal_permitted(self) -> bool:
+        return (
+            self.server.allow_streamlocal_forwarding and self.restrictions.port_forwarding_allowed
+        )
 
     def _allowed(self, request: ForwardRequest) -> bool:
         check = self.server.forwarding_check
@@ -427,6 +455,11 @@ class _ServerConnection:
 
             backend.spawn(stop)
             return
+        if event.name in (fw.STREAMLOCAL_FORWARD, fw.CANCEL_STREAMLOCAL_FORWARD) and isinstance(
+            payload, (fw.StreamlocalForward, fw.CancelStreamlocalForward)
+        ):
+            self._on_streamlocal_forward(event, payload)
+            return
         if event.name == fw.HOSTKEYS_PROVE and event.want_reply:
 
             def prove() -> None:
@@ -436,6 +469,32 @@ class _ServerConnection:
             return
         if event.want_reply:
             event.answer(None)
+
+    def _on_streamlocal_forward(
+        self,
+        event: ev.GlobalRequestReceived,
+        payload: fw.StreamlocalForward | fw.CancelStreamlocalForward,
+    ) -> None:
+        path = payload.path
+        if isinstance(payload, fw.CancelStreamlocalForward):
+
+            def cancel() -> None:
+                self._sockets.cancel(event, path)
+
+            backend.spawn(cancel)
+            return
+        if not self._streamlocal_permitted():
+            event.answer(None)
+            return
+        request = ForwardRequest(fw.STREAMLOCAL_FORWARD, self.auth.username, path, 0)
+
+        def start() -> None:
+            if self._allowed(request):
+                self._sockets.listen(event, path)
+            else:
+                self.transport.call(lambda: event.answer(None))
+
+        backend.spawn(start)
 
     def _prove_host_keys(self, event: ev.GlobalRequestReceived) -> None:
         """hostkeys-prove-00: sign in a worker (an RSA signature takes milliseconds)."""
