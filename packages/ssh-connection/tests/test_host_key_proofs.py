@@ -33,7 +33,7 @@ def test_proofs_verify_in_the_order_asked(keys: list[HostKey]) -> None:
     request = fw.encode_strings(k.signer.public_key.blob for k in asked)
     signatures = fw.decode_strings(prove_host_keys(keys, request, SESSION_ID, "ssh-ed25519"))
     assert len(signatures) == 2
-    for key, signature in zip(asked, signatures):
+    for key, signature in zip(asked, signatures, strict=True):
         public = key.signer.public_key
         public.verify(prove_data(SESSION_ID, public.blob), signature)
         with pytest.raises(SignatureInvalid):
