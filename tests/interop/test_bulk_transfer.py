@@ -56,7 +56,7 @@ def keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_openssh_client_through_our_server(keydir: Path) -> None:
-    policy = StandardPolicy(authorized_keys=authorized_keys_file(keydir / "authorized_keys"))
+    policy = StandardPolicy(authorized_keys=authorized_keys_file(str(keydir / "authorized_keys")))
     server = SSHServer([generate_private_key("ed25519")], policy, session_handler=ProcessHandler())
     port = server.listen("127.0.0.1", 0)
     sent = hashlib.sha256()
