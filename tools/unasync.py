@@ -64,6 +64,14 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/_aio_server_streamlocal.py",
         "packages/ssh-connection/src/ssh_connection/_sync_server_streamlocal.py",
     ),
+    (
+        "packages/ssh-connection/src/ssh_connection/_aio_server_x11.py",
+        "packages/ssh-connection/src/ssh_connection/_sync_server_x11.py",
+    ),
+    (
+        "packages/ssh-connection/src/ssh_connection/_aio_x11.py",
+        "packages/ssh-connection/src/ssh_connection/_sync_x11.py",
+    ),
 ]
 
 #: Identifier swaps, applied to whole NAME tokens only.
@@ -84,6 +92,10 @@ NAMES = {
     "AsyncAgentForwarder": "AgentForwarder",
     "_aio_server_streamlocal": "_sync_server_streamlocal",
     "AsyncStreamlocalForwards": "StreamlocalForwards",
+    "_aio_server_x11": "_sync_server_x11",
+    "AsyncX11Listener": "X11Listener",
+    "_aio_x11": "_sync_x11",
+    "AsyncX11Forwarder": "X11Forwarder",
     "AsyncSSHConnection": "SSHConnection",
     "AsyncDynamicForward": "DynamicForward",
     "AsyncSSHChannel": "SSHChannel",

@@ -25,6 +25,8 @@ __all__ = [
     "listen",
     "bind_unix",
     "listen_unix",
+    "bind_tcp",
+    "listen_tcp",
     "Process",
     "start_process",
     "PtyProcess",
@@ -109,6 +111,23 @@ async def listen_unix(sock: socket.socket, on_connection: OnConnection) -> Liste
 
     server = await asyncio.start_unix_server(accepted, sock=sock)
     return Listener(server, 0)
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening TCP socket bound at once (OSError if the port is taken), for
+    :func:`listen_tcp`: an X11 display must exist before the session's command starts."""
+    return socket.create_server((host, port), backlog=128)
+
+
+async def listen_tcp(sock: socket.socket, on_connection: OnConnection) -> Listener:
+    """Serve a socket from :func:`bind_tcp`."""
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername") or ("", 0)
+        await on_connection(TcpStream(reader, writer), (str(peer[0]), int(peer[1])))
+
+    server = await asyncio.start_server(accepted, sock=sock)
+    return Listener(server, int(sock.getsockname()[1]))
 
 
 class Process:

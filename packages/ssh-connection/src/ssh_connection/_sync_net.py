@@ -22,6 +22,8 @@ __all__ = [
     "listen",
     "bind_unix",
     "listen_unix",
+    "bind_tcp",
+    "listen_tcp",
     "Process",
     "start_process",
     "PtyProcess",
@@ -116,6 +118,17 @@ def bind_unix(path: str, mode: int = 0o600) -> socket.socket:
 
 def listen_unix(sock: socket.socket, on_connection: OnConnection) -> Listener:
     """Serve a socket from :func:`bind_unix`; peers are reported as ``("", 0)``."""
+    return Listener(sock, on_connection)
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening TCP socket bound at once (OSError if the port is taken), for
+    :func:`listen_tcp`: an X11 display must exist before the session's command starts."""
+    return socket.create_server((host, port), backlog=128)
+
+
+def listen_tcp(sock: socket.socket, on_connection: OnConnection) -> Listener:
+    """Serve a socket from :func:`bind_tcp`."""
     return Listener(sock, on_connection)
 
 

@@ -36,10 +36,12 @@ from . import session as se
 from ._aio_channels import AsyncChannelMux, AsyncSSHChannel, pipe
 from ._aio_server_agent import AsyncAgentForwarder
 from ._aio_server_streamlocal import AsyncStreamlocalForwards
+from ._aio_server_x11 import AsyncX11Listener
 from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
+from .x11 import ServerX11
 
 __all__ = ["AsyncSSHServer", "AsyncServerSession", "AsyncSessionHandler", "ForwardRequest"]
 
@@ -87,6 +89,9 @@ class AsyncServerSession:
         #: The forwarded agent's socket (SSH_AUTH_SOCK) after an accepted agent request.
         self.agent_socket: str | None = None
         self._agent: AsyncAgentForwarder | None = None
+        #: The forwarded X11 display (``x11.display`` is DISPLAY) after an accepted x11-req.
+        self.x11: ServerX11 | None = None
+        self._x11: AsyncX11Listener | None = None
 
 
 class AsyncSSHServer:
@@ -103,6 +108,10 @@ class AsyncSSHServer:
     ``allow_streamlocal_forwarding`` lets clients connect to and listen on Unix sockets
     here (``ssh -L``/``-R`` with paths; ``no-port-forwarding`` and ``restrict`` refuse it,
     ``forwarding_check`` sees it with the path as ``host``).
+    ``allow_x11_forwarding`` accepts ``x11-req`` (``ssh -X``/``-Y``) unless authentication
+    said ``no-X11-forwarding`` or ``restrict``: the session gets display N (a listener on
+    127.0.0.1:6000+N, from ``x11_display_offset`` up) as ``session.x11``; ``ProcessHandler``
+    sets DISPLAY and records the cookie with ``xauth`` when that is installed.
     With ``announce_host_keys`` every host key is announced after login
     (``hostkeys-00@openssh.com``) and proven on request, so clients with ``UpdateHostKeys``
     learn new keys before the old one is retired.
@@ -121,6 +130,8 @@ class AsyncSSHServer:
         gateway_ports: bool = False,
         allow_agent_forwarding: bool = False,
         allow_streamlocal_forwarding: bool = False,
+        allow_x11_forwarding: bool = False,
+        x11_display_offset: int = 10,
         agent_socket_dir: str | None = None,
         max_sessions: int = 10,
         announce_host_keys: bool = True,
@@ -142,6 +153,8 @@ class AsyncSSHServer:
         self.gateway_ports = gateway_ports
         self.allow_agent_forwarding = allow_agent_forwarding
         self.allow_streamlocal_forwarding = allow_streamlocal_forwarding
+        self.allow_x11_forwarding = allow_x11_forwarding
+        self.x11_display_offset = x11_display_offset
         self.agent_socket_dir = agent_socket_dir
         self.max_sessions = max_sessions
         self.announce_host_keys = announce_host_keys
@@ -228,7 +241,8 @@ class _ServerConnection:
         self.mux.on_request = self._on_request
         self.mux.on_global = self._on_global
         self._listeners: dict[tuple[str, int], net.Listener] = {}
-        self._agents: list[AsyncAgentForwarder] = []
+        #: Per-session listeners (agent sockets, X11 displays), closed with the connection.
+        self._agents: list[AsyncAgentForwarder | AsyncX11Listener] = []
         self._sockets = AsyncStreamlocalForwards(self.mux, transport)
 
     async def run(self) -> None:
@@ -375,6 +389,8 @@ class _ServerConnection:
                 session.on_signal(payload.name)
         elif name == se.AUTH_AGENT_REQ:
             ok = self._forward_agent(session)
+        elif name == se.X11_REQ and isinstance(payload, se.X11Request):
+            ok = self._forward_x11(session, payload)
         elif name in (se.EXEC, se.SHELL, se.SUBSYSTEM) and session.kind is None:
             ok = self._start(session, name, payload)
         if event.want_reply:
@@ -394,6 +410,22 @@ class _ServerConnection:
         session._agent, session.agent_socket = agent, agent.path
         self._agents.append(agent)
         backend.spawn(agent.start)
+        return True
+
+    def _forward_x11(self, session: AsyncServerSession, request: se.X11Request) -> bool:
+        """x11-req (lock held): bind the session's display, serve it in a task."""
+        if not (self.server.allow_x11_forwarding and self.restrictions.x11_forwarding_allowed):
+            return False
+        if session.kind is not None or session._x11 is not None:
+            return False
+        try:
+            display = AsyncX11Listener(self.mux, request, self.server.x11_display_offset)
+        except (OSError, ValueError) as exc:
+            log.info("x11-req refused: %s", exc)
+            return False
+        session._x11, session.x11 = display, display.x11
+        self._agents.append(display)
+        backend.spawn(display.start)
         return True
 
     def _start(self, session: AsyncServerSession, name: str, payload: object) -> bool:
@@ -441,6 +473,8 @@ class _ServerConnection:
             log.debug("session end: %s", exc)
         if session._agent is not None:  # the forwarded agent lives as long as its session
             await session._agent.close()
+        if session._x11 is not None:
+            await session._x11.close()
 
     # -- global requests (lock held) --------------------------------------------------------
 

@@ -28,6 +28,7 @@ from ._sync_channels import (
     SSHChannel,
     pipe,
 )
+from ._sync_x11 import X11Forwarder
 from .connection import ConnectionCore
 from .errors import RunResult
 from .host_keys import insecure_accept_any_host_key, known_hosts
@@ -140,6 +141,8 @@ class SSHConnection:
         self._local_forwards: list[LocalForward | DynamicForward] = []
         #: The local agent socket forwarded to the server (ssh -A), or None.
         self.agent_path: str | None = None
+        #: The local X11 display forwarded to the server (:meth:`forward_x11`), or None.
+        self.x11: X11Forwarder | None = None
 
     def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -165,7 +168,19 @@ class SSHConnection:
             self.transport.call(
                 lambda: self.core.request_agent_forwarding(channel.id, want_reply=False)
             )
+        if self.x11 is not None:
+            protocol, cookie, screen = self.x11.request()
+            core = self.core
+            self.transport.call(
+                lambda: core.request_x11(channel.id, protocol, cookie, screen, want_reply=False)
+            )
         return channel
+
+    def forward_x11(self, display: str | None = None) -> None:
+        """``ssh -Y``: sessions opened from now on ask the server for X11 forwarding, and
+        its X clients reach ``display`` ($DISPLAY by default) with the real cookie swapped
+        in for the fake one the server was given (X11Error without a display)."""
+        self.x11 = X11Forwarder.for_display(display)
 
     def run(
         self,
@@ -307,6 +322,14 @@ class SSHConnection:
                 self._connect_agent(event, agent_path)
 
             backend.spawn(connect_agent)
+            return
+        if event.kind == fw.X11 and self.x11 is not None:
+            x11, mux = self.x11, self.mux
+
+            def connect_display() -> None:
+                x11.serve(mux, event)
+
+            backend.spawn(connect_display)
             return
         if event.kind == fw.FORWARDED_TCPIP and isinstance(payload, fw.ForwardedTcpip):
             forward = self._remote_forwards.get(payload.connected_port)

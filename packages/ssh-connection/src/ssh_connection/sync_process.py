@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import shutil
 import signal
 from collections.abc import Mapping
 
@@ -15,6 +16,7 @@ import ssh_transport.sync_backend as backend
 from . import _sync_net as net
 from .errors import ExitSignal
 from .sync_server import ServerSession
+from .x11 import ServerX11, xauth_script
 
 __all__ = ["ProcessHandler"]
 
@@ -58,6 +60,8 @@ class ProcessHandler:
             env["SSH_ORIGINAL_COMMAND"] = session.original_command
         if session.agent_socket is not None:
             env["SSH_AUTH_SOCK"] = session.agent_socket
+        if session.x11 is not None:
+            env["DISPLAY"] = session.x11.display
         host, port = session.peer
         env["SSH_CLIENT"] = f"{host} {port} 0"
         return env
@@ -69,6 +73,8 @@ class ProcessHandler:
             argv.append("-l")
         cwd = self.cwd or pwd.getpwuid(os.getuid()).pw_dir
         env = self.environment(session)
+        if session.x11 is not None:
+            _record_x11_cookie(session.x11, env, cwd)
         process: net.Process | net.PtyProcess
         try:
             if terminal:
@@ -133,3 +139,24 @@ class ProcessHandler:
                 return 255
             return ExitSignal(name)
         return returncode
+
+
+def _record_x11_cookie(x11: ServerX11, env: dict[str, str], cwd: str) -> None:
+    """Give the session's X clients the (fake) cookie, as sshd does with ``xauth``;
+    without xauth only DISPLAY is set (clients then need no authentication)."""
+    xauth = shutil.which("xauth", path=env.get("PATH"))
+    if xauth is None:
+        return
+    try:
+        process = net.start_process([xauth, "-q", "-"], env, cwd)
+        process.write_stdin(xauth_script(x11))
+        process.close_stdin()
+        while process.read_stdout(_CHUNK):
+            pass
+        status = process.wait()
+        process.close()
+    except OSError as exc:
+        log.warning("xauth: %s", exc)
+        return
+    if status != 0:
+        log.warning("xauth exited with %d", status)
