@@ -91,5 +91,5 @@ def test_xauth_script_as_sshd() -> None:
     [(MIT_MAGIC_COOKIE, "00ff\nremove *"), ("MIT MAGIC", "00ff"), (MIT_MAGIC_COOKIE, "0g")],
 )
 def test_xauth_injection_refused(protocol: str, cookie: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="malformed"):
         ServerX11(12, 0, protocol, cookie, single_connection=False)
