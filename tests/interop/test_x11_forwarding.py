@@ -204,3 +204,33 @@ def test_our_client_forwards_x11_from_sshd(
         result = conn.run(wrong, timeout=60)
         assert b"X-OK" not in result.stdout, result
         assert xserver.cookies == [REAL_COOKIE]
+
+
+def test_ssh_Y_against_our_asyncio_server(
+    keydir: Path, tmp_path: Path, display: tuple[FakeXServer, dict[str, str]]
+) -> None:
+    import asyncio
+
+    from ssh_connection.aio_process import AsyncProcessHandler
+    from ssh_connection.aio_server import AsyncSSHServer
+
+    xserver, env = display
+    xauthority = tmp_path / "server.xauth"
+    policy = StandardPolicy(authorized_keys=authorized_keys_file(str(keydir / "authorized_keys")))
+    handler = AsyncProcessHandler(env={"XAUTHORITY": str(xauthority)})
+
+    async def main() -> subprocess.CompletedProcess[bytes]:
+        async with AsyncSSHServer(
+            [generate_private_key("ed25519")], policy, session_handler=handler,
+            allow_x11_forwarding=True,
+        ) as srv:  # fmt: skip
+            port = await srv.listen("127.0.0.1", 0)
+            command = remote_command(keydir, xauthority)
+            return await asyncio.get_running_loop().run_in_executor(
+                None, lambda: ssh_y(port, keydir, env, command)
+            )
+
+    done = asyncio.run(main())
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(rb"\[localhost:\d+\.0\]\nX-OK\n", done.stdout), done.stdout
+    assert xserver.cookies == [REAL_COOKIE]
