@@ -466,3 +466,29 @@ def test_unix_socket_forwarding_refused_when_off(keydir: Path, tmp_path: Path) -
             remote.close()
     finally:
         srv.close()
+
+
+@pytest.mark.parametrize("how", ["restrict", "forwarding_check"])
+def test_unix_socket_forwarding_refused_by_restrictions(
+    keydir: Path, tmp_path: Path, how: str
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def check(request: Any) -> bool:
+        seen.append((request.kind, request.host))
+        return False
+
+    if how == "restrict":
+        srv = make_server(keydir, "restrict")
+    else:
+        srv = make_server(keydir, forwarding_check=check)
+    srv.listen("127.0.0.1", 0)
+    path = tmp_path / "refused.sock"
+    try:
+        done = ssh(srv.port, keydir, "-N", "-o", "ExitOnForwardFailure=yes",
+                   "-R", f"{path}:127.0.0.1:1", "user@127.0.0.1")  # fmt: skip
+        assert done.returncode == 255 and not path.exists(), done
+    finally:
+        srv.close()
+    if how == "forwarding_check":
+        assert seen == [("streamlocal-forward@openssh.com", str(path))]
