@@ -397,9 +397,10 @@ def test_control_master_multiplexing(server: SSHServer, ssh_config: Path, tmp_pa
 
 @pytest.mark.slow
 def test_server_alive_keepalives_answered(server: SSHServer, keydir: Path) -> None:
-    """ssh gives up after one unanswered keepalive a second; the command outlives three."""
-    done = ssh(server.port, keydir, "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=1",
-               "user@127.0.0.1", "sleep 3.5; echo still here")  # fmt: skip
+    """ssh gives up after two unanswered keepalives a second apart (the server's silence
+    for about 3 s); the command stays silent for 4.5 s, so only answers keep it alive."""
+    done = ssh(server.port, keydir, "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2",
+               "user@127.0.0.1", "sleep 4.5; echo still here")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"still here\n"
 
