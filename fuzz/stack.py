@@ -72,10 +72,10 @@ def side(role: Role) -> ConnectionCore:
     null_algorithms()
     algs = {"ciphers": ("none",), "macs": ("none",), "kex_algorithms": ("curve25519-sha256",)}
     if role is Role.CLIENT:
-        t = Transport(role, TransportConfig(**algs), rng=seeded(1))  # type: ignore[arg-type]
+        t = Transport(role, TransportConfig(**algs), rng=seeded(1))
         t.request_service("ssh-userauth")
         return ConnectionCore(AuthClient(t, USER), role)
-    config = TransportConfig(host_keys=(host_key(),), **algs)  # type: ignore[arg-type]
+    config = TransportConfig(host_keys=(host_key(),), **algs)
     t = Transport(role, config, rng=seeded(2))
     return ConnectionCore(AuthServer(t, Policy()), role)
 

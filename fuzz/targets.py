@@ -10,11 +10,13 @@ becomes a regular test by dropping its file into ``fuzz/regressions/<target>/``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from ssh_wire import DecodeError, Message, SSHError
+from ssh_wire import DecodeError, Message
 
 Target = Callable[[bytes], None]
 TARGETS: dict[str, Target] = {}
@@ -41,9 +43,6 @@ def _subclasses(cls: type[Message]) -> Iterator[type[Message]]:
 @functools.cache
 def _message_classes() -> tuple[type[Message], ...]:
     # Importing the message modules registers their schemas as Message subclasses.
-    import ssh_agent.protocol
-    import ssh_auth.messages
-    import ssh_connection.messages
     import ssh_transport.messages  # noqa: F401
 
     # dataclass(slots=True) leaves the pre-slots class object among the subclasses: only
@@ -109,6 +108,28 @@ def private_key(data: bytes) -> None:
         return
 
 
+def _armor(label: str, body: bytes) -> bytes:
+    import base64
+
+    text = base64.b64encode(body).decode()
+    lines = [text[i : i + 70] for i in range(0, len(text), 70)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""]).encode()
+
+
+def _unarmor(data: bytes) -> bytes:
+    import base64
+
+    lines = data.decode().strip().splitlines()
+    return base64.b64decode("".join(lines[1:-1]))
+
+
+@target
+def openssh_private_binary(data: bytes) -> None:
+    """The binary inside an OpenSSH private key file's armour: armoured here, so mutations
+    reach the key structure instead of breaking the base64."""
+    private_key(_armor("OPENSSH PRIVATE KEY", data))
+
+
 @target
 def ppk(data: bytes) -> None:
     from ssh_keys import KeyFormatError, PassphraseRequired, WrongPassphrase, load_ppk
@@ -172,8 +193,20 @@ def sshsig(data: bytes) -> None:
     except (KeyFormatError, SignatureInvalid):
         return
     try:
-        sshsig_verify(sig, b"message", namespace="file")
+        sshsig_verify(b"message", sig, "file")
     except (SignatureInvalid, KeyFormatError):
+        return
+
+
+@target
+def sshsig_binary(data: bytes) -> None:
+    """The blob inside an SSHSIG armour, decoded and verified."""
+    from ssh_keys import KeyFormatError, SignatureInvalid, SSHSignature, sshsig_verify
+
+    try:
+        sig = SSHSignature.decode(data)
+        sshsig_verify(b"message", sig, "file")
+    except (KeyFormatError, SignatureInvalid):
         return
 
 
@@ -290,16 +323,15 @@ def _fuzz_stream(role_name: str, data: bytes, *, after_kex: bool) -> None:
             if isinstance(event, ConnectionTerminated):
                 assert event.error is None or isinstance(event.error, DisconnectError), event
             elif not core.closed:
-                try:
+                # The scripted application may ask for something the state forbids.
+                with contextlib.suppress(LocalProtocolError):
                     stack.react(core, event)
-                except LocalProtocolError:
-                    pass  # the scripted application asked for something the state forbids
         core.data_to_send()
         if core.closed:
             return
 
 
-def stack_module():  # type: ignore[no-untyped-def]
+def stack_module() -> Any:
     import stack  # fuzz/stack.py, beside this file
 
     return stack
@@ -363,7 +395,7 @@ def _seed_messages() -> list[bytes]:
 
 @seeds("public_key_blob")
 def _seed_blobs() -> list[bytes]:
-    return [k.public_key.blob for k in _keys()]  # type: ignore[attr-defined]
+    return [k.public_key.blob for k in _keys()]
 
 
 @seeds("certificate")
@@ -371,7 +403,7 @@ def _seed_certs() -> list[bytes]:
     from ssh_keys import sign_certificate
 
     ca, user = _keys()[0], _keys()[1]
-    cert = sign_certificate(ca, user.public_key, key_id="seed", principals=["u"])  # type: ignore[arg-type, attr-defined]
+    cert = sign_certificate(ca, user.public_key, key_id="seed", principals=["u"])
     return [cert.blob]
 
 
@@ -382,7 +414,7 @@ def _seed_public_text() -> list[bytes]:
 
     out = []
     for k in _keys():
-        pub = k.public_key  # type: ignore[attr-defined]
+        pub = k.public_key
         out.append(pub.to_line("seed").encode())
         out.append(encode_rfc4716_public_key(pub, "seed").encode())
         out.append(encode_pem_public_key(pub))
@@ -395,26 +427,42 @@ def _seed_private() -> list[bytes]:
 
     out = []
     for k in _keys():
-        out.append(serialize_private_key(k, "openssh"))  # type: ignore[arg-type]
-        out.append(serialize_private_key(k, "openssh", b"fuzz", rounds=1))  # type: ignore[arg-type]
+        out.append(serialize_private_key(k, "openssh"))
+        out.append(serialize_private_key(k, "openssh", b"fuzz", rounds=1))
         if k is not _keys()[0]:  # Ed25519 has no traditional PEM form
-            out.append(serialize_private_key(k, "pem"))  # type: ignore[arg-type]
-        out.append(serialize_private_key(k, "pkcs8"))  # type: ignore[arg-type]
+            out.append(serialize_private_key(k, "pem"))
+        out.append(serialize_private_key(k, "pkcs8"))
     return out
+
+
+@seeds("openssh_private_binary")
+def _seed_private_binary() -> list[bytes]:
+    from ssh_keys import serialize_private_key
+
+    out = []
+    for k in _keys():
+        out.append(_unarmor(serialize_private_key(k, "openssh")))
+        out.append(_unarmor(serialize_private_key(k, "openssh", b"fuzz", rounds=1)))
+    return out
+
+
+@seeds("sshsig_binary")
+def _seed_sshsig_binary() -> list[bytes]:
+    return [_unarmor(s) for s in _seed_sshsig()]
 
 
 @seeds("ppk")
 def _seed_ppk() -> list[bytes]:
     from ssh_keys import dump_ppk
 
-    return [dump_ppk(k) for k in _keys()] + [dump_ppk(_keys()[0], b"fuzz", argon2_memory=8)]  # type: ignore[arg-type]
+    return [dump_ppk(k) for k in _keys()] + [dump_ppk(_keys()[0], b"fuzz", argon2_memory=8)]
 
 
 @seeds("known_hosts")
 def _seed_known_hosts() -> list[bytes]:
     from ssh_keys import hash_host
 
-    lines = [k.public_key.to_line() for k in _keys()]  # type: ignore[attr-defined]
+    lines = [k.public_key.to_line() for k in _keys()]
     text = "\n".join(
         [
             f"host.example,10.0.0.1 {lines[0]}",
@@ -430,7 +478,7 @@ def _seed_known_hosts() -> list[bytes]:
 
 @seeds("authorized_keys")
 def _seed_authorized_keys() -> list[bytes]:
-    lines = [k.public_key.to_line("c") for k in _keys()]  # type: ignore[attr-defined]
+    lines = [k.public_key.to_line("c") for k in _keys()]
     text = "\n".join(
         [
             lines[0],
@@ -446,12 +494,12 @@ def _seed_authorized_keys() -> list[bytes]:
 def _seed_sshsig() -> list[bytes]:
     from ssh_keys import sshsig_sign
 
-    return [sshsig_sign(b"message", _keys()[0], "file").encode()]  # type: ignore[arg-type, union-attr]
+    return [sshsig_sign(b"message", _keys()[0], "file").encode()]
 
 
 @seeds("allowed_signers")
 def _seed_allowed_signers() -> list[bytes]:
-    line = _keys()[0].public_key.to_line()  # type: ignore[attr-defined]
+    line = _keys()[0].public_key.to_line()
     return [f'u@example,*@x namespaces="file",valid-after="20200101" {line}\n'.encode()]
 
 
@@ -461,7 +509,7 @@ def _seed_krl() -> list[bytes]:
 
     header = KRL_MAGIC + (1).to_bytes(4, "big") + (7).to_bytes(8, "big") + bytes(16)
     header += bytes(4) + (4).to_bytes(4, "big") + b"seed"
-    text = "\n".join(k.public_key.to_line() for k in _keys()).encode()  # type: ignore[attr-defined]
+    text = "\n".join(k.public_key.to_line() for k in _keys()).encode()
     return [header, text]
 
 
