@@ -316,6 +316,9 @@ class Pass:
     ) -> None:
         active = not never_match
         for number, raw in enumerate(text.split("\n"), 1):
+            if "\0" in raw:
+                # No path or name may hold one (the OS refuses them), so no line may.
+                raise ConfigError("NUL byte in line", name, number)
             try:
                 active = self._line(raw, name, user_config, active, never_match, depth)
             except TokenError as exc:
@@ -329,6 +332,8 @@ class Pass:
         """``-o`` options: applied first; Host, Match and Include are not allowed."""
         for option in options:
             try:
+                if "\0" in option:
+                    raise TokenError("NUL byte in option")
                 split = split_keyword(option)
                 if split is None:
                     continue

@@ -62,7 +62,7 @@ def _home_of(user: str) -> str | None:
         return None
     try:
         return pwd.getpwnam(user).pw_dir
-    except KeyError:
+    except (KeyError, ValueError):  # no such user; a name with a NUL byte
         return None
 
 

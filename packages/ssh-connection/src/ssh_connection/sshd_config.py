@@ -126,6 +126,9 @@ class _Reader:
     def parse(self, text: str, file: str, chain: tuple[MatchCriteria, ...], depth: int) -> None:
         current = chain
         for number, raw in enumerate(text.split("\n"), 1):
+            if "\0" in raw:
+                # No path or name may hold one (the OS refuses them), so no line may.
+                raise ConfigError(file, number, "NUL byte in line")
             current = self._line(raw, file, number, chain, current, depth)
 
     def _line(
