@@ -12,11 +12,12 @@ from typing import Any
 
 import ssh_transport.sync_backend as backend
 from ssh_agent import AgentChannelRelay
+from ssh_agent.sync import AgentClient
 from ssh_auth.sync import AnySigner, PasswordSource, authenticate
 from ssh_keys import PublicKey
 from ssh_transport import Role, StreamCore, TransportConfig, TransportTimeout
 from ssh_transport.sync import SyncTransport
-from ssh_wire import ChannelOpenFailure
+from ssh_wire import ChannelOpenFailure, SSHError
 
 from . import _sync_net as net
 from . import events as ev
@@ -28,6 +29,15 @@ from ._sync_channels import (
     SSHChannel,
     pipe,
 )
+from ._sync_streams import ChannelStream
+from .client_config import (
+    MAX_JUMP_DEPTH,
+    ConnectPlan,
+    load_identities,
+    load_ssh_config,
+    plan_connection,
+)
+from .config import ConfigError, HostConfig, ProxyHop, SSHConfig
 from .connection import ConnectionCore
 from .errors import RunResult
 from .host_keys import insecure_accept_any_host_key, known_hosts
@@ -60,51 +70,198 @@ HostKeyCheck = Callable[[str, int, PublicKey], bool]
 
 def connect(
     host: str,
-    port: int = 22,
+    port: int | None = None,
     username: str | None = None,
     *,
-    host_key_check: HostKeyCheck,
-    signers: Sequence[AnySigner] = (),
+    host_key_check: HostKeyCheck | None = None,
+    signers: Sequence[AnySigner] | None = None,
     password: PasswordSource = None,
     config: TransportConfig | None = None,
     timeout: float | None = 30.0,
+    connect_timeout: float | None = None,
     keepalive_interval: float | None = None,
-    keepalive_count_max: int = 3,
-    forward_agent: bool | str = False,
+    keepalive_count_max: int | None = None,
+    forward_agent: bool | str | None = None,
+    ssh_config: bool | str | os.PathLike[str] | SSHConfig | None = None,
+    proxy_jump: str | Sequence[str | ProxyHop] | None = None,
+    proxy_command: str | None = None,
     **auth: Any,
 ) -> SSHConnection:
     """Connect, check the host key, log in and start the connection layer.
 
+    ``ssh_config`` makes this ``ssh host``: True reads ``~/.ssh/config`` then
+    ``/etc/ssh/ssh_config``, a path reads that file alone (``ssh -F``), or pass an
+    :class:`~ssh_connection.config.SSHConfig`. ``host`` may then be an alias and
+    ``user@host``; HostName, Port, User, the IdentityFiles and agent keys (IdentityAgent,
+    IdentitiesOnly, CertificateFile), the algorithm lists, known_hosts checking
+    (StrictHostKeyChecking, UserKnownHostsFile, ...), ConnectTimeout, ServerAliveInterval
+    / CountMax, ForwardAgent, SendEnv / SetEnv, RequestTTY, PreferredAuthentications,
+    ProxyJump and ProxyCommand come from it. Every argument given here wins over the files
+    (None means not given; ``keepalive_interval=0`` turns keepalives off).
+
+    ``proxy_jump`` (ssh -J: ``"a,user@b:2222"`` or a list) reaches the destination through
+    direct-tcpip channels of each hop in turn; ``proxy_command`` (its %h %p %r expanded)
+    runs with ``/bin/sh -c`` and carries the connection on its stdin/stdout. Hops get the
+    same ``host_key_check``, ``signers``, ``password`` and ``auth`` as the destination (or
+    their own configuration where those are not given).
+
+    ``timeout`` bounds authentication; ``connect_timeout`` (default: ConnectTimeout, else
+    ``timeout``) the TCP connection and key exchange.
     ``keepalive_interval`` / ``keepalive_count_max`` are ssh's ServerAliveInterval /
     ServerAliveCountMax: after that many seconds without a word from the server a
     keepalive@openssh.com goes out, and that many unanswered ones end the connection.
     ``forward_agent`` (ssh -A): True forwards ``$SSH_AUTH_SOCK``, a string that socket;
     every session then asks for agent forwarding and the server's agent channels reach it.
 
-    ``host_key_check(host, port, key)`` is required: :func:`known_hosts` reads OpenSSH's
-    file, :func:`insecure_accept_any_host_key` trusts anyone. ``auth`` passes on to
-    :func:`ssh_auth.sync.authenticate` (``keyboard_interactive``, ``methods``, ...).
+    ``host_key_check(host, port, key)`` is required without ``ssh_config``: :func:`known_hosts`
+    reads OpenSSH's file, :func:`insecure_accept_any_host_key` trusts anyone. ``auth``
+    passes on to :func:`ssh_auth.sync.authenticate` (``keyboard_interactive``, ``methods``,
+    ...).
     """
-    check = host_key_check
+    parsed = load_ssh_config(ssh_config)
+    if host_key_check is None and parsed is None:
+        raise ValueError("connect() needs host_key_check= (or ssh_config= for known_hosts)")
+    plan = plan_connection(
+        host,
+        port,
+        username,
+        ssh_config=parsed,
+        config=config,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        keepalive_interval=keepalive_interval,
+        keepalive_count_max=keepalive_count_max,
+        forward_agent=forward_agent,
+        proxy_jump=proxy_jump,
+        proxy_command=proxy_command,
+        local_user=getpass.getuser(),
+    )
+    login = _Login(parsed, host_key_check, signers, password, auth)
+    return _connect_plan(plan, login, 0)
+
+
+class _Login:
+    """What every hop of one connect() call shares."""
+
+    def __init__(
+        self,
+        ssh_config: SSHConfig | None,
+        host_key_check: HostKeyCheck | None,
+        signers: Sequence[AnySigner] | None,
+        password: PasswordSource,
+        auth: dict[str, Any],
+    ) -> None:
+        self.ssh_config = ssh_config
+        self.host_key_check = host_key_check
+        self.signers = signers
+        self.password = password
+        self.auth = auth
+
+
+def _connect_plan(plan: ConnectPlan, login: _Login, depth: int) -> SSHConnection:
+    if depth > MAX_JUMP_DEPTH:
+        raise ConfigError(f"more than {MAX_JUMP_DEPTH} ProxyJump hops (a loop?)")
+    check = login.host_key_check or plan.host_key_policy()
 
     def on_host_key(key: PublicKey, algorithm: str) -> bool:
-        return bool(backend.resolve(check(host, port, key)))
+        return bool(backend.resolve(check(plan.hostname, plan.port, key)))
 
-    transport = SyncTransport.connect(
-        host, port, config, host_key_check=on_host_key, timeout=timeout
-    )
+    via: SSHConnection | None = None
+    wait = plan.connect_timeout
+    if plan.proxy_jump:
+        *before, last = plan.proxy_jump
+        hop = plan_connection(
+            last.host,
+            last.port,
+            last.user,
+            ssh_config=login.ssh_config,
+            timeout=plan.timeout,
+            # As ssh -J: the earlier hops lead to this one; the first hop's own config
+            # may still name a ProxyJump of its own.
+            proxy_jump=before or None,
+            local_user=getpass.getuser(),
+        )
+        via = _connect_plan(hop, login, depth + 1)
+        try:
+            channel = via.open_direct_tcpip(plan.hostname, plan.port, timeout=wait)
+            transport = SyncTransport.connect_stream(
+                ChannelStream(channel),
+                plan.transport_config,
+                host_key_check=on_host_key,
+                timeout=wait,
+            )
+        except BaseException:
+            via.close()
+            raise
+    elif plan.proxy_command is not None:
+        transport = SyncTransport.connect_command(
+            ["/bin/sh", "-c", "exec " + plan.proxy_command],
+            plan.transport_config,
+            host_key_check=on_host_key,
+            timeout=wait,
+        )
+    else:
+        transport = SyncTransport.connect(
+            plan.hostname, plan.port, plan.transport_config, host_key_check=on_host_key,
+            timeout=wait,
+        )  # fmt: skip
+    agent: AgentClient | None = None
     try:
-        user = username if username is not None else getpass.getuser()
-        authenticate(transport, user, signers=signers, password=password, timeout=timeout, **auth)
-        connection = SSHConnection(transport, user)
-        connection.agent_path = _agent_path(forward_agent)
+        signers: list[AnySigner] = []
+        if login.signers is not None:
+            signers.extend(login.signers)
+        elif plan.host_config is not None:
+            agent = _agent_keys(plan, signers)
+            signers.extend(load_identities(plan.host_config))
+        authenticate(
+            transport,
+            plan.username,
+            signers=signers,
+            password=login.password,
+            timeout=plan.timeout,
+            **{**plan.auth, **login.auth},
+        )
+        connection = SSHConnection(transport, plan.username)
+        connection.agent_path = _agent_path(plan.forward_agent)
+        connection.host_config = plan.host_config
+        connection.session_env = dict(plan.env)
+        connection.request_tty = plan.request_tty
+        connection._via = via
         connection._start(
-            keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max
+            keepalive_interval=plan.keepalive_interval,
+            keepalive_count_max=plan.keepalive_count_max,
         )
     except BaseException:
         transport.close()
+        if via is not None:
+            via.close()
         raise
+    finally:
+        if agent is not None:
+            agent.close()
     return connection
+
+
+def _agent_keys(plan: ConnectPlan, signers: list[AnySigner]) -> AgentClient | None:
+    """Add the agent's keys (IdentityAgent; IdentitiesOnly filters them) to ``signers``;
+    the agent stays connected for the signatures until authentication ends."""
+    path = plan.agent_socket()
+    if path is None:
+        return None
+    try:
+        agent = AgentClient.connect(path)
+    except (OSError, SSHError) as exc:
+        log.debug("no agent at %s: %s", path, exc)
+        return None
+    try:
+        keys = agent.list_identities()
+    except (OSError, SSHError) as exc:
+        log.debug("agent at %s: %s", path, exc)
+        agent.close()
+        return None
+    allowed = plan.agent_keys_allowed([key.public_key for key in keys])
+    signers.extend(keys[i] for i in allowed)
+    return agent
 
 
 def _agent_path(forward_agent: bool | str) -> str | None:
@@ -140,6 +297,14 @@ class SSHConnection:
         self._local_forwards: list[LocalForward | DynamicForward] = []
         #: The local agent socket forwarded to the server (ssh -A), or None.
         self.agent_path: str | None = None
+        #: The ssh_config this connection was made from (``connect(ssh_config=...)``).
+        self.host_config: HostConfig | None = None
+        #: Sent as env requests on every session (SendEnv / SetEnv).
+        self.session_env: dict[str, str] = {}
+        #: RequestTTY: ``exec_command`` asks for a pty with ``yes`` and ``force``.
+        self.request_tty = "auto"
+        #: The jump host's connection this one runs through (ssh -J), closed with it.
+        self._via: SSHConnection | None = None
 
     def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -165,6 +330,8 @@ class SSHConnection:
             self.transport.call(
                 lambda: self.core.request_agent_forwarding(channel.id, want_reply=False)
             )
+        for name, value in self.session_env.items():
+            channel.set_env(name, value)  # SendEnv / SetEnv: sshd may ignore them
         return channel
 
     def run(
@@ -204,10 +371,13 @@ class SSHConnection:
         return RunResult(stdout, stderr, channel.exit_status, channel.exit_signal)
 
     def exec_command(
-        self, command: str | bytes, *, get_pty: bool = False, timeout: float | None = 30.0
+        self, command: str | bytes, *, get_pty: bool | None = None, timeout: float | None = 30.0
     ) -> tuple[ChannelWriter, ChannelReader, ChannelReader]:
         """Paramiko's shape: (stdin, stdout, stderr) of a started command; the channel is
-        ``stdout.channel`` (its ``wait()`` gives the exit status)."""
+        ``stdout.channel`` (its ``wait()`` gives the exit status). ``get_pty`` None follows
+        RequestTTY (``yes`` / ``force``: a pty; otherwise none)."""
+        if get_pty is None:
+            get_pty = self.request_tty in ("yes", "force")
         channel = self.open_session(timeout)
         try:
             if get_pty:
@@ -348,6 +518,8 @@ class SSHConnection:
         for forward in forwards:
             forward.close()
         self.transport.close()
+        if self._via is not None:
+            self._via.close()
 
     def __enter__(self) -> SSHConnection:
         return self

@@ -1,0 +1,230 @@
+"""Our client as ``ssh host``: ~/.ssh/config-style files, ProxyJump and ProxyCommand,
+against two private sshds on loopback (``hop`` and ``target``, same user key).
+
+Going through a jump host shows in the hop's sshd log (its direct-tcpip line naming the
+target's port), so the tests can tell a jumped connection from a direct one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openssh_tools import SSH, Sshd, SshdFactory
+
+from ssh_auth import AuthenticationFailed
+from ssh_connection import aio, sync
+from ssh_connection.config import SSHConfig
+from ssh_connection.host_keys import HostKeyUnknown
+from ssh_keys.keyfile import read_private_key_file
+from ssh_transport import TransportConfig
+from ssh_wire import SSHError
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(shutil.which("sshd") is None, reason="OpenSSH sshd not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="sshd interop needs root (CI runs as root)"),
+]
+
+RELAY = Path(__file__).with_name("tcp_relay.py")
+
+
+@pytest.fixture(scope="module")
+def keydir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cfgkeys")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "id")], check=True)
+    (d / "authorized_keys").write_text((d / "id.pub").read_text())
+    return d
+
+
+def _start(factory: SshdFactory, keydir: Path) -> Sshd:
+    return factory.start(
+        PermitRootLogin="yes",
+        AuthorizedKeysFile=str(keydir / "authorized_keys"),
+        AllowTcpForwarding="yes",
+        AcceptEnv="LC_*",
+        HostKeyAlgorithms="ssh-ed25519",
+    )
+
+
+@pytest.fixture(scope="module")
+def hop(sshd_factory: SshdFactory, keydir: Path) -> Sshd:
+    return _start(sshd_factory, keydir)
+
+
+@pytest.fixture(scope="module")
+def target(sshd_factory: SshdFactory, keydir: Path) -> Sshd:
+    return _start(sshd_factory, keydir)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, keydir: Path, hop: Sshd, target: Sshd) -> Path:
+    """An ssh_config OpenSSH's ssh reads too (the ProxyCommand test runs ssh -W with it)."""
+    path = tmp_path / "config"
+    path.write_text(
+        f"""
+Host target
+    HostName 127.0.0.1
+    Port {target.port}
+    SetEnv LC_GREETING=hello
+    ServerAliveInterval 7
+    Ciphers aes128-gcm@openssh.com
+
+Host behind
+    HostName 127.0.0.1
+    Port {target.port}
+    ProxyJump hop
+
+Host behind2
+    HostName 127.0.0.1
+    Port {target.port}
+    ProxyJump hop,root@127.0.0.1:{target.port}
+
+Host via-ssh-w
+    HostName 127.0.0.1
+    Port {target.port}
+    ProxyCommand {SSH} -F {path} -W %h:%p hop
+
+Host via-relay
+    HostName 127.0.0.1
+    Port {target.port}
+    ProxyCommand {sys.executable} {RELAY} %h %p
+
+Host hop
+    HostName 127.0.0.1
+    Port {hop.port}
+
+Host strict
+    HostName 127.0.0.1
+    Port {target.port}
+    StrictHostKeyChecking yes
+
+Host *
+    User root
+    IdentityFile {keydir}/id
+    IdentitiesOnly yes
+    IdentityAgent none
+    UserKnownHostsFile {tmp_path}/known_hosts
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking accept-new
+    BatchMode yes
+"""
+    )
+    return path
+
+
+def _direct_tcpip_lines(server: Sshd, port: int) -> int:
+    return server.log_text().count(f"target 127.0.0.1 port {port}")
+
+
+def test_config_supplies_hostname_port_user_key_env_and_ciphers(
+    config_file: Path, tmp_path: Path
+) -> None:
+    with sync.connect("target", ssh_config=config_file) as conn:
+        assert conn.username == "root"
+        assert conn.host_config is not None and conn.host_config.server_alive_interval == 7
+        result = conn.run('echo "$LC_GREETING"; whoami')
+        assert result.stdout == b"hello\nroot\n"
+        algorithms = conn.transport.algorithms
+        assert algorithms is not None
+        assert algorithms.cipher_client_to_server == "aes128-gcm@openssh.com"
+    # accept-new recorded the key under [127.0.0.1]:port; the next login trusts it.
+    assert "ssh-ed25519" in (tmp_path / "known_hosts").read_text()
+    with sync.connect("strict", ssh_config=config_file) as conn:
+        assert conn.run("echo ok").stdout == b"ok\n"
+
+
+def test_explicit_arguments_override_the_config(config_file: Path, hop: Sshd) -> None:
+    with sync.connect(
+        "target",
+        port=hop.port,
+        ssh_config=config_file,
+        config=TransportConfig(ciphers="chacha20-poly1305@openssh.com"),
+        keepalive_interval=0,
+    ) as conn:
+        assert conn.run("echo $SSH_CONNECTION").stdout.split()[3] == str(hop.port).encode()
+        algorithms = conn.transport.algorithms
+        assert algorithms is not None
+        assert algorithms.cipher_client_to_server == "chacha20-poly1305@openssh.com"
+    with pytest.raises(AuthenticationFailed):
+        sync.connect("target", username="nobody", ssh_config=config_file)
+
+
+def test_strict_host_key_checking_refuses_an_unknown_host(config_file: Path) -> None:
+    with pytest.raises(HostKeyUnknown):
+        sync.connect("strict", ssh_config=config_file)
+
+
+def test_proxy_jump_from_config_goes_through_the_hop(
+    config_file: Path, hop: Sshd, target: Sshd
+) -> None:
+    before = _direct_tcpip_lines(hop, target.port)
+    with sync.connect("behind", ssh_config=config_file) as conn:
+        assert conn.run("echo jumped").stdout == b"jumped\n"
+    assert _direct_tcpip_lines(hop, target.port) > before
+
+
+def test_proxy_jump_two_hops_user_at_host_port(config_file: Path, hop: Sshd, target: Sshd) -> None:
+    hop_before = _direct_tcpip_lines(hop, target.port)
+    target_before = _direct_tcpip_lines(target, target.port)
+    with sync.connect("behind2", ssh_config=config_file) as conn:
+        assert conn.run("echo two").stdout == b"two\n"
+    # hop -> target (the second hop), then target -> itself (the destination).
+    assert _direct_tcpip_lines(hop, target.port) > hop_before
+    assert _direct_tcpip_lines(target, target.port) > target_before
+
+
+def test_proxy_jump_argument_without_a_config_file(keydir: Path, hop: Sshd, target: Sshd) -> None:
+    key = read_private_key_file(keydir / "id")
+    before = _direct_tcpip_lines(hop, target.port)
+    with sync.connect(
+        "127.0.0.1",
+        target.port,
+        "root",
+        signers=[key],
+        host_key_check=sync.insecure_accept_any_host_key,
+        proxy_jump=f"root@127.0.0.1:{hop.port}",
+    ) as conn:
+        assert conn.run("echo arg").stdout == b"arg\n"
+    assert _direct_tcpip_lines(hop, target.port) > before
+
+
+def test_proxy_jump_asyncio(config_file: Path, hop: Sshd, target: Sshd) -> None:
+    async def main() -> bytes:
+        async with await aio.connect("behind", ssh_config=config_file) as conn:
+            return (await conn.run("echo async")).stdout
+
+    before = _direct_tcpip_lines(hop, target.port)
+    assert asyncio.run(main()) == b"async\n"
+    assert _direct_tcpip_lines(hop, target.port) > before
+
+
+def test_proxy_command_ssh_w(config_file: Path, hop: Sshd, target: Sshd) -> None:
+    before = _direct_tcpip_lines(hop, target.port)
+    with sync.connect("via-ssh-w", ssh_config=config_file) as conn:
+        assert conn.run("echo w").stdout == b"w\n"
+    assert _direct_tcpip_lines(hop, target.port) > before
+
+
+def test_proxy_command_python_relay_and_argument(config_file: Path, keydir: Path) -> None:
+    with sync.connect("via-relay", ssh_config=config_file) as conn:
+        assert conn.run("echo relayed").stdout == b"relayed\n"
+    key = read_private_key_file(keydir / "id")
+    config = SSHConfig.from_file(config_file)
+    with sync.connect(
+        "target",
+        ssh_config=config,
+        signers=[key],
+        proxy_command=f"{sys.executable} {RELAY} %h %p",
+    ) as conn:
+        assert conn.run("echo $LC_GREETING").stdout == b"hello\n"
+
+
+def test_bad_proxy_command_is_a_clear_error(config_file: Path) -> None:
+    with pytest.raises(SSHError):
+        sync.connect("target", ssh_config=config_file, proxy_command="exit 3", connect_timeout=10)
