@@ -45,6 +45,10 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/_sync_channels.py",
     ),
     (
+        "packages/ssh-connection/src/ssh_connection/_aio_streamlocal.py",
+        "packages/ssh-connection/src/ssh_connection/_sync_streamlocal.py",
+    ),
+    (
         "packages/ssh-connection/src/ssh_connection/_aio_streams.py",
         "packages/ssh-connection/src/ssh_connection/_sync_streams.py",
     ),
@@ -76,6 +80,9 @@ NAMES = {
     "_aio_net": "_sync_net",
     "_aio_channels": "_sync_channels",
     "_aio_streams": "_sync_streams",
+    "_aio_streamlocal": "_sync_streamlocal",
+    "AsyncLocalPathForward": "LocalPathForward",
+    "AsyncRemotePathForward": "RemotePathForward",
     "AsyncChannelStream": "ChannelStream",
     "aio_server": "sync_server",
     "aio_process": "sync_process",

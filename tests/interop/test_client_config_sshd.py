@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH, Sshd, SshdFactory
+from openssh_tools import SSH, Sshd, SshdFactory, free_port
 
 from ssh_auth import AuthenticationFailed
 from ssh_connection import aio, sync
 from ssh_connection.config import SSHConfig
+from ssh_connection.errors import ChannelOpenError
 from ssh_connection.host_keys import HostKeyUnknown
 from ssh_keys.keyfile import read_private_key_file
 from ssh_transport import TransportConfig
@@ -228,3 +232,122 @@ def test_proxy_command_python_relay_and_argument(config_file: Path, keydir: Path
 def test_bad_proxy_command_is_a_clear_error(config_file: Path) -> None:
     with pytest.raises(SSHError):
         sync.connect("target", ssh_config=config_file, proxy_command="exit 3", connect_timeout=10)
+
+
+# -- ssh -W and Unix-socket forwarding (direct-streamlocal, streamlocal-forward) ----------
+
+
+@pytest.fixture
+def echo_socket(tmp_path: Path) -> Iterator[Path]:
+    """A Unix-socket echo server (each connection answers b"echo:" + what it read)."""
+    path = tmp_path / "echo.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(8)
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+            conn.sendall(b"echo:" + data)
+
+    def accept_loop() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    thread.start()
+    yield path
+    server.shutdown(socket.SHUT_RDWR)
+    server.close()
+    thread.join(5)
+
+
+def _ask_unix(path: Path, data: bytes) -> bytes:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(30)
+        sock.connect(str(path))
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
+def test_open_stream_is_ssh_w(config_file: Path, hop: Sshd) -> None:
+    with sync.connect("target", ssh_config=config_file) as conn:
+        stream = conn.open_stream("127.0.0.1", hop.port)
+        assert stream.read(10).startswith(b"SSH-2.0-")
+        stream.close()
+        with pytest.raises(ChannelOpenError):
+            conn.open_stream(path="/nonexistent/socket")
+
+
+def test_forward_local_path_to_a_remote_unix_socket(
+    config_file: Path, tmp_path: Path, echo_socket: Path, target: Sshd
+) -> None:
+    local = tmp_path / "local.sock"
+    with sync.connect("target", ssh_config=config_file) as conn:
+        with conn.forward_local_path(str(local), str(echo_socket)):
+            assert _ask_unix(local, b"one") == b"echo:one"
+            assert _ask_unix(local, b"two") == b"echo:two"
+            with conn.open_stream(path=str(echo_socket)) as stream:
+                stream.write(b"direct")
+                stream.write_eof()
+                assert stream.read(100) == b"echo:direct"
+        assert not local.exists()
+    assert "direct-streamlocal" in target.log_text()
+
+
+def test_forward_remote_path_back_to_a_local_unix_socket(
+    config_file: Path, tmp_path: Path, echo_socket: Path
+) -> None:
+    remote = tmp_path / "remote.sock"
+    with (
+        sync.connect("target", ssh_config=config_file) as conn,
+        conn.forward_remote_path(str(remote), str(echo_socket)),
+    ):
+        assert remote.exists()  # sshd made it
+        assert _ask_unix(remote, b"back") == b"echo:back"
+
+
+def test_unix_forwards_asyncio(config_file: Path, tmp_path: Path, echo_socket: Path) -> None:
+    local, remote = tmp_path / "alocal.sock", tmp_path / "aremote.sock"
+
+    async def main() -> tuple[bytes, bytes]:
+        async with await aio.connect("target", ssh_config=config_file) as conn:
+            async with await conn.forward_local_path(str(local), str(echo_socket)):
+                there = await asyncio.to_thread(_ask_unix, local, b"a")
+            async with await conn.forward_remote_path(str(remote), str(echo_socket)):
+                back = await asyncio.to_thread(_ask_unix, remote, b"b")
+            return there, back
+
+    assert asyncio.run(main()) == (b"echo:a", b"echo:b")
+
+
+def test_config_forwards_are_opt_in(
+    config_file: Path, tmp_path: Path, echo_socket: Path, target: Sshd
+) -> None:
+    local = tmp_path / "cfg-local.sock"
+    port = free_port()
+    text = config_file.read_text().replace(
+        "Host target\n",
+        f"Host target\n    LocalForward {local} {echo_socket}\n"
+        f"    LocalForward 127.0.0.1:{port} 127.0.0.1:{target.port}\n",
+        1,
+    )
+    config_file.write_text(text)
+    with sync.connect("target", ssh_config=config_file) as conn:
+        assert not local.exists()  # nothing starts by itself
+        forwards = conn.start_config_forwards()
+        assert len(forwards) == 2
+        assert _ask_unix(local, b"cfg") == b"echo:cfg"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            assert sock.recv(8) == b"SSH-2.0-"
+    assert not local.exists()

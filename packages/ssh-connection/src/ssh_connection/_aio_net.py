@@ -22,6 +22,7 @@ __all__ = [
     "open_unix",
     "Listener",
     "listen",
+    "listen_unix",
     "Process",
     "start_process",
     "PtyProcess",
@@ -81,6 +82,17 @@ async def listen(host: str, port: int, on_connection: OnConnection) -> Listener:
     server = await asyncio.start_server(accepted, host or None, port, backlog=128)
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
     return Listener(server, int(bound))
+
+
+async def listen_unix(path: str, on_connection: OnConnection) -> Listener:
+    """Listen on a Unix socket created at ``path`` (mode as the umask allows); its peers
+    have no address, so ``on_connection`` gets ("", 0). The caller removes the file."""
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await on_connection(TcpStream(reader, writer), ("", 0))
+
+    server = await asyncio.start_unix_server(accepted, path, backlog=128)
+    return Listener(server, 0)
 
 
 class Process:

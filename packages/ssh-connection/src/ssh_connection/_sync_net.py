@@ -20,6 +20,7 @@ __all__ = [
     "open_unix",
     "Listener",
     "listen",
+    "listen_unix",
     "Process",
     "start_process",
     "PtyProcess",
@@ -59,7 +60,8 @@ class Listener:
 
     def __init__(self, sock: socket.socket, on_connection: OnConnection) -> None:
         self._sock = sock
-        self.port = int(sock.getsockname()[1])
+        name = sock.getsockname()
+        self.port = int(name[1]) if isinstance(name, tuple) else 0  # 0: a Unix socket
         self._on_connection = on_connection
         self._closed = False
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
@@ -74,9 +76,8 @@ class Listener:
             if self._closed:
                 conn.close()
                 return
-            threading.Thread(
-                target=self._serve, args=(conn, (str(peer[0]), int(peer[1]))), daemon=True
-            ).start()
+            address = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else ("", 0)
+            threading.Thread(target=self._serve, args=(conn, address), daemon=True).start()
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         self._on_connection(TcpStream(conn), peer)
@@ -94,6 +95,19 @@ class Listener:
 def listen(host: str, port: int, on_connection: OnConnection) -> Listener:
     """Listen on host:port (port 0 picks a free one; ``""`` means every address)."""
     sock = socket.create_server((host, port), backlog=128)
+    return Listener(sock, on_connection)
+
+
+def listen_unix(path: str, on_connection: OnConnection) -> Listener:
+    """Listen on a Unix socket created at ``path`` (mode as the umask allows); its peers
+    have no address, so ``on_connection`` gets ("", 0). The caller removes the file."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
     return Listener(sock, on_connection)
 
 

@@ -29,6 +29,8 @@ from ._sync_channels import (
     SSHChannel,
     pipe,
 )
+from ._sync_streamlocal import LocalPathForward, RemotePathForward
+from ._sync_streamlocal import start_local as start_local_path
 from ._sync_streams import ChannelStream
 from .client_config import (
     MAX_JUMP_DEPTH,
@@ -53,6 +55,9 @@ __all__ = [
     "LocalForward",
     "DynamicForward",
     "RemoteForward",
+    "LocalPathForward",
+    "RemotePathForward",
+    "ChannelStream",
     "RunResult",
     "known_hosts",
     "insecure_accept_any_host_key",
@@ -294,7 +299,9 @@ class SSHConnection:
         self.mux.on_open = self._on_open
         #: Remote forwards by the port the server listens on.
         self._remote_forwards: dict[int, RemoteForward] = {}
-        self._local_forwards: list[LocalForward | DynamicForward] = []
+        self._local_forwards: list[LocalForward | DynamicForward | LocalPathForward] = []
+        #: Remote Unix-socket forwards by the server's socket path.
+        self._remote_path_forwards: dict[str, RemotePathForward] = {}
         #: The local agent socket forwarded to the server (ssh -A), or None.
         self.agent_path: str | None = None
         #: The ssh_config this connection was made from (``connect(ssh_config=...)``).
@@ -466,10 +473,131 @@ class SSHConnection:
         self._remote_forwards[port] = forward
         return forward
 
+    def open_direct_streamlocal(self, path: str, timeout: float | None = 30.0) -> SSHChannel:
+        """A channel to the server's Unix socket ``path`` (direct-streamlocal@openssh.com)."""
+        payload = fw.DirectStreamlocal(path, b"", 0)
+        return self.mux.open_channel(fw.DIRECT_STREAMLOCAL, payload, timeout)
+
+    def open_stream(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        path: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> ChannelStream:
+        """``ssh -W host:port`` (or ``-W /path``, a Unix socket on the server): one
+        forwarded connection as a byte stream (``read``, ``write``, ``write_eof``,
+        ``close``), e.g. to carry another SSH connection or to relay stdin/stdout."""
+        if path is not None:
+            return ChannelStream(self.open_direct_streamlocal(path, timeout))
+        if host is None or port is None:
+            raise ValueError("open_stream() needs host and port, or path")
+        return ChannelStream(self.open_direct_tcpip(host, port, timeout=timeout))
+
+    def forward_local_path(
+        self,
+        listen_path: str,
+        dest_path: str | None = None,
+        *,
+        dest_host: str | None = None,
+        dest_port: int | None = None,
+    ) -> LocalPathForward:
+        """``ssh -L listen_path:dest_path``: a Unix socket here whose connections reach the
+        server's Unix socket ``dest_path`` (or, with dest_host/dest_port, a TCP port)."""
+        if dest_path is None and (dest_host is None or dest_port is None):
+            raise ValueError("forward_local_path() needs dest_path, or dest_host and dest_port")
+        forward = LocalPathForward(self, listen_path, dest_path, dest_host, dest_port)
+        start_local_path(forward)
+        self._local_forwards.append(forward)
+        return forward
+
+    def forward_remote_path(
+        self,
+        path: str,
+        dest_path: str | None = None,
+        *,
+        dest_host: str | None = None,
+        dest_port: int | None = None,
+    ) -> RemotePathForward:
+        """``ssh -R path:dest``: the server listens on its Unix socket ``path``
+        (streamlocal-forward@openssh.com); each connection comes back here to the Unix
+        socket ``dest_path`` (or to dest_host:dest_port)."""
+        if dest_path is None and (dest_host is None or dest_port is None):
+            raise ValueError("forward_remote_path() needs dest_path, or dest_host and dest_port")
+        self.mux.global_request(
+            lambda core: core.request_streamlocal_forward(path), fw.STREAMLOCAL_FORWARD
+        )
+        forward = RemotePathForward(self, path, dest_path, dest_host, dest_port)
+        self._remote_path_forwards[path] = forward
+        return forward
+
+    def start_config_forwards(
+        self,
+    ) -> list[LocalForward | DynamicForward | LocalPathForward | RemoteForward | RemotePathForward]:
+        """Start the LocalForward, DynamicForward and RemoteForward lines of the ssh_config
+        the connection was made from (opt-in: ``ssh host`` starts them, ``connect()`` does
+        not). Returns the running forwards; they stop with the connection. If one fails,
+        those already started are stopped and the error is raised."""
+        config = self.host_config
+        if config is None:
+            return []
+        started: list[
+            LocalForward | DynamicForward | LocalPathForward | RemoteForward | RemotePathForward
+        ] = []
+        try:
+            for f in config.local_forwards:
+                if f.listen_path is not None:
+                    started.append(
+                        self.forward_local_path(
+                            f.listen_path,
+                            f.connect_path,
+                            dest_host=f.connect_host,
+                            dest_port=f.connect_port,
+                        )
+                    )
+                elif f.connect_host is not None and f.connect_port is not None:
+                    listen = "127.0.0.1" if f.listen_host is None else f.listen_host
+                    started.append(
+                        self.forward_local(
+                            f.connect_host, f.connect_port, listen, f.listen_port or 0
+                        )
+                    )
+                else:
+                    raise ConfigError("LocalForward from a TCP port to a Unix socket: unsupported")
+            for f in config.dynamic_forwards:
+                listen = "127.0.0.1" if f.listen_host is None else f.listen_host
+                started.append(self.forward_socks(listen, f.listen_port or 0))
+            for f in config.remote_forwards:
+                if f.listen_path is not None:
+                    started.append(
+                        self.forward_remote_path(
+                            f.listen_path,
+                            f.connect_path,
+                            dest_host=f.connect_host,
+                            dest_port=f.connect_port,
+                        )
+                    )
+                elif f.connect_host is not None and f.connect_port is not None:
+                    started.append(
+                        self.forward_remote(
+                            f.connect_host, f.connect_port, f.listen_host or "", f.listen_port or 0
+                        )
+                    )
+                else:
+                    raise ConfigError(
+                        "RemoteForward as a SOCKS proxy or to a Unix socket: unsupported"
+                    )
+        except BaseException:
+            for forward in reversed(started):
+                forward.close()
+            raise
+        return started
+
     def _on_open(self, event: ev.ChannelOpenRequested) -> None:
         """The server's opens (lock held): forwarded-tcpip for our remote forwards."""
         payload = event.payload
-        forward = None
+        forward: RemoteForward | RemotePathForward | None = None
         if event.kind == fw.AUTH_AGENT and self.agent_path is not None:
             agent_path = self.agent_path
 
@@ -480,6 +608,10 @@ class SSHConnection:
             return
         if event.kind == fw.FORWARDED_TCPIP and isinstance(payload, fw.ForwardedTcpip):
             forward = self._remote_forwards.get(payload.connected_port)
+        elif event.kind == fw.FORWARDED_STREAMLOCAL and isinstance(
+            payload, fw.ForwardedStreamlocal
+        ):
+            forward = self._remote_path_forwards.get(payload.path)
         if forward is None:
             event.reject(description="no such forward")
             return
