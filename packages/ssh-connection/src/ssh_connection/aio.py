@@ -23,7 +23,7 @@ from ssh_auth.aio import AnySigner, PasswordSource, authenticate
 from ssh_keys import PublicKey
 from ssh_transport import Role, StreamCore, TransportConfig, TransportTimeout
 from ssh_transport.aio import AsyncTransport
-from ssh_wire import ChannelOpenFailure, SSHError
+from ssh_wire import ChannelOpenFailure, DecodeError, SSHError
 
 from . import _aio_net as net
 from . import events as ev
@@ -49,6 +49,7 @@ from .config import ConfigError, HostConfig, ProxyHop, SSHConfig
 from .connection import ConnectionCore
 from .errors import RunResult
 from .host_keys import insecure_accept_any_host_key, known_hosts
+from .hostkey_update import HostKeysUpdate, HostKeyUpdater, parse_announced_keys, verify_proofs
 from .socks import SocksError, SocksHandshake
 
 __all__ = [
@@ -102,6 +103,7 @@ async def connect(
     ssh_config: bool | str | os.PathLike[str] | SSHConfig | None = None,
     proxy_jump: str | Sequence[str | ProxyHop] | None = None,
     proxy_command: str | None = None,
+    update_host_keys: bool | str | os.PathLike[str] | None = None,
     **auth: Any,
 ) -> AsyncSSHConnection:
     """Connect, check the host key, log in and start the connection layer.
@@ -121,6 +123,12 @@ async def connect(
     runs with ``/bin/sh -c`` and carries the connection on its stdin/stdout. Hops get the
     same ``host_key_check``, ``signers``, ``password`` and ``auth`` as the destination (or
     their own configuration where those are not given).
+
+    ``update_host_keys`` is UpdateHostKeys (default: the config's): when the server
+    announces its host keys (hostkeys-00@openssh.com), new ones it proves it holds are
+    added to known_hosts and ones it no longer has removed (True: the first
+    UserKnownHostsFile; a path: that file). :meth:`AsyncSSHConnection.wait_host_keys`
+    reports what changed.
 
     ``timeout`` bounds authentication; ``connect_timeout`` (default: ConnectTimeout, else
     ``timeout``) the TCP connection and key exchange.
@@ -151,6 +159,7 @@ async def connect(
         forward_agent=forward_agent,
         proxy_jump=proxy_jump,
         proxy_command=proxy_command,
+        update_host_keys=update_host_keys,
         local_user=getpass.getuser(),
     )
     login = _Login(parsed, host_key_check, signers, password, auth)
@@ -244,6 +253,7 @@ async def _connect_plan(plan: ConnectPlan, login: _Login, depth: int) -> AsyncSS
         connection.session_env = dict(plan.env)
         connection.request_tty = plan.request_tty
         connection._via = via
+        connection.host_key_updater = plan.host_key_updater
         await connection._start(
             keepalive_interval=plan.keepalive_interval,
             keepalive_count_max=plan.keepalive_count_max,
@@ -328,6 +338,12 @@ class AsyncSSHConnection:
         self.request_tty = "auto"
         #: The jump host's connection this one runs through (ssh -J), closed with it.
         self._via: AsyncSSHConnection | None = None
+        #: UpdateHostKeys: rewrites known_hosts after the server's hostkeys-00.
+        self.host_key_updater: HostKeyUpdater | None = None
+        #: The server's announced host keys (hostkeys-00@openssh.com), once received.
+        self.server_host_keys: tuple[PublicKey, ...] | None = None
+        self._host_keys_result: HostKeysUpdate | BaseException | None = None
+        self.mux.on_global = self._on_global
 
     async def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -623,6 +639,74 @@ class AsyncSSHConnection:
                 await forward.close()
             raise
         return started
+
+    def _on_global(self, event: ev.GlobalRequestReceived) -> None:
+        """The server's global requests (lock held): hostkeys-00 is kept and, with
+        UpdateHostKeys, acted on; anything else wanting a reply is refused."""
+        if event.name != fw.HOSTKEYS or self.server_host_keys is not None:
+            if event.want_reply:
+                event.answer(None)
+            return
+        if event.want_reply:
+            event.answer(None)  # OpenSSH never asks for one
+        try:
+            self.server_host_keys = tuple(parse_announced_keys(event.data))
+        except DecodeError as exc:
+            log.warning("malformed hostkeys-00@openssh.com: %s", exc)
+            self._host_keys_result = exc
+            return
+        announced = self.server_host_keys
+        if self.host_key_updater is None:
+            self._host_keys_result = HostKeysUpdate(announced, skipped="UpdateHostKeys is off")
+            return
+
+        async def update() -> None:
+            try:
+                result: HostKeysUpdate | BaseException = await self._update_host_keys(announced)
+            except Exception as exc:  # reported through wait_host_keys(), never raised here
+                log.warning("UpdateHostKeys: %s", exc)
+                result = exc
+
+            def store() -> None:
+                self._host_keys_result = result
+
+            await self.transport.call(store)
+
+        backend.spawn(update)
+
+    async def _update_host_keys(self, announced: tuple[PublicKey, ...]) -> HostKeysUpdate:
+        updater = self.host_key_updater
+        assert updater is not None
+        new, gone, skipped = updater.plan(announced, self.transport.host_key)
+        if skipped is not None:
+            log.info("UpdateHostKeys: not updating %s: %s", updater.path, skipped)
+            return HostKeysUpdate(announced, path=updater.path, skipped=skipped)
+        if new:
+            blobs = [key.blob for key in new]
+            reply = await self.mux.global_request(
+                lambda core: core.request_hostkeys_prove(blobs), fw.HOSTKEYS_PROVE
+            )
+            session_id = self.transport.session_id
+            assert session_id is not None
+            verify_proofs(reply, new, session_id)
+        if new or gone:
+            updater.apply(new, gone)
+        return HostKeysUpdate(announced, tuple(new), tuple(gone), updater.path)
+
+    async def wait_host_keys(self, timeout: float | None = 30.0) -> HostKeysUpdate:
+        """Wait for the server's host key announcement and what UpdateHostKeys made of it
+        (the error, such as :class:`~ssh_connection.hostkey_update.HostKeyProofInvalid`, is
+        raised). OpenSSH's sshd announces right after login; other servers may never."""
+
+        def ready() -> bool | None:
+            return True if self._host_keys_result is not None else None
+
+        await self.transport.wait_until(ready, timeout)
+        result = self._host_keys_result
+        if isinstance(result, HostKeysUpdate):
+            return result
+        assert result is not None
+        raise result
 
     def _on_open(self, event: ev.ChannelOpenRequested) -> None:
         """The server's opens (lock held): forwarded-tcpip for our remote forwards."""

@@ -37,6 +37,7 @@ from ssh_transport import TransportConfig
 from .config import ConfigError, HostConfig, ProxyHop, SSHConfig, transport_config
 from .config_tokens import PROXY_TOKENS, TokenError, _parse_jump, expand_tokens
 from .host_keys import HostKeyCallable, policy_from_config
+from .hostkey_update import HostKeyUpdater
 
 __all__ = [
     "ConfigSource",
@@ -181,6 +182,8 @@ class ConnectPlan:
     request_tty: str = "auto"
     #: ``auth`` overrides taken from the config (``methods`` from PreferredAuthentications).
     auth: Mapping[str, Any] = field(default_factory=dict)
+    #: UpdateHostKeys: what rewrites known_hosts when the server announces its keys.
+    host_key_updater: HostKeyUpdater | None = None
 
     def host_key_policy(self) -> HostKeyCallable:
         """The known_hosts check ssh would make for this destination (StrictHostKeyChecking
@@ -240,6 +243,7 @@ def plan_connection(
     forward_agent: bool | str | None = None,
     proxy_jump: str | Sequence[str | ProxyHop] | None = None,
     proxy_command: str | None = None,
+    update_host_keys: bool | str | os.PathLike[str] | None = None,
     local_user: str = "",
 ) -> ConnectPlan:
     """Merge ``ssh_config`` (resolved for ``host``, which may be ``user@host``) with the
@@ -248,6 +252,11 @@ def plan_connection(
     hops = None if proxy_jump is None else parse_proxy_jump(proxy_jump)
     if ssh_config is None:
         user, _, name = host.rpartition("@")
+        if update_host_keys is True:
+            raise ValueError("update_host_keys=True needs ssh_config= (or a known_hosts path)")
+        updater = None
+        if update_host_keys:
+            updater = HostKeyUpdater(update_host_keys, name, 22 if port is None else port)
         return ConnectPlan(
             host=host,
             hostname=name,
@@ -260,6 +269,7 @@ def plan_connection(
             keepalive_count_max=3 if keepalive_count_max is None else keepalive_count_max,
             forward_agent=bool(forward_agent) if forward_agent is None else forward_agent,
             proxy_jump=hops or (),
+            host_key_updater=updater,
             proxy_command=None
             if proxy_command is None
             else expand_proxy_command(
@@ -314,6 +324,31 @@ def plan_connection(
         env=session_env(hc),
         request_tty=hc.request_tty,
         auth=auth,
+        host_key_updater=_updater(hc, update_host_keys),
+    )
+
+
+def _updater(hc: HostConfig, wanted: bool | str | os.PathLike[str] | None) -> HostKeyUpdater | None:
+    """UpdateHostKeys (``ask`` counts as no: there is no one to ask) or the explicit
+    argument: True for the first UserKnownHostsFile, a path for that file."""
+    if wanted is None:
+        wanted = hc.update_host_keys == "yes"
+    if wanted is False:
+        return None
+    files = [*hc.user_known_hosts_files]
+    if wanted is True:
+        if not files:
+            return None
+        path = files.pop(0)
+    else:
+        path = os.fspath(wanted)
+    host, port = (hc.host_key_alias, 22) if hc.host_key_alias else (hc.hostname, hc.port)
+    return HostKeyUpdater(
+        path,
+        host,
+        port,
+        other_files=(*files, *hc.global_known_hosts_files),
+        hash_new=hc.hash_known_hosts,
     )
 
 
