@@ -57,6 +57,10 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/sync.py",
     ),
     (
+        "packages/ssh-connection/src/ssh_connection/aio_multi.py",
+        "packages/ssh-connection/src/ssh_connection/sync_multi.py",
+    ),
+    (
         "packages/ssh-connection/src/ssh_connection/aio_server.py",
         "packages/ssh-connection/src/ssh_connection/sync_server.py",
     ),
@@ -86,6 +90,7 @@ NAMES = {
     "AsyncChannelStream": "ChannelStream",
     "aio_server": "sync_server",
     "aio_process": "sync_process",
+    "aio_multi": "sync_multi",
     "AsyncSSHConnection": "SSHConnection",
     "AsyncDynamicForward": "DynamicForward",
     "AsyncSSHChannel": "SSHChannel",

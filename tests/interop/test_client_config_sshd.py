@@ -21,7 +21,7 @@ import pytest
 from openssh_tools import SSH, Sshd, SshdFactory, free_port
 
 from ssh_auth import AuthenticationFailed
-from ssh_connection import aio, sync
+from ssh_connection import aio, aio_multi, sync, sync_multi
 from ssh_connection.config import SSHConfig
 from ssh_connection.errors import ChannelOpenError
 from ssh_connection.host_keys import HostKeyUnknown
@@ -102,6 +102,12 @@ Host via-relay
 Host hop
     HostName 127.0.0.1
     Port {hop.port}
+
+Host nobody-knows
+    HostName 127.0.0.1
+    Port {target.port}
+    StrictHostKeyChecking yes
+    UserKnownHostsFile /dev/null
 
 Host strict
     HostName 127.0.0.1
@@ -351,3 +357,36 @@ def test_config_forwards_are_opt_in(
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             assert sock.recv(8) == b"SSH-2.0-"
     assert not local.exists()
+
+
+# -- many hosts -------------------------------------------------------------------------------
+
+
+def test_run_on_hosts_blocking_one_result_per_host(config_file: Path) -> None:
+    dead = ("127.0.0.1", free_port())  # nothing listens there
+    hosts: list[sync_multi.Host] = ["target", "hop", dead, "behind", "nobody-knows"]
+    seen: list[sync_multi.HostResult] = []
+    results = sync_multi.run_on_hosts(
+        hosts,
+        'test "$LC_GREETING" = hello',  # only "target" sets it: exit 0 there, 1 elsewhere
+        limit=2,
+        ssh_config=config_file,
+        on_result=seen.append,
+    )
+    assert [r.host for r in results] == hosts
+    target, hop_result, unreachable, behind, strict = results
+    assert target.ok and target.exit_status == 0
+    assert hop_result.error is None and hop_result.exit_status == 1 and not hop_result.ok
+    assert behind.exit_status == 1  # through the jump host
+    assert isinstance(unreachable.error, ConnectionRefusedError)
+    assert isinstance(strict.error, HostKeyUnknown)  # StrictHostKeyChecking, nothing known
+    assert sorted(map(str, (r.host for r in seen))) == sorted(map(str, hosts))
+
+
+def test_run_on_hosts_asyncio(config_file: Path, target: Sshd) -> None:
+    hosts: list[aio_multi.Host] = [("target", target.port)] * 6 + [("127.0.0.1", free_port())]
+    results = asyncio.run(
+        aio_multi.run_on_hosts(hosts, "echo $LC_GREETING", limit=3, ssh_config=config_file)
+    )
+    assert [r.result.stdout if r.result else None for r in results] == [b"hello\n"] * 6 + [None]
+    assert isinstance(results[-1].error, OSError)

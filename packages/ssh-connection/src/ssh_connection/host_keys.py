@@ -24,6 +24,7 @@ and :meth:`KnownHostsPolicy.for_host` adapts it to a transport's ``(key, algorit
 from __future__ import annotations
 
 import enum
+import fcntl
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -379,9 +380,21 @@ class KnownHostsPolicy(HostKeyPolicy):
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)  # makedirs' mode is subject to the umask
-        known = KnownHosts.load(path)
-        known.add(name, port, key, self.hash_new)
-        known.save()
+        # Appended, as ssh does, not rewritten: connections accepting new keys at the same
+        # time (many hosts at once) must not overwrite each other's lines.
+        line = KnownHosts()
+        line.add(name, port, key, self.hash_new)
+        data = line.to_text().encode("utf-8", "surrogateescape")
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # with the check below, one writer at a time
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # the last line had no end
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
 
 _MODES: dict[str, Mode] = {"yes": "strict", "accept-new": "accept-new", "ask": "ask", "no": "warn"}
