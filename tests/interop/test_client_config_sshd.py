@@ -289,7 +289,7 @@ def _ask_unix(path: Path, data: bytes) -> bytes:
 def test_open_stream_is_ssh_w(config_file: Path, hop: Sshd) -> None:
     with sync.connect("target", ssh_config=config_file) as conn:
         stream = conn.open_stream("127.0.0.1", hop.port)
-        assert stream.read(10).startswith(b"SSH-2.0-")
+        assert stream.read(timeout=10).startswith(b"SSH-2.0-")
         stream.close()
         with pytest.raises(ChannelOpenError):
             conn.open_stream(path="/nonexistent/socket")
@@ -306,7 +306,7 @@ def test_forward_local_path_to_a_remote_unix_socket(
             with conn.open_stream(path=str(echo_socket)) as stream:
                 stream.write(b"direct")
                 stream.write_eof()
-                assert stream.read(100) == b"echo:direct"
+                assert stream.read(timeout=10) == b"echo:direct"
         assert not local.exists()
     assert "direct-streamlocal" in target.log_text()
 

@@ -523,8 +523,9 @@ class AsyncSSHConnection:
         timeout: float | None = 30.0,
     ) -> AsyncChannelStream:
         """``ssh -W host:port`` (or ``-W /path``, a Unix socket on the server): one
-        forwarded connection as a byte stream (``read``, ``write``, ``write_eof``,
-        ``close``), e.g. to carry another SSH connection or to relay stdin/stdout."""
+        forwarded connection as a byte stream (``read(timeout)`` gives what has arrived,
+        b"" at EOF; ``write``, ``write_eof``, ``close``), e.g. to carry another SSH
+        connection (``AsyncTransport.connect_stream``) or to relay stdin/stdout."""
         if path is not None:
             return AsyncChannelStream(await self.open_direct_streamlocal(path, timeout))
         if host is None or port is None:

@@ -503,8 +503,9 @@ class SSHConnection:
         timeout: float | None = 30.0,
     ) -> ChannelStream:
         """``ssh -W host:port`` (or ``-W /path``, a Unix socket on the server): one
-        forwarded connection as a byte stream (``read``, ``write``, ``write_eof``,
-        ``close``), e.g. to carry another SSH connection or to relay stdin/stdout."""
+        forwarded connection as a byte stream (``read(timeout)`` gives what has arrived,
+        b"" at EOF; ``write``, ``write_eof``, ``close``), e.g. to carry another SSH
+        connection (``SyncTransport.connect_stream``) or to relay stdin/stdout."""
         if path is not None:
             return ChannelStream(self.open_direct_streamlocal(path, timeout))
         if host is None or port is None:
