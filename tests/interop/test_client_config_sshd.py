@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -390,3 +391,104 @@ def test_run_on_hosts_asyncio(config_file: Path, target: Sshd) -> None:
     )
     assert [r.result.stdout if r.result else None for r in results] == [b"hello\n"] * 6 + [None]
     assert isinstance(results[-1].error, OSError)
+
+
+# -- agent keys, IdentitiesOnly, ForwardAgent and RequestTTY from the config ----------------
+
+
+@pytest.fixture
+def agent_socket(tmp_path: Path, keydir: Path) -> Iterator[Path]:
+    """OpenSSH's ssh-agent holding the login key and an unrelated one."""
+    from ssh_agent.sync import AgentClient
+    from ssh_keys import generate_private_key
+
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while not sock.exists():
+            if agent.poll() is not None:
+                raise RuntimeError("ssh-agent exited")
+            time.sleep(0.02)
+        with AgentClient.connect(sock) as client:
+            client.add(generate_private_key("ed25519", comment="unrelated"))
+            client.add(read_private_key_file(keydir / "id"))
+        yield sock
+    finally:
+        agent.terminate()
+        agent.wait(10)
+
+
+def _agent_config(config_file: Path, block: str) -> None:
+    text = config_file.read_text()
+    config_file.write_text(text.replace("Host *\n", block + "\nHost *\n", 1))
+
+
+def test_agent_keys_from_identity_agent_and_forward_agent(
+    config_file: Path, tmp_path: Path, agent_socket: Path, target: Sshd
+) -> None:
+    _agent_config(
+        config_file,
+        f"""Host agent-login
+    HostName 127.0.0.1
+    Port {target.port}
+    IdentityFile {tmp_path}/no-such-key
+    IdentitiesOnly no
+    IdentityAgent {agent_socket}
+    ForwardAgent {agent_socket}
+""",
+    )
+    with sync.connect("agent-login", ssh_config=config_file) as conn:
+        listed = conn.run("ssh-add -l")
+        assert listed.exit_status == 0, listed.stderr
+        assert b"unrelated" in listed.stdout  # the forwarded agent, seen from the server
+
+
+def test_identities_only_filters_agent_keys(
+    tmp_path: Path, keydir: Path, agent_socket: Path, target: Sshd
+) -> None:
+    only_pub = tmp_path / "only_pub"
+    Path(f"{only_pub}.pub").write_text(Path(f"{keydir}/id.pub").read_text())
+    config = tmp_path / "agent_config"
+    config.write_text(
+        f"""Host listed
+    IdentityFile {only_pub}
+
+Host *
+    HostName 127.0.0.1
+    Port {target.port}
+    User root
+    IdentityFile {tmp_path}/no-such-key
+    IdentitiesOnly yes
+    IdentityAgent {agent_socket}
+    UserKnownHostsFile /dev/null
+    StrictHostKeyChecking no
+"""
+    )
+    with sync.connect("listed", ssh_config=config) as conn:  # the agent signs for id.pub
+        assert conn.run("echo in").stdout == b"in\n"
+    with pytest.raises(AuthenticationFailed):  # IdentitiesOnly: agent keys not named
+        sync.connect("unlisted", ssh_config=config)
+    everything = SSHConfig.from_text(
+        config.read_text().replace("IdentitiesOnly yes", "IdentitiesOnly no")
+    )
+    with sync.connect("unlisted", ssh_config=everything) as conn:  # every agent key
+        assert conn.run("echo all").stdout == b"all\n"
+
+
+def test_request_tty_force_gives_exec_command_a_pty(config_file: Path, target: Sshd) -> None:
+    _agent_config(
+        config_file,
+        f"""Host tty
+    HostName 127.0.0.1
+    Port {target.port}
+    RequestTTY force
+""",
+    )
+    with sync.connect("tty", ssh_config=config_file) as conn:
+        _, stdout, _ = conn.exec_command("tty")
+        assert stdout.read().startswith(b"/dev/pts/")
+    with sync.connect("target", ssh_config=config_file) as conn:
+        _, stdout, _ = conn.exec_command("tty")
+        assert stdout.read() == b"not a tty\n"
