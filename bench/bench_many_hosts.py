@@ -59,9 +59,13 @@ def main() -> None:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "id")],
                        check=True)  # fmt: skip
         (d / "ak").write_text((d / "id.pub").read_text())
-        sshd = Sshd(d / "sshd", make_host_keys(d / "keys"),
-                    {"PermitRootLogin": "yes", "AuthorizedKeysFile": str(d / "ak"),
-                     "LogLevel": "ERROR", "MaxStartups": f"{limit * 2}:30:{limit * 4}"}).start()  # fmt: skip
+        options = {
+            "PermitRootLogin": "yes",
+            "AuthorizedKeysFile": str(d / "ak"),
+            "LogLevel": "ERROR",
+            "MaxStartups": f"{limit * 2}:30:{limit * 4}",
+        }
+        sshd = Sshd(d / "sshd", make_host_keys(d / "keys"), options).start()
         try:
             key = read_private_key_file(d / "id")
             hosts: list[aio_multi.Host] = [("127.0.0.1", sshd.port)] * count
