@@ -106,3 +106,27 @@ def test_keys_known_in_other_files_are_not_added_again(tmp_path: Path) -> None:
     other.save(system)
     updater = HostKeyUpdater(path, "h", 22, other_files=[system])
     assert updater.plan([A.public_key, B.public_key], A.public_key) == ([], [], None)
+
+
+def test_rewrite_and_concurrent_appends_lose_no_lines(tmp_path: Path) -> None:
+    """An UpdateHostKeys rewrite while other connections append new hosts (accept-new)."""
+    import threading
+
+    from ssh_connection.host_keys import KnownHostsPolicy
+
+    path = _file(tmp_path, ("h", 22, A, False), ("h", 22, C, False))
+    appender = KnownHostsPolicy("accept-new", user_files=[path], global_files=())
+    updater = HostKeyUpdater(path, "h", 22)
+    others = [generate_private_key("ed25519").public_key for _ in range(12)]
+    threads = [
+        threading.Thread(target=appender.verify, args=(f"n{i}", 22, key))
+        for i, key in enumerate(others)
+    ]
+    threads.insert(6, threading.Thread(target=updater.apply, args=([B.public_key], [C.public_key])))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    known = KnownHosts.load(path)
+    assert set(known.lookup("h", 22).trusted_keys) == {A.public_key, B.public_key}
+    assert [known.lookup(f"n{i}", 22).trusted_keys for i in range(12)] == [(k,) for k in others]

@@ -36,6 +36,7 @@ from ssh_keys import (
 from ssh_wire import DecodeError, SSHError, encode_string
 
 from . import forwarding as fw
+from .host_keys import locked_file
 
 __all__ = [
     "HostKeysUpdate",
@@ -176,6 +177,12 @@ class HostKeyUpdater:
         """Rewrite the file (atomically, through a symlink to its target): drop this host's
         lines for ``remove``, append ``add``."""
         path = os.path.realpath(self.path)
+        # Under the lock ssh_connection's known_hosts writers share: a line another
+        # connection appends meanwhile is not lost by the rewrite.
+        with locked_file(path):
+            self._rewrite(path, add, remove)
+
+    def _rewrite(self, path: str, add: Sequence[PublicKey], remove: Sequence[PublicKey]) -> None:
         known_hosts = KnownHosts.load(path)
         name = host_port_name(self.host, self.port)
         entries = known_hosts.lookup(self.host, self.port).entries
