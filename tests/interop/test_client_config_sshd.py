@@ -492,3 +492,43 @@ def test_request_tty_force_gives_exec_command_a_pty(config_file: Path, target: S
     with sync.connect("target", ssh_config=config_file) as conn:
         _, stdout, _ = conn.exec_command("tty")
         assert stdout.read() == b"not a tty\n"
+
+
+def test_certificate_file_from_config(
+    sshd_factory: SshdFactory, tmp_path: Path, keydir: Path
+) -> None:
+    """CertificateFile: an sshd that trusts only a user CA (no authorized_keys) lets the
+    certified key in; the same key without its certificate is refused."""
+    d = tmp_path / "cert"
+    d.mkdir()
+    for name in ("ca", "user"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)], check=True
+        )
+    subprocess.run(
+        ["ssh-keygen", "-q", "-s", str(d / "ca"), "-I", "test-user", "-n", "root",
+         "-f", str(d / "user.pub"), str(d / "user.pub")],
+        check=True,
+    )  # fmt: skip
+    (d / "user-cert.pub").rename(d / "elsewhere.cert")  # not beside the key: only CertificateFile
+    server = sshd_factory.start(
+        PermitRootLogin="yes",
+        AuthorizedKeysFile="none",
+        TrustedUserCAKeys=str(d / "ca.pub"),
+        HostKeyAlgorithms="ssh-ed25519",
+    )
+    base = f"""Host *
+    HostName 127.0.0.1
+    Port {server.port}
+    User root
+    IdentityFile {d / "user"}
+    IdentitiesOnly yes
+    IdentityAgent none
+    UserKnownHostsFile /dev/null
+    StrictHostKeyChecking no
+"""
+    with_cert = SSHConfig.from_text(base + f"    CertificateFile {d / 'elsewhere.cert'}\n")
+    with sync.connect("certified", ssh_config=with_cert) as conn:
+        assert conn.run("echo cert").stdout == b"cert\n"
+    with pytest.raises(AuthenticationFailed):
+        sync.connect("plain", ssh_config=SSHConfig.from_text(base))
