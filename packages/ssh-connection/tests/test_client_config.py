@@ -41,7 +41,7 @@ def test_without_a_config() -> None:
     plan = plan_connection("carol@example.org", local_user="me", proxy_command="nc %h %p %r")
     assert (plan.hostname, plan.port, plan.username) == ("example.org", 22, "carol")
     assert plan.proxy_command == "nc example.org 22 carol"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="host_key_check"):
         plan.host_key_policy()  # nothing to check host keys with
 
 
@@ -75,5 +75,5 @@ def test_a_proxy_jump_loop_is_a_clear_error() -> None:
 
 
 def test_host_key_check_or_ssh_config_is_required() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="host_key_check"):
         sync.connect("127.0.0.1", 1)
