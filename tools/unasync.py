@@ -45,6 +45,10 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/_sync_channels.py",
     ),
     (
+        "packages/ssh-connection/src/ssh_connection/_aio_forwards.py",
+        "packages/ssh-connection/src/ssh_connection/_sync_forwards.py",
+    ),
+    (
         "packages/ssh-connection/src/ssh_connection/_aio_streamlocal.py",
         "packages/ssh-connection/src/ssh_connection/_sync_streamlocal.py",
     ),
@@ -85,6 +89,7 @@ NAMES = {
     "_aio_channels": "_sync_channels",
     "_aio_streams": "_sync_streams",
     "_aio_streamlocal": "_sync_streamlocal",
+    "_aio_forwards": "_sync_forwards",
     "AsyncLocalPathForward": "LocalPathForward",
     "AsyncRemotePathForward": "RemotePathForward",
     "AsyncChannelStream": "ChannelStream",

@@ -27,7 +27,12 @@ from ._sync_channels import (
     ChannelReader,
     ChannelWriter,
     SSHChannel,
-    pipe,
+)
+from ._sync_forwards import (
+    DynamicForward,
+    LocalForward,
+    RemoteForward,
+    relay_agent,
 )
 from ._sync_streamlocal import LocalPathForward, RemotePathForward
 from ._sync_streamlocal import start_local as start_local_path
@@ -44,7 +49,6 @@ from .connection import ConnectionCore
 from .errors import RunResult
 from .host_keys import insecure_accept_any_host_key, known_hosts
 from .hostkey_update import HostKeysUpdate, HostKeyUpdater, parse_announced_keys, verify_proofs
-from .socks import SocksError, SocksHandshake
 
 __all__ = [
     "connect",
@@ -64,10 +68,6 @@ __all__ = [
     "insecure_accept_any_host_key",
 ]
 
-#: Bytes read from an agent channel at a time.
-_AGENT_READ = 65536
-#: Seconds a SOCKS client may take to send its request (ssh -D).
-SOCKS_TIMEOUT = 30.0
 log = logging.getLogger("ssh_connection")
 
 #: Decide whether to trust ``key`` for host:port.
@@ -725,7 +725,7 @@ class SSHConnection:
         )
         mux = self.mux
         channel = t.call(lambda: mux.accept(event))
-        _relay_agent(channel, stream, relay)
+        relay_agent(channel, stream, relay)
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -752,175 +752,3 @@ def _remaining(deadline: float | None) -> float | None:
     if left <= 0:
         raise TransportTimeout()
     return left
-
-
-class LocalForward:
-    """A running ``ssh -L``: close it (or leave the ``with``) to stop listening."""
-
-    listener: net.Listener
-    port: int
-
-    def __init__(self, connection: SSHConnection, dest_host: str, dest_port: int) -> None:
-        self.connection = connection
-        self.dest_host, self.dest_port = dest_host, dest_port
-        self._closed = False
-
-    def _serve(self, stream: net.TcpStream, peer: tuple[str, int]) -> None:
-        try:
-            channel = self.connection.open_direct_tcpip(
-                self.dest_host, self.dest_port, peer[0], peer[1]
-            )
-        except Exception as exc:
-            log.debug("local forward to %s:%d: %s", self.dest_host, self.dest_port, exc)
-            stream.close()
-            return
-        pipe(channel, stream)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.listener.close()
-
-    def __enter__(self) -> LocalForward:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _relay_agent(channel: SSHChannel, stream: net.TcpStream, relay: AgentChannelRelay) -> None:
-    """Pass whole agent messages between the server's agent channel and our agent."""
-    lock = backend.Lock()  # the relay is shared by the two directions
-
-    def to_channel() -> None:
-        try:
-            while not relay.closed:
-                data = stream.read(None)
-                with lock:
-                    relay.agent_data(data)
-                    out = relay.data_for_channel()
-                if out:
-                    channel.write(out)
-        except Exception as exc:  # the channel or the agent went away
-            log.debug("agent channel %d: %s", channel.id, exc)
-        finally:
-            channel.close()
-
-    task = backend.spawn(to_channel)
-    try:
-        if bind := relay.data_for_agent():
-            stream.write(bind)
-        while not relay.closed:
-            data = channel.read(_AGENT_READ)
-            with lock:
-                relay.channel_data(data)
-                to_agent, to_channel_now = relay.data_for_agent(), relay.data_for_channel()
-            if to_agent:
-                stream.write(to_agent)
-            if to_channel_now:  # a refusal the relay answered itself
-                channel.write(to_channel_now)
-    except Exception as exc:
-        log.debug("agent channel %d: %s", channel.id, exc)
-    finally:
-        stream.close()
-        backend.join(task)
-
-
-class DynamicForward:
-    """A running ``ssh -D`` (a SOCKS proxy): close it (or leave the ``with``)."""
-
-    listener: net.Listener
-    port: int
-
-    def __init__(self, connection: SSHConnection) -> None:
-        self.connection = connection
-        self._closed = False
-
-    def _serve(self, stream: net.TcpStream, peer: tuple[str, int]) -> None:
-        handshake = SocksHandshake()
-        try:
-            while handshake.target is None:
-                # A client that never finishes its request is dropped (slow-loris).
-                data = stream.read(SOCKS_TIMEOUT)
-                if not data:
-                    raise SocksError("the SOCKS client went away")
-                try:
-                    handshake.receive_data(data)
-                finally:
-                    if out := handshake.data_to_send():
-                        stream.write(out)
-        except (SocksError, OSError) as exc:
-            log.debug("SOCKS request from %s:%d refused: %s", peer[0], peer[1], exc)
-            stream.close()
-            return
-        target = handshake.target
-        try:
-            channel = self.connection.open_direct_tcpip(target.host, target.port, peer[0], peer[1])
-        except Exception as exc:
-            log.debug("SOCKS forward to %s:%d: %s", target.host, target.port, exc)
-            handshake.fail("unreachable")
-            stream.write(handshake.data_to_send())
-            stream.close()
-            return
-        handshake.succeed()
-        stream.write(handshake.data_to_send())
-        if handshake.rest:
-            channel.write(handshake.rest)
-        pipe(channel, stream)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.listener.close()
-
-    def __enter__(self) -> DynamicForward:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class RemoteForward:
-    """A running ``ssh -R``; ``port`` is where the server listens."""
-
-    def __init__(
-        self,
-        connection: SSHConnection,
-        listen_host: str,
-        port: int,
-        dest_host: str,
-        dest_port: int,
-    ) -> None:
-        self.connection = connection
-        self.listen_host, self.port = listen_host, port
-        self.dest_host, self.dest_port = dest_host, dest_port
-
-    def _connect(self, event: ev.ChannelOpenRequested) -> None:
-        try:
-            stream = net.open_tcp(self.dest_host, self.dest_port)
-        except OSError as exc:
-            reason = str(exc)
-            self.connection.transport.call(
-                lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason)
-            )
-            return
-        mux = self.connection.mux
-        channel = self.connection.transport.call(lambda: mux.accept(event))
-        pipe(channel, stream)
-
-    def close(self) -> None:
-        """Ask the server to stop listening (cancel-tcpip-forward)."""
-        if self.connection._remote_forwards.pop(self.port, None) is None:
-            return
-        if self.connection.closed:
-            return
-        self.connection.mux.global_request(
-            lambda core: core.cancel_tcpip_forward(self.listen_host, self.port),
-            fw.CANCEL_TCPIP_FORWARD,
-        )
-
-    def __enter__(self) -> RemoteForward:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
