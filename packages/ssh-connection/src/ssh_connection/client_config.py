@@ -30,8 +30,9 @@ from ssh_keys import (
     PublicKey,
     Signer,
     match_glob,
+    read_private_key_file,
+    read_public_key_file,
 )
-from ssh_keys.keyfile import read_private_key_file, read_public_key_file
 from ssh_transport import TransportConfig
 
 from .config import ConfigError, HostConfig, ProxyHop, SSHConfig, transport_config
