@@ -23,7 +23,7 @@ from ssh_connection.host_keys import (
     KnownHostsPolicy,
     policy_from_config,
 )
-from ssh_keys import CertType, generate_private_key, sign_certificate
+from ssh_keys import CertType, KnownHosts, generate_private_key, sign_certificate
 from ssh_keys.known_hosts import hash_host
 from ssh_wire.errors import SSHError
 
@@ -330,3 +330,32 @@ def test_unreadable_or_unwritable_files(files: tuple[Path, Path], tmp_path: Path
     nowhere = KnownHostsPolicy("accept-new", user_files=[], global_files=[])
     assert nowhere.verify("c", 22, ED.public_key) is HostKeyOutcome.ACCEPTED_NOT_RECORDED
     assert KnownHostsPolicy(home=str(tmp_path)).user_files[0] == f"{tmp_path}/.ssh/known_hosts"
+
+
+def test_concurrent_accept_new_loses_no_entries(files: tuple[Path, Path]) -> None:
+    """Many connections recording new hosts at once (a many-hosts run) each add a line."""
+    import threading
+
+    checker = policy(files, "accept-new")
+    keys = [generate_private_key("ed25519").public_key for _ in range(16)]
+    threads = [
+        threading.Thread(target=checker.verify, args=(f"host{i}", 22, key))
+        for i, key in enumerate(keys)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    known = KnownHosts.load(files[0])
+    assert [known.lookup(f"host{i}", 22).trusted_keys for i in range(16)] == [(k,) for k in keys]
+
+
+def test_appending_after_a_line_without_newline(files: tuple[Path, Path]) -> None:
+    user = files[0]
+    old = generate_private_key("ed25519").public_key
+    write(user, f"old {old.to_line()}")  # no final newline
+    new = generate_private_key("ed25519").public_key
+    policy(files, "accept-new").verify("new", 22, new)
+    known = KnownHosts.load(user)
+    assert known.lookup("old", 22).trusted_keys == (old,)
+    assert known.lookup("new", 22).trusted_keys == (new,)

@@ -23,10 +23,11 @@ and :meth:`KnownHostsPolicy.for_host` adapts it to a transport's ``(key, algorit
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Literal
@@ -45,6 +46,11 @@ from ssh_wire import SSHError
 
 if TYPE_CHECKING:
     from .config import HostConfig
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: writers are not serialized
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "HostKeyError",
@@ -379,9 +385,47 @@ class KnownHostsPolicy(HostKeyPolicy):
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)  # makedirs' mode is subject to the umask
-        known = KnownHosts.load(path)
-        known.add(name, port, key, self.hash_new)
-        known.save()
+        # Appended, as ssh does, not rewritten: connections accepting new keys at the same
+        # time (many hosts at once) must not overwrite each other's lines.
+        line = KnownHosts()
+        line.add(name, port, key, self.hash_new)
+        data = line.to_text().encode("utf-8", "surrogateescape")
+        with locked_file(path, append=True) as fd:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # the last line had no end
+            os.write(fd, data)
+
+
+@contextlib.contextmanager
+def locked_file(path: str, *, append: bool = False) -> Iterator[int]:
+    """The file at ``path`` (created if missing), opened and locked (``flock``) against the
+    other writers of known_hosts: appenders, and rewriters that replace it by rename. A
+    lock taken on a file that was replaced meanwhile is dropped and taken again on the new
+    one, so no line is written into a file that is no longer there."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    if append:
+        flags |= os.O_APPEND
+    while True:
+        fd = os.open(path, flags, 0o666)
+        try:
+            if fcntl is None:
+                break
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = -1
+            if current == os.fstat(fd).st_ino:
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # replaced while we waited: lock the new file
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 _MODES: dict[str, Mode] = {"yes": "strict", "accept-new": "accept-new", "ask": "ask", "no": "warn"}

@@ -12,11 +12,12 @@ from typing import Any
 
 import ssh_transport.sync_backend as backend
 from ssh_agent import AgentChannelRelay
+from ssh_agent.sync import AgentClient
 from ssh_auth.sync import AnySigner, PasswordSource, authenticate
 from ssh_keys import PublicKey
 from ssh_transport import Role, StreamCore, TransportConfig, TransportTimeout
 from ssh_transport.sync import SyncTransport
-from ssh_wire import ChannelOpenFailure
+from ssh_wire import ChannelOpenFailure, DecodeError, SSHError
 
 from . import _sync_net as net
 from . import events as ev
@@ -26,13 +27,29 @@ from ._sync_channels import (
     ChannelReader,
     ChannelWriter,
     SSHChannel,
-    pipe,
 )
+from ._sync_forwards import (
+    DynamicForward,
+    LocalForward,
+    RemoteForward,
+    relay_agent,
+)
+from ._sync_streamlocal import LocalPathForward, RemotePathForward
+from ._sync_streamlocal import start_local as start_local_path
+from ._sync_streams import ChannelStream
 from ._sync_x11 import X11Forwarder
+from .client_config import (
+    MAX_JUMP_DEPTH,
+    ConnectPlan,
+    load_identities,
+    load_ssh_config,
+    plan_connection,
+)
+from .config import ConfigError, HostConfig, ProxyHop, SSHConfig
 from .connection import ConnectionCore
 from .errors import RunResult
 from .host_keys import insecure_accept_any_host_key, known_hosts
-from .socks import SocksError, SocksHandshake
+from .hostkey_update import HostKeysUpdate, HostKeyUpdater, parse_announced_keys, verify_proofs
 
 __all__ = [
     "connect",
@@ -44,15 +61,14 @@ __all__ = [
     "LocalForward",
     "DynamicForward",
     "RemoteForward",
+    "LocalPathForward",
+    "RemotePathForward",
+    "ChannelStream",
     "RunResult",
     "known_hosts",
     "insecure_accept_any_host_key",
 ]
 
-#: Bytes read from an agent channel at a time.
-_AGENT_READ = 65536
-#: Seconds a SOCKS client may take to send its request (ssh -D).
-SOCKS_TIMEOUT = 30.0
 log = logging.getLogger("ssh_connection")
 
 #: Decide whether to trust ``key`` for host:port.
@@ -61,51 +77,207 @@ HostKeyCheck = Callable[[str, int, PublicKey], bool]
 
 def connect(
     host: str,
-    port: int = 22,
+    port: int | None = None,
     username: str | None = None,
     *,
-    host_key_check: HostKeyCheck,
-    signers: Sequence[AnySigner] = (),
+    host_key_check: HostKeyCheck | None = None,
+    signers: Sequence[AnySigner] | None = None,
     password: PasswordSource = None,
     config: TransportConfig | None = None,
     timeout: float | None = 30.0,
+    connect_timeout: float | None = None,
     keepalive_interval: float | None = None,
-    keepalive_count_max: int = 3,
-    forward_agent: bool | str = False,
+    keepalive_count_max: int | None = None,
+    forward_agent: bool | str | None = None,
+    ssh_config: bool | str | os.PathLike[str] | SSHConfig | None = None,
+    proxy_jump: str | Sequence[str | ProxyHop] | None = None,
+    proxy_command: str | None = None,
+    update_host_keys: bool | str | os.PathLike[str] | None = None,
     **auth: Any,
 ) -> SSHConnection:
     """Connect, check the host key, log in and start the connection layer.
 
+    ``ssh_config`` makes this ``ssh host``: True reads ``~/.ssh/config`` then
+    ``/etc/ssh/ssh_config``, a path reads that file alone (``ssh -F``), or pass an
+    :class:`~ssh_connection.config.SSHConfig`. ``host`` may then be an alias and
+    ``user@host``; HostName, Port, User, the IdentityFiles and agent keys (IdentityAgent,
+    IdentitiesOnly, CertificateFile), the algorithm lists, known_hosts checking
+    (StrictHostKeyChecking, UserKnownHostsFile, ...), ConnectTimeout, ServerAliveInterval
+    / CountMax, ForwardAgent, SendEnv / SetEnv, RequestTTY, PreferredAuthentications,
+    ProxyJump and ProxyCommand come from it. Every argument given here wins over the files
+    (None means not given; ``keepalive_interval=0`` turns keepalives off).
+
+    ``proxy_jump`` (ssh -J: ``"a,user@b:2222"`` or a list) reaches the destination through
+    direct-tcpip channels of each hop in turn; ``proxy_command`` (its %h %p %r expanded)
+    runs with ``/bin/sh -c`` and carries the connection on its stdin/stdout. Hops get the
+    same ``host_key_check``, ``signers``, ``password`` and ``auth`` as the destination (or
+    their own configuration where those are not given).
+
+    ``update_host_keys`` is UpdateHostKeys (default: the config's): when the server
+    announces its host keys (hostkeys-00@openssh.com), new ones it proves it holds are
+    added to known_hosts and ones it no longer has removed (True: the first
+    UserKnownHostsFile; a path: that file). :meth:`SSHConnection.wait_host_keys`
+    reports what changed.
+
+    ``timeout`` bounds authentication; ``connect_timeout`` (default: ConnectTimeout, else
+    ``timeout``) the TCP connection and key exchange.
     ``keepalive_interval`` / ``keepalive_count_max`` are ssh's ServerAliveInterval /
     ServerAliveCountMax: after that many seconds without a word from the server a
     keepalive@openssh.com goes out, and that many unanswered ones end the connection.
     ``forward_agent`` (ssh -A): True forwards ``$SSH_AUTH_SOCK``, a string that socket;
     every session then asks for agent forwarding and the server's agent channels reach it.
 
-    ``host_key_check(host, port, key)`` is required: :func:`known_hosts` reads OpenSSH's
-    file, :func:`insecure_accept_any_host_key` trusts anyone. ``auth`` passes on to
-    :func:`ssh_auth.sync.authenticate` (``keyboard_interactive``, ``methods``, ...).
+    ``host_key_check(host, port, key)`` is required without ``ssh_config``: :func:`known_hosts`
+    reads OpenSSH's file, :func:`insecure_accept_any_host_key` trusts anyone. ``auth``
+    passes on to :func:`ssh_auth.sync.authenticate` (``keyboard_interactive``, ``methods``,
+    ...).
     """
-    check = host_key_check
+    parsed = load_ssh_config(ssh_config)
+    if host_key_check is None and parsed is None:
+        raise ValueError("connect() needs host_key_check= (or ssh_config= for known_hosts)")
+    plan = plan_connection(
+        host,
+        port,
+        username,
+        ssh_config=parsed,
+        config=config,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        keepalive_interval=keepalive_interval,
+        keepalive_count_max=keepalive_count_max,
+        forward_agent=forward_agent,
+        proxy_jump=proxy_jump,
+        proxy_command=proxy_command,
+        update_host_keys=update_host_keys,
+        local_user=getpass.getuser(),
+    )
+    login = _Login(parsed, host_key_check, signers, password, auth)
+    return _connect_plan(plan, login, 0)
+
+
+class _Login:
+    """What every hop of one connect() call shares."""
+
+    def __init__(
+        self,
+        ssh_config: SSHConfig | None,
+        host_key_check: HostKeyCheck | None,
+        signers: Sequence[AnySigner] | None,
+        password: PasswordSource,
+        auth: dict[str, Any],
+    ) -> None:
+        self.ssh_config = ssh_config
+        self.host_key_check = host_key_check
+        self.signers = signers
+        self.password = password
+        self.auth = auth
+
+
+def _connect_plan(plan: ConnectPlan, login: _Login, depth: int) -> SSHConnection:
+    if depth > MAX_JUMP_DEPTH:
+        raise ConfigError(f"more than {MAX_JUMP_DEPTH} ProxyJump hops (a loop?)")
+    check = login.host_key_check or plan.host_key_policy()
 
     def on_host_key(key: PublicKey, algorithm: str) -> bool:
-        return bool(backend.resolve(check(host, port, key)))
+        return bool(backend.resolve(check(plan.hostname, plan.port, key)))
 
-    transport = SyncTransport.connect(
-        host, port, config, host_key_check=on_host_key, timeout=timeout
-    )
+    via: SSHConnection | None = None
+    wait = plan.connect_timeout
+    if plan.proxy_jump:
+        *before, last = plan.proxy_jump
+        hop = plan_connection(
+            last.host,
+            last.port,
+            last.user,
+            ssh_config=login.ssh_config,
+            timeout=plan.timeout,
+            # As ssh -J: the earlier hops lead to this one; the first hop's own config
+            # may still name a ProxyJump of its own.
+            proxy_jump=before or None,
+            local_user=getpass.getuser(),
+        )
+        via = _connect_plan(hop, login, depth + 1)
+        try:
+            channel = via.open_direct_tcpip(plan.hostname, plan.port, timeout=wait)
+            transport = SyncTransport.connect_stream(
+                ChannelStream(channel),
+                plan.transport_config,
+                host_key_check=on_host_key,
+                timeout=wait,
+            )
+        except BaseException:
+            via.close()
+            raise
+    elif plan.proxy_command is not None:
+        transport = SyncTransport.connect_command(
+            ["/bin/sh", "-c", "exec " + plan.proxy_command],
+            plan.transport_config,
+            host_key_check=on_host_key,
+            timeout=wait,
+        )
+    else:
+        transport = SyncTransport.connect(
+            plan.hostname, plan.port, plan.transport_config, host_key_check=on_host_key,
+            timeout=wait,
+        )  # fmt: skip
+    agent: AgentClient | None = None
     try:
-        user = username if username is not None else getpass.getuser()
-        authenticate(transport, user, signers=signers, password=password, timeout=timeout, **auth)
-        connection = SSHConnection(transport, user)
-        connection.agent_path = _agent_path(forward_agent)
+        signers: list[AnySigner] = []
+        if login.signers is not None:
+            signers.extend(login.signers)
+        elif plan.host_config is not None:
+            agent = _agent_keys(plan, signers)
+            signers.extend(load_identities(plan.host_config))
+        authenticate(
+            transport,
+            plan.username,
+            signers=signers,
+            password=login.password,
+            timeout=plan.timeout,
+            **{**plan.auth, **login.auth},
+        )
+        connection = SSHConnection(transport, plan.username)
+        connection.agent_path = _agent_path(plan.forward_agent)
+        connection.host_config = plan.host_config
+        connection.session_env = dict(plan.env)
+        connection.request_tty = plan.request_tty
+        connection._via = via
+        connection.host_key_updater = plan.host_key_updater
         connection._start(
-            keepalive_interval=keepalive_interval, keepalive_count_max=keepalive_count_max
+            keepalive_interval=plan.keepalive_interval,
+            keepalive_count_max=plan.keepalive_count_max,
         )
     except BaseException:
         transport.close()
+        if via is not None:
+            via.close()
         raise
+    finally:
+        if agent is not None:
+            agent.close()
     return connection
+
+
+def _agent_keys(plan: ConnectPlan, signers: list[AnySigner]) -> AgentClient | None:
+    """Add the agent's keys (IdentityAgent; IdentitiesOnly filters them) to ``signers``;
+    the agent stays connected for the signatures until authentication ends."""
+    path = plan.agent_socket()
+    if path is None:
+        return None
+    try:
+        agent = AgentClient.connect(path)
+    except (OSError, SSHError) as exc:
+        log.debug("no agent at %s: %s", path, exc)
+        return None
+    try:
+        keys = agent.list_identities()
+    except (OSError, SSHError) as exc:
+        log.debug("agent at %s: %s", path, exc)
+        agent.close()
+        return None
+    allowed = plan.agent_keys_allowed([key.public_key for key in keys])
+    signers.extend(keys[i] for i in allowed)
+    return agent
 
 
 def _agent_path(forward_agent: bool | str) -> str | None:
@@ -138,11 +310,27 @@ class SSHConnection:
         self.mux.on_open = self._on_open
         #: Remote forwards by the port the server listens on.
         self._remote_forwards: dict[int, RemoteForward] = {}
-        self._local_forwards: list[LocalForward | DynamicForward] = []
+        self._local_forwards: list[LocalForward | DynamicForward | LocalPathForward] = []
+        #: Remote Unix-socket forwards by the server's socket path.
+        self._remote_path_forwards: dict[str, RemotePathForward] = {}
         #: The local agent socket forwarded to the server (ssh -A), or None.
         self.agent_path: str | None = None
         #: The local X11 display forwarded to the server (:meth:`forward_x11`), or None.
         self.x11: X11Forwarder | None = None
+        #: The ssh_config this connection was made from (``connect(ssh_config=...)``).
+        self.host_config: HostConfig | None = None
+        #: Sent as env requests on every session (SendEnv / SetEnv).
+        self.session_env: dict[str, str] = {}
+        #: RequestTTY: ``exec_command`` asks for a pty with ``yes`` and ``force``.
+        self.request_tty = "auto"
+        #: The jump host's connection this one runs through (ssh -J), closed with it.
+        self._via: SSHConnection | None = None
+        #: UpdateHostKeys: rewrites known_hosts after the server's hostkeys-00.
+        self.host_key_updater: HostKeyUpdater | None = None
+        #: The server's announced host keys (hostkeys-00@openssh.com), once received.
+        self.server_host_keys: tuple[PublicKey, ...] | None = None
+        self._host_keys_result: HostKeysUpdate | BaseException | None = None
+        self.mux.on_global = self._on_global
 
     def _start(self, **limits: Any) -> None:
         def make(lower: StreamCore) -> ConnectionCore:
@@ -174,6 +362,8 @@ class SSHConnection:
             self.transport.call(
                 lambda: core.request_x11(channel.id, protocol, cookie, screen, want_reply=False)
             )
+        for name, value in self.session_env.items():
+            channel.set_env(name, value)  # SendEnv / SetEnv: sshd may ignore them
         return channel
 
     def forward_x11(self, display: str | None = None) -> None:
@@ -219,10 +409,13 @@ class SSHConnection:
         return RunResult(stdout, stderr, channel.exit_status, channel.exit_signal)
 
     def exec_command(
-        self, command: str | bytes, *, get_pty: bool = False, timeout: float | None = 30.0
+        self, command: str | bytes, *, get_pty: bool | None = None, timeout: float | None = 30.0
     ) -> tuple[ChannelWriter, ChannelReader, ChannelReader]:
         """Paramiko's shape: (stdin, stdout, stderr) of a started command; the channel is
-        ``stdout.channel`` (its ``wait()`` gives the exit status)."""
+        ``stdout.channel`` (its ``wait()`` gives the exit status). ``get_pty`` None follows
+        RequestTTY (``yes`` / ``force``: a pty; otherwise none)."""
+        if get_pty is None:
+            get_pty = self.request_tty in ("yes", "force")
         channel = self.open_session(timeout)
         try:
             if get_pty:
@@ -311,10 +504,200 @@ class SSHConnection:
         self._remote_forwards[port] = forward
         return forward
 
+    def open_direct_streamlocal(self, path: str, timeout: float | None = 30.0) -> SSHChannel:
+        """A channel to the server's Unix socket ``path`` (direct-streamlocal@openssh.com)."""
+        payload = fw.DirectStreamlocal(path, b"", 0)
+        return self.mux.open_channel(fw.DIRECT_STREAMLOCAL, payload, timeout)
+
+    def open_stream(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        path: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> ChannelStream:
+        """``ssh -W host:port`` (or ``-W /path``, a Unix socket on the server): one
+        forwarded connection as a byte stream (``read(timeout)`` gives what has arrived,
+        b"" at EOF; ``write``, ``write_eof``, ``close``), e.g. to carry another SSH
+        connection (``SyncTransport.connect_stream``) or to relay stdin/stdout."""
+        if path is not None:
+            return ChannelStream(self.open_direct_streamlocal(path, timeout))
+        if host is None or port is None:
+            raise ValueError("open_stream() needs host and port, or path")
+        return ChannelStream(self.open_direct_tcpip(host, port, timeout=timeout))
+
+    def forward_local_path(
+        self,
+        listen_path: str,
+        dest_path: str | None = None,
+        *,
+        dest_host: str | None = None,
+        dest_port: int | None = None,
+    ) -> LocalPathForward:
+        """``ssh -L listen_path:dest_path``: a Unix socket here whose connections reach the
+        server's Unix socket ``dest_path`` (or, with dest_host/dest_port, a TCP port)."""
+        if dest_path is None and (dest_host is None or dest_port is None):
+            raise ValueError("forward_local_path() needs dest_path, or dest_host and dest_port")
+        forward = LocalPathForward(self, listen_path, dest_path, dest_host, dest_port)
+        start_local_path(forward)
+        self._local_forwards.append(forward)
+        return forward
+
+    def forward_remote_path(
+        self,
+        path: str,
+        dest_path: str | None = None,
+        *,
+        dest_host: str | None = None,
+        dest_port: int | None = None,
+    ) -> RemotePathForward:
+        """``ssh -R path:dest``: the server listens on its Unix socket ``path``
+        (streamlocal-forward@openssh.com); each connection comes back here to the Unix
+        socket ``dest_path`` (or to dest_host:dest_port)."""
+        if dest_path is None and (dest_host is None or dest_port is None):
+            raise ValueError("forward_remote_path() needs dest_path, or dest_host and dest_port")
+        self.mux.global_request(
+            lambda core: core.request_streamlocal_forward(path), fw.STREAMLOCAL_FORWARD
+        )
+        forward = RemotePathForward(self, path, dest_path, dest_host, dest_port)
+        self._remote_path_forwards[path] = forward
+        return forward
+
+    def start_config_forwards(
+        self,
+    ) -> list[LocalForward | DynamicForward | LocalPathForward | RemoteForward | RemotePathForward]:
+        """Start the LocalForward, DynamicForward and RemoteForward lines of the ssh_config
+        the connection was made from (opt-in: ``ssh host`` starts them, ``connect()`` does
+        not). Returns the running forwards; they stop with the connection. If one fails,
+        those already started are stopped and the error is raised."""
+        config = self.host_config
+        if config is None:
+            return []
+        started: list[
+            LocalForward | DynamicForward | LocalPathForward | RemoteForward | RemotePathForward
+        ] = []
+        try:
+            for f in config.local_forwards:
+                if f.listen_path is not None:
+                    started.append(
+                        self.forward_local_path(
+                            f.listen_path,
+                            f.connect_path,
+                            dest_host=f.connect_host,
+                            dest_port=f.connect_port,
+                        )
+                    )
+                elif f.connect_host is not None and f.connect_port is not None:
+                    listen = "127.0.0.1" if f.listen_host is None else f.listen_host
+                    started.append(
+                        self.forward_local(
+                            f.connect_host, f.connect_port, listen, f.listen_port or 0
+                        )
+                    )
+                else:
+                    raise ConfigError("LocalForward from a TCP port to a Unix socket: unsupported")
+            for f in config.dynamic_forwards:
+                listen = "127.0.0.1" if f.listen_host is None else f.listen_host
+                started.append(self.forward_socks(listen, f.listen_port or 0))
+            for f in config.remote_forwards:
+                if f.listen_path is not None:
+                    started.append(
+                        self.forward_remote_path(
+                            f.listen_path,
+                            f.connect_path,
+                            dest_host=f.connect_host,
+                            dest_port=f.connect_port,
+                        )
+                    )
+                elif f.connect_host is not None and f.connect_port is not None:
+                    started.append(
+                        self.forward_remote(
+                            f.connect_host, f.connect_port, f.listen_host or "", f.listen_port or 0
+                        )
+                    )
+                else:
+                    raise ConfigError(
+                        "RemoteForward as a SOCKS proxy or to a Unix socket: unsupported"
+                    )
+        except BaseException:
+            for forward in reversed(started):
+                forward.close()
+            raise
+        return started
+
+    def _on_global(self, event: ev.GlobalRequestReceived) -> None:
+        """The server's global requests (lock held): hostkeys-00 is kept and, with
+        UpdateHostKeys, acted on; anything else wanting a reply is refused."""
+        if event.name != fw.HOSTKEYS or self.server_host_keys is not None:
+            if event.want_reply:
+                event.answer(None)
+            return
+        if event.want_reply:
+            event.answer(None)  # OpenSSH never asks for one
+        try:
+            self.server_host_keys = tuple(parse_announced_keys(event.data))
+        except DecodeError as exc:
+            log.warning("malformed hostkeys-00@openssh.com: %s", exc)
+            self._host_keys_result = exc
+            return
+        announced = self.server_host_keys
+        if self.host_key_updater is None:
+            self._host_keys_result = HostKeysUpdate(announced, skipped="UpdateHostKeys is off")
+            return
+
+        def update() -> None:
+            try:
+                result: HostKeysUpdate | BaseException = self._update_host_keys(announced)
+            except Exception as exc:  # reported through wait_host_keys(), never raised here
+                log.warning("UpdateHostKeys: %s", exc)
+                result = exc
+
+            def store() -> None:
+                self._host_keys_result = result
+
+            self.transport.call(store)
+
+        backend.spawn(update)
+
+    def _update_host_keys(self, announced: tuple[PublicKey, ...]) -> HostKeysUpdate:
+        updater = self.host_key_updater
+        assert updater is not None
+        new, gone, skipped = updater.plan(announced, self.transport.host_key)
+        if skipped is not None:
+            log.info("UpdateHostKeys: not updating %s: %s", updater.path, skipped)
+            return HostKeysUpdate(announced, path=updater.path, skipped=skipped)
+        if new:
+            blobs = [key.blob for key in new]
+            reply = self.mux.global_request(
+                lambda core: core.request_hostkeys_prove(blobs), fw.HOSTKEYS_PROVE
+            )
+            session_id = self.transport.session_id
+            assert session_id is not None
+            verify_proofs(reply, new, session_id)
+        if new or gone:
+            updater.apply(new, gone)
+        return HostKeysUpdate(announced, tuple(new), tuple(gone), updater.path)
+
+    def wait_host_keys(self, timeout: float | None = 30.0) -> HostKeysUpdate:
+        """Wait for the server's host key announcement and what UpdateHostKeys made of it
+        (the error, such as :class:`~ssh_connection.hostkey_update.HostKeyProofInvalid`, is
+        raised). OpenSSH's sshd announces right after login; other servers may never."""
+
+        def ready() -> bool | None:
+            return True if self._host_keys_result is not None else None
+
+        self.transport.wait_until(ready, timeout)
+        result = self._host_keys_result
+        if isinstance(result, HostKeysUpdate):
+            return result
+        assert result is not None
+        raise result
+
     def _on_open(self, event: ev.ChannelOpenRequested) -> None:
         """The server's opens (lock held): forwarded-tcpip for our remote forwards."""
         payload = event.payload
-        forward = None
+        forward: RemoteForward | RemotePathForward | None = None
         if event.kind == fw.AUTH_AGENT and self.agent_path is not None:
             agent_path = self.agent_path
 
@@ -333,6 +716,10 @@ class SSHConnection:
             return
         if event.kind == fw.FORWARDED_TCPIP and isinstance(payload, fw.ForwardedTcpip):
             forward = self._remote_forwards.get(payload.connected_port)
+        elif event.kind == fw.FORWARDED_STREAMLOCAL and isinstance(
+            payload, fw.ForwardedStreamlocal
+        ):
+            forward = self._remote_path_forwards.get(payload.path)
         if forward is None:
             event.reject(description="no such forward")
             return
@@ -361,7 +748,7 @@ class SSHConnection:
         )
         mux = self.mux
         channel = t.call(lambda: mux.accept(event))
-        _relay_agent(channel, stream, relay)
+        relay_agent(channel, stream, relay)
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -371,6 +758,8 @@ class SSHConnection:
         for forward in forwards:
             forward.close()
         self.transport.close()
+        if self._via is not None:
+            self._via.close()
 
     def __enter__(self) -> SSHConnection:
         return self
@@ -386,175 +775,3 @@ def _remaining(deadline: float | None) -> float | None:
     if left <= 0:
         raise TransportTimeout()
     return left
-
-
-class LocalForward:
-    """A running ``ssh -L``: close it (or leave the ``with``) to stop listening."""
-
-    listener: net.Listener
-    port: int
-
-    def __init__(self, connection: SSHConnection, dest_host: str, dest_port: int) -> None:
-        self.connection = connection
-        self.dest_host, self.dest_port = dest_host, dest_port
-        self._closed = False
-
-    def _serve(self, stream: net.TcpStream, peer: tuple[str, int]) -> None:
-        try:
-            channel = self.connection.open_direct_tcpip(
-                self.dest_host, self.dest_port, peer[0], peer[1]
-            )
-        except Exception as exc:
-            log.debug("local forward to %s:%d: %s", self.dest_host, self.dest_port, exc)
-            stream.close()
-            return
-        pipe(channel, stream)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.listener.close()
-
-    def __enter__(self) -> LocalForward:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _relay_agent(channel: SSHChannel, stream: net.TcpStream, relay: AgentChannelRelay) -> None:
-    """Pass whole agent messages between the server's agent channel and our agent."""
-    lock = backend.Lock()  # the relay is shared by the two directions
-
-    def to_channel() -> None:
-        try:
-            while not relay.closed:
-                data = stream.read(None)
-                with lock:
-                    relay.agent_data(data)
-                    out = relay.data_for_channel()
-                if out:
-                    channel.write(out)
-        except Exception as exc:  # the channel or the agent went away
-            log.debug("agent channel %d: %s", channel.id, exc)
-        finally:
-            channel.close()
-
-    task = backend.spawn(to_channel)
-    try:
-        if bind := relay.data_for_agent():
-            stream.write(bind)
-        while not relay.closed:
-            data = channel.read(_AGENT_READ)
-            with lock:
-                relay.channel_data(data)
-                to_agent, to_channel_now = relay.data_for_agent(), relay.data_for_channel()
-            if to_agent:
-                stream.write(to_agent)
-            if to_channel_now:  # a refusal the relay answered itself
-                channel.write(to_channel_now)
-    except Exception as exc:
-        log.debug("agent channel %d: %s", channel.id, exc)
-    finally:
-        stream.close()
-        backend.join(task)
-
-
-class DynamicForward:
-    """A running ``ssh -D`` (a SOCKS proxy): close it (or leave the ``with``)."""
-
-    listener: net.Listener
-    port: int
-
-    def __init__(self, connection: SSHConnection) -> None:
-        self.connection = connection
-        self._closed = False
-
-    def _serve(self, stream: net.TcpStream, peer: tuple[str, int]) -> None:
-        handshake = SocksHandshake()
-        try:
-            while handshake.target is None:
-                # A client that never finishes its request is dropped (slow-loris).
-                data = stream.read(SOCKS_TIMEOUT)
-                if not data:
-                    raise SocksError("the SOCKS client went away")
-                try:
-                    handshake.receive_data(data)
-                finally:
-                    if out := handshake.data_to_send():
-                        stream.write(out)
-        except (SocksError, OSError) as exc:
-            log.debug("SOCKS request from %s:%d refused: %s", peer[0], peer[1], exc)
-            stream.close()
-            return
-        target = handshake.target
-        try:
-            channel = self.connection.open_direct_tcpip(target.host, target.port, peer[0], peer[1])
-        except Exception as exc:
-            log.debug("SOCKS forward to %s:%d: %s", target.host, target.port, exc)
-            handshake.fail("unreachable")
-            stream.write(handshake.data_to_send())
-            stream.close()
-            return
-        handshake.succeed()
-        stream.write(handshake.data_to_send())
-        if handshake.rest:
-            channel.write(handshake.rest)
-        pipe(channel, stream)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.listener.close()
-
-    def __enter__(self) -> DynamicForward:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class RemoteForward:
-    """A running ``ssh -R``; ``port`` is where the server listens."""
-
-    def __init__(
-        self,
-        connection: SSHConnection,
-        listen_host: str,
-        port: int,
-        dest_host: str,
-        dest_port: int,
-    ) -> None:
-        self.connection = connection
-        self.listen_host, self.port = listen_host, port
-        self.dest_host, self.dest_port = dest_host, dest_port
-
-    def _connect(self, event: ev.ChannelOpenRequested) -> None:
-        try:
-            stream = net.open_tcp(self.dest_host, self.dest_port)
-        except OSError as exc:
-            reason = str(exc)
-            self.connection.transport.call(
-                lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason)
-            )
-            return
-        mux = self.connection.mux
-        channel = self.connection.transport.call(lambda: mux.accept(event))
-        pipe(channel, stream)
-
-    def close(self) -> None:
-        """Ask the server to stop listening (cancel-tcpip-forward)."""
-        if self.connection._remote_forwards.pop(self.port, None) is None:
-            return
-        if self.connection.closed:
-            return
-        self.connection.mux.global_request(
-            lambda core: core.cancel_tcpip_forward(self.listen_host, self.port),
-            fw.CANCEL_TCPIP_FORWARD,
-        )
-
-    def __enter__(self) -> RemoteForward:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

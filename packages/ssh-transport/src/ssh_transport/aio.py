@@ -93,7 +93,7 @@ class AsyncTransport:
 
     def __init__(
         self,
-        stream: AsyncStream,
+        stream: backend.AsyncByteStream,
         role: Role,
         config: TransportConfig | None = None,
         *,
@@ -155,9 +155,22 @@ class AsyncTransport:
         return await cls._handshake(stream, config, host_key_check, timeout)
 
     @classmethod
+    async def connect_stream(
+        cls,
+        stream: backend.AsyncByteStream,
+        config: TransportConfig | None = None,
+        *,
+        host_key_check: AsyncHostKeyCallback,
+        timeout: float | None = 30.0,
+    ) -> AsyncTransport:
+        """Speak SSH as the client over any byte stream (a jump host's channel, a pipe) and
+        complete the first key exchange; the stream is closed if that fails."""
+        return await cls._handshake(stream, config, host_key_check, timeout)
+
+    @classmethod
     async def _handshake(
         cls,
-        stream: AsyncStream,
+        stream: backend.AsyncByteStream,
         config: TransportConfig | None,
         host_key_check: AsyncHostKeyCallback,
         timeout: float | None,

@@ -14,7 +14,7 @@ import inspect
 import socket
 import subprocess
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ._tcp import rearm_quickack, tune
 
@@ -31,6 +31,7 @@ __all__ = [
     "resolve",
     "monotonic",
     "AsyncStream",
+    "AsyncByteStream",
     "open_tcp_stream",
     "open_process_stream",
 ]
@@ -97,6 +98,16 @@ async def call_handler(handler: Callable[[Any], Any], event: Any, blocking: bool
 
 def monotonic() -> float:
     return asyncio.get_running_loop().time()
+
+
+class AsyncByteStream(Protocol):
+    """What the pump needs of a stream: a socket's, a pipe's, an SSH channel's."""
+
+    async def read(self, timeout: float | None) -> bytes: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class AsyncStream:

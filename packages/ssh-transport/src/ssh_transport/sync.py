@@ -70,7 +70,7 @@ class SyncTransport:
 
     def __init__(
         self,
-        stream: Stream,
+        stream: backend.Stream,
         role: Role,
         config: TransportConfig | None = None,
         *,
@@ -132,9 +132,22 @@ class SyncTransport:
         return cls._handshake(stream, config, host_key_check, timeout)
 
     @classmethod
+    def connect_stream(
+        cls,
+        stream: backend.Stream,
+        config: TransportConfig | None = None,
+        *,
+        host_key_check: HostKeyCallback,
+        timeout: float | None = 30.0,
+    ) -> SyncTransport:
+        """Speak SSH as the client over any byte stream (a jump host's channel, a pipe) and
+        complete the first key exchange; the stream is closed if that fails."""
+        return cls._handshake(stream, config, host_key_check, timeout)
+
+    @classmethod
     def _handshake(
         cls,
-        stream: Stream,
+        stream: backend.Stream,
         config: TransportConfig | None,
         host_key_check: HostKeyCallback,
         timeout: float | None,
