@@ -227,6 +227,9 @@ class AsyncSFTPClient:
                     break
                 with self._state:
                     self._core.receive_data(data)
+                    answer = self._core.has_output
+            if answer:
+                await self._flush()
         return reply.result()
 
     async def _call(self, make: Callable[[SFTPClientCore], PendingReply[T]]) -> T:

@@ -312,6 +312,11 @@ class SFTPClientCore:
         return out
 
     @property
+    def has_output(self) -> bool:
+        """Whether bytes are queued (the core queues requests of its own: limits)."""
+        return bool(self._out)
+
+    @property
     def waiting(self) -> int:
         """Requests sent and not answered yet."""
         return len(self._pending)

@@ -217,6 +217,9 @@ class SFTPClient:
                     break
                 with self._state:
                     self._core.receive_data(data)
+                    answer = self._core.has_output
+            if answer:
+                self._flush()
         return reply.result()
 
     def _call(self, make: Callable[[SFTPClientCore], PendingReply[T]]) -> T:
