@@ -41,7 +41,9 @@ def ready_core(extensions: tuple[tuple[str, bytes], ...] = (), **options: int) -
         ext = m.Extended.decode(request)
         assert ext.request == "limits@openssh.com" and ext.data == b""
         assert not started.done
-        core.receive_data(m.frame(m.ExtendedReply(ext.request_id, OPENSSH_LIMITS.encode()).encode()))
+        core.receive_data(
+            m.frame(m.ExtendedReply(ext.request_id, OPENSSH_LIMITS.encode()).encode())
+        )
     assert started.done
     started.result()
     assert core.state is ClientState.READY
@@ -91,7 +93,9 @@ def test_replies_complete_by_request_id_in_any_order() -> None:
     b = core.stat(b"/b")
     requests = [m.Stat.decode(p) for p in sent_packets(core)]
     assert [r.path for r in requests] == [b"/a", b"/b"]
-    core.receive_data(m.frame(m.AttrsReply(requests[1].request_id, SFTPAttributes(size=2)).encode()))
+    core.receive_data(
+        m.frame(m.AttrsReply(requests[1].request_id, SFTPAttributes(size=2)).encode())
+    )
     assert b.done and not a.done
     core.receive_data(m.frame(m.encode_status(requests[0].request_id, 2, "No such file")))
     assert b.result().size == 2

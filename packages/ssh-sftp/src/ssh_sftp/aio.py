@@ -532,7 +532,8 @@ class AsyncSFTPClient:
     normalize = realpath
 
     async def home_directory(self, username: str = "") -> str:
-        """A user's home directory (home-directory extension; "" for our own)."""
+        """A user's home directory (home-directory extension); "" for the session's start
+        directory (usually our home)."""
         if not username:
             return await self.realpath("~")
         u = username.encode("utf-8")

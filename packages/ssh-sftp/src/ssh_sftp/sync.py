@@ -522,7 +522,8 @@ class SFTPClient:
     normalize = realpath
 
     def home_directory(self, username: str = "") -> str:
-        """A user's home directory (home-directory extension; "" for our own)."""
+        """A user's home directory (home-directory extension); "" for the session's start
+        directory (usually our home)."""
         if not username:
             return self.realpath("~")
         u = username.encode("utf-8")
