@@ -275,5 +275,5 @@ def test_eof_before_version_fails_the_start() -> None:
     [{"max_packet": 100}, {"max_requests": 0}, {"chunk_size": -1}, {"chunk_size": 1 << 20}],
 )
 def test_bad_limits_are_refused(options: dict[str, int]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be"):
         SFTPClientCore(**options)
