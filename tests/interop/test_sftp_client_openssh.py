@@ -94,15 +94,14 @@ def test_asyncio_client_put_and_get_through_sshd(
         async with await aio.connect(
             "127.0.0.1", sshd.port, "root", signers=[user_key],
             host_key_check=aio.insecure_accept_any_host_key,
-        ) as c:  # fmt: skip
-            async with await AsyncSFTPClient.from_connection(c) as sftp:
-                await sftp.put(src, str(tmp_path / "up"))
-                await sftp.get(str(tmp_path / "up"), tmp_path / "down")
-                async with await sftp.open(str(tmp_path / "up")) as f:
-                    await f.seek(MIB)
-                    assert await f.read(10) == src.read_bytes()[MIB : MIB + 10]
-                with pytest.raises(NoSuchFile):
-                    await sftp.stat(str(tmp_path / "missing"))
+        ) as c, await AsyncSFTPClient.from_connection(c) as sftp:  # fmt: skip
+            await sftp.put(src, str(tmp_path / "up"))
+            await sftp.get(str(tmp_path / "up"), tmp_path / "down")
+            async with await sftp.open(str(tmp_path / "up")) as f:
+                await f.seek(MIB)
+                assert await f.read(10) == src.read_bytes()[MIB : MIB + 10]
+            with pytest.raises(NoSuchFile):
+                await sftp.stat(str(tmp_path / "missing"))
 
     asyncio.run(main())
     assert digest(tmp_path / "up") == digest(src) == digest(tmp_path / "down")
