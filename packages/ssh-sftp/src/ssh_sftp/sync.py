@@ -282,14 +282,15 @@ class SFTPClient:
         self,
         handle: bytes,
         offset: int,
-        source: Callable[[int], bytes],
+        source: Callable[[int], bytes | memoryview],
         *,
-        blocking: bool = False,
+        refill: Callable[[], bool] | None = None,
         progress: Callable[[int], object] | None = None,
     ) -> int:
-        """WRITE what ``source(n)`` returns (until it returns b"") from ``offset``, with up
-        to ``limits.max_requests`` in flight; ``blocking`` sources (local files) run off
-        the event loop. Returns the offset after the last byte."""
+        """WRITE what ``source(n)`` returns from ``offset``, with up to
+        ``limits.max_requests`` in flight, until it returns nothing and ``refill()`` (a
+        blocking local read, run off the event loop) gives it no more. Returns the offset
+        after the last byte."""
         size = self._core.limits.write_size
         depth = self._core.limits.max_requests
         queue: deque[tuple[int, PendingReply[None]]] = deque()
@@ -297,8 +298,10 @@ class SFTPClient:
         exhausted = False
         while True:
             while not exhausted and len(queue) < depth:
-                data = to_thread(source, size) if blocking else source(size)
+                data = source(size)
                 if not data:
+                    if refill is not None and to_thread(refill):
+                        continue
                     exhausted = True
                     break
                 with self._state:
