@@ -13,6 +13,7 @@ import pytest
 from ssh_sftp import SFTPAttributes, SFTPConnectionClosed, SFTPProtocolError
 from ssh_sftp import messages as m
 from ssh_sftp.aio import AsyncSFTPClient
+from ssh_sftp.framing import PacketBuffer
 from ssh_sftp.numbers import PacketType
 from ssh_sftp.sync import SFTPClient
 
@@ -140,3 +141,57 @@ def test_a_reply_in_single_bytes_arrives(front: str) -> None:
     # INIT went out first, then the STAT.
     assert bytes(script.written[:9]) == m.frame(m.Init().encode())
     assert m.Stat.decode(bytes(script.written[13:])).path == b"/x"
+
+
+class ShortReadServer:
+    """A tiny in-memory SFTP server stream that answers READ with at most ``cap`` bytes,
+    as some servers do whatever they advertise."""
+
+    def __init__(self, content: bytes, cap: int) -> None:
+        self.content = content
+        self.cap = cap
+        self.inbox = PacketBuffer()
+        self.outbox = bytearray(VERSION)
+        self.reads: list[int] = []
+
+    def read(self) -> bytes:
+        out, self.outbox = bytes(self.outbox), bytearray()
+        return out
+
+    def write(self, data: bytes) -> None:
+        self.inbox.feed(data)
+        while (packet := self.inbox.next_packet()) is not None:
+            if packet[0] != PacketType.INIT:
+                self.outbox += m.frame(self.answer(packet))
+
+    def answer(self, packet: bytes) -> bytes:
+        rid = m.request_id_of(packet) or 0
+        kind = packet[0]
+        if kind == PacketType.OPEN:
+            return m.Handle(rid, b"h").encode()
+        if kind in (PacketType.STAT, PacketType.FSTAT):
+            return m.AttrsReply(rid, SFTPAttributes(size=len(self.content))).encode()
+        if kind == PacketType.READ:
+            _, _, offset, length = m.decode_read(packet)
+            self.reads.append(length)
+            data = self.content[offset : offset + min(length, self.cap)]
+            return m.encode_data(rid, data) if data else m.encode_status(rid, 1, "EOF")
+        return m.encode_status(rid, 0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_short_reads_are_refilled_in_order_and_shrink_later_requests(tmp_path: Any) -> None:
+    content = bytes(range(256)) * 800  # 204800 bytes
+    server = ShortReadServer(content, cap=10_000)
+    with SFTPClient.from_stream(server, chunk_size=65536, max_requests=4) as sftp:
+        sftp.get("remote", tmp_path / "copy")
+        first = len(server.reads)
+        with sftp.open("remote") as f:
+            assert f.read(150_000) == content[:150_000]
+        assert sftp.limits.read_size == 10_000
+    assert (tmp_path / "copy").read_bytes() == content
+    # Short answers get refilled; once the cap is clear, requests ask for what it gives.
+    assert server.reads[:4] == [65536] * 4
+    assert max(server.reads[first:]) <= 10_000

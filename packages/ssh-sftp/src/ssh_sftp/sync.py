@@ -243,6 +243,7 @@ class SFTPClient:
         next_offset = offset
         eof = False
         hint = size_hint
+        suspect = 0  # the length of a short read whose refill has not come back yet
         while True:
             issued = False
             with self._state:
@@ -268,8 +269,16 @@ class SFTPClient:
                 eof = True
                 continue
             yield at, data
+            if suspect and len(data) >= suspect:
+                # Short, then more: the server caps reads below what it advertised. Ask
+                # for no more than it gives from now on, in this session.
+                chunk = max(512, min(chunk, suspect))
+                self._core.limits.read_size = chunk
+            suspect = 0
             if len(data) < size:
-                # A short read: ask for the rest before anything later.
+                # A short read (or the end of the file): ask for the rest before anything
+                # later.
+                suspect = len(data)
                 rest, missing = at + len(data), size - len(data)
                 with self._state:
                     refill = self._core.read(handle, rest, missing)
