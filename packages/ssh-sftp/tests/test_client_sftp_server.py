@@ -449,6 +449,7 @@ def test_file_write_append_truncate_stat(sftp: Any, root: Path) -> None:
         f.truncate(6)
         f.fsync()
         f.chmod(0o600)
+        assert f.statvfs().namemax == os.statvfs(root).f_namemax
     assert (root / "f").read_bytes() == b"heLLo "
     assert stat.S_IMODE(os.stat(root / "f").st_mode) == 0o600
 
