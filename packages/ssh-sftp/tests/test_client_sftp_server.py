@@ -579,3 +579,8 @@ def test_the_server_exiting_gives_connection_closed(front: str, root: Path) -> N
             client.stat(".")
     finally:
         close()
+
+
+def test_bad_options_raise_before_any_request(front: str, root: Path) -> None:
+    with pytest.raises(ValueError, match="max_requests"):
+        open_client(front, [SFTP_SERVER, "-d", str(root)], max_requests=0)
