@@ -88,6 +88,18 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/_aio_x11.py",
         "packages/ssh-connection/src/ssh_connection/_sync_x11.py",
     ),
+    (
+        "packages/ssh-sftp/src/ssh_sftp/aio.py",
+        "packages/ssh-sftp/src/ssh_sftp/sync.py",
+    ),
+    (
+        "packages/ssh-sftp/src/ssh_sftp/aio_file.py",
+        "packages/ssh-sftp/src/ssh_sftp/sync_file.py",
+    ),
+    (
+        "packages/ssh-sftp/src/ssh_sftp/aio_transfer.py",
+        "packages/ssh-sftp/src/ssh_sftp/sync_transfer.py",
+    ),
 ]
 
 #: Identifier swaps, applied to whole NAME tokens only.
@@ -133,6 +145,17 @@ NAMES = {
     "AsyncServerSession": "ServerSession",
     "AsyncSessionHandler": "SessionHandler",
     "AsyncProcessHandler": "ProcessHandler",
+    "AsyncSFTPClient": "SFTPClient",
+    "AsyncSFTPFile": "SFTPFile",
+    "AsyncChannelStream": "ChannelStream",
+    "AsyncByteStream": "ByteStream",
+    "AsyncPipeStream": "PipeStream",
+    "AsyncProcessStream": "ProcessStream",
+    "aio_file": "sync_file",
+    "aio_transfer": "sync_transfer",
+    "AsyncIterator": "Iterator",
+    "__aiter__": "__iter__",
+    "__anext__": "__next__",
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "StopAsyncIteration": "StopIteration",
