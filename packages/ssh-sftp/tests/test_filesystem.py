@@ -108,7 +108,7 @@ def test_symlink_created_by_the_client_then_followed(fs: LocalFileSystem, tree: 
 
 def test_symlink_then_renamed_stays_inside(fs: LocalFileSystem, tree: Path) -> None:
     fs.symlink(b"../outside", b"/dir/l")
-    fs.rename(b"/dir/l", b"/moved", overwrite=False)
+    fs.rename(b"/dir/l", b"/moved", False)
     with pytest.raises(FileNotFoundError):
         read_all(fs, b"/moved/secret")
 
@@ -182,8 +182,8 @@ def test_rename_without_overwrite_refuses_an_existing_target(fs: LocalFileSystem
     handle = fs.open(b"/other", OPEN_WRITE | OPEN_CREATE, None)
     fs.close(handle)
     with pytest.raises(FileExistsError):
-        fs.rename(b"/other", b"/dir/file", overwrite=False)
-    fs.rename(b"/other", b"/dir/file", overwrite=True)
+        fs.rename(b"/other", b"/dir/file", False)
+    fs.rename(b"/other", b"/dir/file", True)
     assert read_all(fs, b"/dir/file") == b""
 
 

@@ -99,10 +99,13 @@ class Changes:
 
 @dataclass(frozen=True, slots=True)
 class DirEntry:
-    """One READDIR name with its (not followed) attributes."""
+    """One READDIR name with its (not followed) attributes and, for ``ls -l`` long names,
+    the owner's and group's names (None or b"": shown as numbers)."""
 
     name: bytes
     attrs: StatResult
+    owner: bytes | None = None
+    group: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,7 @@ class FileSystem(Protocol):
     def mkdir(self, path: bytes, mode: int | None) -> None: ...
     def rmdir(self, path: bytes) -> None: ...
     def realpath(self, path: bytes) -> bytes: ...
-    def rename(self, old: bytes, new: bytes, *, overwrite: bool) -> None: ...
+    def rename(self, old: bytes, new: bytes, overwrite: bool) -> None: ...
     def readlink(self, path: bytes) -> bytes: ...
     def symlink(self, target: bytes, link: bytes) -> None: ...
     def hardlink(self, old: bytes, new: bytes) -> None: ...
@@ -154,8 +157,9 @@ class FileSystem(Protocol):
     ) -> None: ...
     def expand_path(self, path: bytes) -> bytes: ...
     def home_directory(self, username: bytes) -> bytes: ...
-    def user_names(self, uids: Sequence[int]) -> list[bytes]: ...
-    def group_names(self, gids: Sequence[int]) -> list[bytes]: ...
+    def users_groups_by_id(
+        self, uids: Sequence[int], gids: Sequence[int]
+    ) -> tuple[list[bytes], list[bytes]]: ...
 
 
 class _File:
@@ -230,7 +234,7 @@ class _Walk:
 class LocalFileSystem:
     """The local filesystem, confined to ``root`` (served as ``/``) or, with
     ``root=None``, all of it with the process's rights, relative paths from ``start``
-    (the home directory by default). ``umask`` applies to files and directories created
+    (the current directory by default, as sftp-server). ``umask`` applies to files and directories created
     without an explicit mode, as sftp-server's ``-u``."""
 
     def __init__(
@@ -243,13 +247,16 @@ class LocalFileSystem:
     ) -> None:
         self.read_only = read_only
         self.umask = umask
+        self._users: dict[int, bytes] = {}
+        self._groups: dict[int, bytes] = {}
         self._root_fd: int | None = None
         if root is not None:
             self._root_fd = os.open(os.fspath(root), _DIR_FLAGS & ~_NOFOLLOW)
             self.start = b"/" if start is None else os.fsencode(start)
         else:
-            home = os.path.expanduser("~")
-            self.start = os.fsencode(home if start is None else start)
+            # As sftp-server: relative paths from where the process stands (sshd puts
+            # it in the home directory) unless told otherwise.
+            self.start = os.fsencode(os.getcwd() if start is None else start)
         if umask is not None:
             os.umask(umask)
 
@@ -440,21 +447,24 @@ class LocalFileSystem:
             # scandir leaves out "." and ".."; OpenSSH's server lists them. (Stat of ".."
             # only reads attributes, it leads nowhere.)
             handle.dots_sent = True
-            batch.append(DirEntry(b".", os.fstat(handle.fd)))
+            batch.append(self._entry(b".", os.fstat(handle.fd)))
             try:
                 parent = os.stat(b"..", dir_fd=handle.fd, follow_symlinks=False)
             except OSError:
                 parent = os.fstat(handle.fd)
-            batch.append(DirEntry(b"..", parent))
+            batch.append(self._entry(b"..", parent))
         for entry in handle.entries:
             try:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # gone since the directory was read
-            batch.append(DirEntry(os.fsencode(entry.name), info))
+            batch.append(self._entry(os.fsencode(entry.name), info))
             if len(batch) >= 100:
                 break
         return batch
+
+    def _entry(self, name: bytes, info: os.stat_result) -> DirEntry:
+        return DirEntry(name, info, self._user(info.st_uid), self._group(info.st_gid))
 
     # -- names --------------------------------------------------------------------------
 
@@ -527,7 +537,7 @@ class LocalFileSystem:
         finally:
             walk.release(keep_last=False)
 
-    def rename(self, old: bytes, new: bytes, *, overwrite: bool) -> None:
+    def rename(self, old: bytes, new: bytes, overwrite: bool) -> None:
         self._writable()
         with (
             self._at(old, follow=False) as (old_fd, old_name),
@@ -603,27 +613,35 @@ class LocalFileSystem:
         except KeyError:
             raise FileNotFoundError(errno.ENOENT, "no such user") from None
 
-    def user_names(self, uids: Sequence[int]) -> list[bytes]:
-        import pwd
+    def users_groups_by_id(
+        self, uids: Sequence[int], gids: Sequence[int]
+    ) -> tuple[list[bytes], list[bytes]]:
+        return [self._user(uid) for uid in uids], [self._group(gid) for gid in gids]
 
-        names = []
-        for uid in uids:
+    def _user(self, uid: int) -> bytes:
+        """The user's name, b"" when unknown (cached: READDIR asks for every entry)."""
+        name = self._users.get(uid)
+        if name is None:
+            import pwd
+
             try:
-                names.append(os.fsencode(pwd.getpwuid(uid).pw_name))
+                name = os.fsencode(pwd.getpwuid(uid).pw_name)
             except KeyError:
-                names.append(b"")
-        return names
+                name = b""
+            self._users[uid] = name
+        return name
 
-    def group_names(self, gids: Sequence[int]) -> list[bytes]:
-        import grp
+    def _group(self, gid: int) -> bytes:
+        name = self._groups.get(gid)
+        if name is None:
+            import grp
 
-        names = []
-        for gid in gids:
             try:
-                names.append(os.fsencode(grp.getgrgid(gid).gr_name))
+                name = os.fsencode(grp.getgrgid(gid).gr_name)
             except KeyError:
-                names.append(b"")
-        return names
+                name = b""
+            self._groups[gid] = name
+        return name
 
 
 def _id(value: int | None) -> int:
