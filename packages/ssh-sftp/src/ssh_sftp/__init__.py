@@ -1,3 +1,84 @@
-"""ssh-sftp: not built yet (see README)."""
+"""ssh-sftp: SFTP version 3 with OpenSSH's extensions.
 
-__all__: list[str] = []
+The protocol modules (:mod:`.messages`, :mod:`.attrs`, :mod:`.errors`, :mod:`.framing`,
+:mod:`.numbers`) are I/O-free and shared by the client and the server. Importing this
+package never imports a driver (asyncio, threads, sockets).
+"""
+
+from __future__ import annotations
+
+from .attrs import SFTPAttributes, longname
+from .errors import (
+    BadMessage,
+    ConnectionLost,
+    DirectoryNotEmpty,
+    EndOfFile,
+    FileAlreadyExists,
+    FileIsADirectory,
+    InvalidHandle,
+    NoConnection,
+    NoSuchFile,
+    NoSuchPath,
+    NotADirectory,
+    OperationUnsupported,
+    PermissionDenied,
+    SFTPConnectionClosed,
+    SFTPError,
+    SFTPFailure,
+    SFTPProtocolError,
+    SFTPStatusError,
+    SFTPUsageError,
+    status_error,
+    status_for_oserror,
+)
+from .framing import PacketBuffer
+from .messages import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_REQUESTS,
+    MAX_DATA_LENGTH,
+    MAX_PACKET_LENGTH,
+    OPENSSH_EXTENSIONS,
+)
+from .numbers import SFTP_VERSION, AttrFlag, OpenFlag, PacketType, StatusCode, StatVFSFlag
+
+__all__ = [
+    # attributes
+    "SFTPAttributes",
+    "longname",
+    # numbers
+    "SFTP_VERSION",
+    "PacketType",
+    "StatusCode",
+    "OpenFlag",
+    "AttrFlag",
+    "StatVFSFlag",
+    # limits and framing
+    "MAX_PACKET_LENGTH",
+    "MAX_DATA_LENGTH",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_MAX_REQUESTS",
+    "OPENSSH_EXTENSIONS",
+    "PacketBuffer",
+    # errors
+    "SFTPError",
+    "SFTPProtocolError",
+    "SFTPConnectionClosed",
+    "SFTPUsageError",
+    "SFTPStatusError",
+    "EndOfFile",
+    "NoSuchFile",
+    "PermissionDenied",
+    "SFTPFailure",
+    "BadMessage",
+    "NoConnection",
+    "ConnectionLost",
+    "OperationUnsupported",
+    "InvalidHandle",
+    "NoSuchPath",
+    "FileAlreadyExists",
+    "DirectoryNotEmpty",
+    "NotADirectory",
+    "FileIsADirectory",
+    "status_error",
+    "status_for_oserror",
+]
