@@ -16,6 +16,7 @@ decoding and ``wants_data`` turns False, so a driver stops reading and the chann
 from __future__ import annotations
 
 import errno
+import os
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -35,7 +36,7 @@ from .filesystem import (
     StatResult,
     VFSStat,
 )
-from ._longname import longname
+from .attrs import SFTPAttributes, longname
 
 __all__ = [
     "SFTPServerCore",
@@ -427,7 +428,7 @@ class SFTPServerCore:
         now = self._clock()
         out = bytearray(bytes([_NAME]) + _U32.pack(request_id) + _U32.pack(len(entries)))
         for entry in entries:
-            out += _string(entry.name) + _string(longname(entry, now)) + _attrs(entry.attrs)
+            out += _string(entry.name) + _string(_longname(entry, now)) + _attrs(entry.attrs)
         return bytes(out)
 
     # -- handles ------------------------------------------------------------------------
@@ -639,6 +640,18 @@ class SFTPServerCore:
         reader.expect_end()
         self._call(request_id, "users-groups-by-id", "users_groups_by_id", (uids, gids),
                    _names_reply)  # fmt: skip
+
+
+def _longname(entry: DirEntry, now: float) -> bytes:
+    info = entry.attrs
+    attrs = SFTPAttributes(size=info.st_size, uid=info.st_uid, gid=info.st_gid,
+                           permissions=info.st_mode, mtime=int(info.st_mtime))  # fmt: skip
+    line = longname(
+        os.fsdecode(entry.name), attrs, now=now, nlink=info.st_nlink,
+        user=os.fsdecode(entry.owner) if entry.owner else None,
+        group=os.fsdecode(entry.group) if entry.group else None,
+    )  # fmt: skip
+    return os.fsencode(line)
 
 
 def _ignore(value: object) -> None:
