@@ -56,6 +56,10 @@ FILES = [
         "packages/ssh-connection/src/ssh_connection/aio_process.py",
         "packages/ssh-connection/src/ssh_connection/sync_process.py",
     ),
+    (
+        "packages/ssh-sftp/src/ssh_sftp/aio_subsystem.py",
+        "packages/ssh-sftp/src/ssh_sftp/sync_subsystem.py",
+    ),
 ]
 
 #: Identifier swaps, applied to whole NAME tokens only.
@@ -72,6 +76,7 @@ NAMES = {
     "_aio_channels": "_sync_channels",
     "aio_server": "sync_server",
     "aio_process": "sync_process",
+    "aio_subsystem": "sync_subsystem",
     "AsyncSSHConnection": "SSHConnection",
     "AsyncDynamicForward": "DynamicForward",
     "AsyncSSHChannel": "SSHChannel",
