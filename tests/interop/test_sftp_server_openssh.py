@@ -18,6 +18,7 @@ SFTP = shutil.which("sftp") or "/usr/bin/sftp"
 OPENSSH_SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 OURS = f"{sys.executable} -m ssh_sftp"
 
+
 def sftp(cwd: Path, commands: str, *flags: str) -> subprocess.CompletedProcess[str]:
     """Run ``sftp -b -`` with our server started in ``cwd``."""
     server = " ".join([OURS, *flags])

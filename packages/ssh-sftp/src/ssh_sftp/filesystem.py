@@ -234,8 +234,8 @@ class _Walk:
 class LocalFileSystem:
     """The local filesystem, confined to ``root`` (served as ``/``) or, with
     ``root=None``, all of it with the process's rights, relative paths from ``start``
-    (the current directory by default, as sftp-server). ``umask`` applies to files and directories created
-    without an explicit mode, as sftp-server's ``-u``."""
+    (the current directory by default, as sftp-server). ``umask`` sets the process's
+    umask (it applies to what is created), as sftp-server's ``-u``."""
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ from typing import Any
 
 from ssh_wire import DecodeError, LocalProtocolError, Reader, RemoteProtocolError
 
+from .attrs import SFTPAttributes, longname
 from .filesystem import (
     OPEN_APPEND,
     OPEN_CREATE,
@@ -36,7 +37,6 @@ from .filesystem import (
     StatResult,
     VFSStat,
 )
-from .attrs import SFTPAttributes, longname
 
 __all__ = [
     "SFTPServerCore",
@@ -607,8 +607,12 @@ class SFTPServerCore:
 
     def _r_limits(self, request_id: int, reader: Reader) -> None:
         reader.expect_end()
-        body = bytes([_EXTENDED_REPLY]) + _U32.pack(request_id) + struct.pack(
-            ">QQQQ", self.max_request_length, MAX_READ_LENGTH, MAX_READ_LENGTH, self.max_handles
+        body = (
+            bytes([_EXTENDED_REPLY])
+            + _U32.pack(request_id)
+            + struct.pack(
+                ">QQQQ", self.max_request_length, MAX_READ_LENGTH, MAX_READ_LENGTH, self.max_handles
+            )
         )
         self._packet(body)
 
@@ -628,7 +632,7 @@ class SFTPServerCore:
             self._bad_handle(request_id)
             return
         if source is target and (
-            length == 0 or offset < target_offset + length and target_offset < offset + length
+            length == 0 or (offset < target_offset + length and target_offset < offset + length)
         ):
             self._status(request_id, _FAILURE, "overlapping copy")
             return

@@ -46,15 +46,15 @@ def _expand(template: str) -> str:
             out.append(char)
             i += 1
             continue
-        token = template[i + 1 : i + 2]
-        if token == "%":
+        key = template[i + 1 : i + 2]
+        if key == "%":
             out.append("%")
-        elif token == "d":
+        elif key == "d":
             out.append(entry.pw_dir)
-        elif token == "u":
+        elif key == "u":
             out.append(entry.pw_name)
         else:
-            raise ValueError(f"unknown token %{token} in {template!r}")
+            raise ValueError(f"unknown token %{key} in {template!r}")
         i += 2
     return os.path.expanduser("".join(out))
 
@@ -90,11 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_stderr = True
         elif flag == "-l":
             if value.upper() not in _LEVELS:
-                return _fail(f"Invalid log level \"{value}\"")
+                return _fail(f'Invalid log level "{value}"')
             level = value.upper()
         elif flag == "-f":
             if value.upper() not in _FACILITIES:
-                return _fail(f"Invalid log facility \"{value}\"")
+                return _fail(f'Invalid log facility "{value}"')
         elif flag == "-R":
             read_only = True
         elif flag == "-p":
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ValueError:
                 umask = -1
             if not 0 <= umask <= 0o777:
-                return _fail(f"Invalid umask \"{value}\"", 255)
+                return _fail(f'Invalid umask "{value}"', 255)
     if log_stderr:
         import logging
 
