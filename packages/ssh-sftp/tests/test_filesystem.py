@@ -195,3 +195,19 @@ def test_no_root_serves_the_filesystem_from_start(tree: Path) -> None:
     assert read_all(fs, b"outside/secret") == SECRET
     assert fs.realpath(b".") == os.fsencode(os.path.realpath(tree))
     assert fs.expand_path(b"~") == os.fsencode(os.path.realpath(os.path.expanduser("~")))
+
+
+def test_a_walk_deeper_than_any_path_is_refused(fs: LocalFileSystem, tree: Path) -> None:
+    deep = tree / "root"
+    # Build the tree with descriptors: a path string this deep is longer than PATH_MAX.
+    fd = os.open(deep, os.O_RDONLY)
+    try:
+        for _ in range(2100):
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError, match="too deep"):
+        fs.stat(b"d/" * 2100)

@@ -289,3 +289,15 @@ def test_random_bytes_end_the_session_cleanly(data: bytes) -> None:
         if isinstance(event, FileSystemCall):
             event.answer(OSError(5, "no filesystem here"))
     assert core.ended
+
+
+def test_offsets_the_os_cannot_take_are_bad_messages(client: Client) -> None:
+    handle = client.open(b"file", OPEN_READ | OPEN_WRITE)
+    reply = client.call(m.Write, handle=handle, offset=2**64 - 1, data=b"x")
+    assert status(reply) == StatusCode.BAD_MESSAGE
+    assert status(client.call(m.Stat, path=b"fi\0le")) == StatusCode.BAD_MESSAGE
+
+
+def test_no_root_mode_refuses_nul_too(tmp_path: Path) -> None:
+    client = Client(SFTPServerCore(), LocalFileSystem(None, start=str(tmp_path)))
+    assert status(client.call(m.Stat, path=b"a\0b")) == StatusCode.BAD_MESSAGE

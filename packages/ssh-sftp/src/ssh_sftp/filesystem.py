@@ -58,6 +58,7 @@ OPEN_TRUNCATE = 0x10
 OPEN_EXCLUSIVE = 0x20
 
 _MAX_SYMLINKS = 40  # as Linux's MAXSYMLINKS
+_MAX_DEPTH = 2048  # directory descriptors one walk may hold (PATH_MAX allows no deeper)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -268,6 +269,8 @@ class LocalFileSystem:
     # -- resolution ---------------------------------------------------------------------
 
     def _absolute(self, path: bytes) -> bytes:
+        if b"\0" in path:
+            raise OSError(errno.EINVAL, "NUL in path")
         if path.startswith(b"/"):
             return path
         return self.start.rstrip(b"/") + b"/" + path if path else self.start
@@ -303,6 +306,8 @@ class LocalFileSystem:
                     continue
                 if last:
                     return walk, name
+                if len(walk.fds) > _MAX_DEPTH:
+                    raise OSError(errno.ENAMETOOLONG, "path too deep")
                 fd = os.open(name, _DIR_FLAGS, dir_fd=walk.fd)
                 walk.down(fd, name)
             return walk, None
@@ -585,7 +590,7 @@ class LocalFileSystem:
                     follow_symlinks=False)  # fmt: skip
 
     def statvfs(self, path: bytes) -> VFSStat:
-        fd_flags = os.O_RDONLY | _CLOEXEC | _NONBLOCK
+        fd_flags = (_PATH or os.O_RDONLY | _NONBLOCK) | _CLOEXEC
         with self._at(path) as (dir_fd, name):
             if dir_fd is None:
                 return _vfs(os.statvfs(name))

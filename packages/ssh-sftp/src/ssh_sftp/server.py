@@ -163,6 +163,10 @@ class FileSystemCall:
             return getattr(fs, self.method)(*self.args)
         except OSError as exc:
             return exc
+        except (ValueError, OverflowError) as exc:
+            # What the os module says of input it cannot take (an offset past 2**63, a
+            # NUL): the client's mistake, not a reason to end the session.
+            return OSError(errno.EINVAL, str(exc))
 
 
 @dataclass(frozen=True, slots=True)
