@@ -1,0 +1,133 @@
+"""The blocking side of the SFTP front ends' backend seam: the names of
+:mod:`ssh_sftp._aio_backend` over threads, blocking pipes and sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, Protocol, TypeVar
+
+__all__ = [
+    "Lock",
+    "StateLock",
+    "to_thread",
+    "wall_clock",
+    "ByteStream",
+    "PipeStream",
+    "ProcessStream",
+    "SocketStream",
+]
+
+T = TypeVar("T")
+
+#: Most bytes one read of a stream asks for.
+READ_SIZE = 512 * 1024
+
+Lock = threading.Lock
+#: Guards the core: a reader thread and callers touch it.
+StateLock = threading.Lock
+
+
+def to_thread(fn: Callable[..., T], *args: object) -> T:
+    """Blocking calls simply run here (the asyncio twin moves them off the loop)."""
+    return fn(*args)
+
+
+def wall_clock() -> float:
+    return time.time()
+
+
+class ByteStream(Protocol):
+    """What an SFTP session runs over: ``read`` returns some bytes, ``b""`` at EOF."""
+
+    def read(self) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class PipeStream:
+    """Two binary file objects (or file descriptors): read from one, write to the other."""
+
+    def __init__(self, reader: IO[bytes] | int, writer: IO[bytes] | int) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._rfd = reader if isinstance(reader, int) else reader.fileno()
+        self._wfd = writer if isinstance(writer, int) else writer.fileno()
+
+    def read(self) -> bytes:
+        return os.read(self._rfd, READ_SIZE)
+
+    def write(self, data: bytes) -> None:
+        _write_all(self._wfd, data)
+
+    def close(self) -> None:
+        for end in (self._writer, self._reader):
+            if isinstance(end, int):
+                os.close(end)
+            else:
+                end.close()
+
+
+class SocketStream:
+    """A connected stream socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def read(self) -> bytes:
+        return self.sock.recv(READ_SIZE)
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class ProcessStream:
+    """A command's stdin and stdout as a byte stream (``sftp-server`` on pipes, or
+    ``ssh host -s sftp``). :meth:`close` ends its stdin and waits for it to exit."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        if process.stdin is None or process.stdout is None:
+            raise ValueError("the process needs piped stdin and stdout")
+        self._stdin = process.stdin
+        self._stdout = process.stdout
+
+    @classmethod
+    def spawn(
+        cls, argv: Sequence[str | os.PathLike[str]], *, stderr: int | None = None
+    ) -> ProcessStream:
+        process = subprocess.Popen(  # noqa: S603 - the caller's command, no shell
+            list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, bufsize=0
+        )
+        return cls(process)
+
+    def read(self) -> bytes:
+        return os.read(self._stdout.fileno(), READ_SIZE)
+
+    def write(self, data: bytes) -> None:
+        _write_all(self._stdin.fileno(), data)
+
+    def close(self) -> None:
+        if not self._stdin.closed:
+            self._stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._stdout.close()
