@@ -189,6 +189,7 @@ def test_write_fast_path_matches_schema(rid: int, handle: bytes, offset: int, da
     assert m.encode_write(rid, handle, offset, data) == slow
     assert m.encode_write(rid, handle, offset, memoryview(data)) == slow
     assert m.decode_write(slow) == (rid, handle, offset, data)
+    assert m.encode_write_header(rid, handle, offset, len(data)) + data == m.frame(slow)
 
 
 @SETTINGS

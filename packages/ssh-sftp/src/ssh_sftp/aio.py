@@ -227,6 +227,9 @@ class AsyncSFTPClient:
                     break
                 with self._state:
                     self._core.receive_data(data)
+                    answer = self._core.has_output
+            if answer:
+                await self._flush()
         return reply.result()
 
     async def _call(self, make: Callable[[SFTPClientCore], PendingReply[T]]) -> T:
@@ -529,7 +532,8 @@ class AsyncSFTPClient:
     normalize = realpath
 
     async def home_directory(self, username: str = "") -> str:
-        """A user's home directory (home-directory extension; "" for our own)."""
+        """A user's home directory (home-directory extension); "" for the session's start
+        directory (usually our home)."""
         if not username:
             return await self.realpath("~")
         u = username.encode("utf-8")

@@ -76,13 +76,13 @@ class PendingReply(Generic[T]):
 
     def _resolve(self, payload: bytes) -> None:
         """Parse the reply; a status error stays with this reply, a protocol error raises."""
-        self.done = True
         try:
             self._value = self._parse(payload)
         except SFTPStatusError as exc:
             if self.path is not None and exc.filename is None:
                 exc.filename = self.path
             self._error = exc
+        self.done = True
 
     def _fail(self, error: SFTPError) -> None:
         self.done = True
@@ -312,6 +312,11 @@ class SFTPClientCore:
         return out
 
     @property
+    def has_output(self) -> bool:
+        """Whether bytes are queued (the core queues requests of its own: limits)."""
+        return bool(self._out)
+
+    @property
     def waiting(self) -> int:
         """Requests sent and not answered yet."""
         return len(self._pending)
@@ -367,7 +372,11 @@ class SFTPClientCore:
             raise SFTPProtocolError(
                 f"reply (type {payload[0]}) to request id {request_id}, which is not pending"
             )
-        reply._resolve(payload)
+        try:
+            reply._resolve(payload)
+        except (SFTPProtocolError, DecodeError):
+            self._pending[request_id] = reply  # so that fail() reaches it too
+            raise
 
     # -- version negotiation ----------------------------------------------------------------
 

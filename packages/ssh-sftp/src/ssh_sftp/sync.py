@@ -217,6 +217,9 @@ class SFTPClient:
                     break
                 with self._state:
                     self._core.receive_data(data)
+                    answer = self._core.has_output
+            if answer:
+                self._flush()
         return reply.result()
 
     def _call(self, make: Callable[[SFTPClientCore], PendingReply[T]]) -> T:
@@ -519,7 +522,8 @@ class SFTPClient:
     normalize = realpath
 
     def home_directory(self, username: str = "") -> str:
-        """A user's home directory (home-directory extension; "" for our own)."""
+        """A user's home directory (home-directory extension); "" for the session's start
+        directory (usually our home)."""
         if not username:
             return self.realpath("~")
         u = username.encode("utf-8")
