@@ -138,6 +138,11 @@ _ADVERTISED = (
 
 _U32 = struct.Struct(">I")
 _READ = struct.Struct(">QI")  # READ after the handle: offset, length
+_DATA_HEAD = struct.Struct(">BII")
+
+#: Builds a reply from (request id, the filesystem's answer): the packet body, or the
+#: body in two pieces (a DATA header and the data, not copied together).
+_Build = Callable[[int, object], "bytes | tuple[bytes, bytes]"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -195,7 +200,7 @@ class _Reply:
 
     __slots__ = ("build", "id")
 
-    def __init__(self, request_id: int, build: Callable[[int, object], bytes]) -> None:
+    def __init__(self, request_id: int, build: _Build) -> None:
         self.id = request_id
         self.build = build
 
@@ -231,7 +236,9 @@ class SFTPServerCore:
         self.denied = frozenset(denied)
         self._clock = clock or (lambda: 0.0)
         self._inbox = bytearray()
-        self._outbox = bytearray()
+        # Replies as pieces, joined once in data_to_send: a DATA reply's payload is
+        # copied once on its way out, not once per layer.
+        self._outbox: list[bytes] = []
         self._events: deque[ServerEvent] = deque()
         self._handles: dict[bytes, tuple[str, Any]] = {}
         self._next_handle = 0
@@ -265,7 +272,7 @@ class SFTPServerCore:
         self._pump()
 
     def data_to_send(self) -> bytes:
-        out = bytes(self._outbox)
+        out = b"".join(self._outbox)
         self._outbox.clear()
         return out
 
@@ -361,8 +368,8 @@ class SFTPServerCore:
 
     # -- replies ------------------------------------------------------------------------
 
-    def _packet(self, body: bytes) -> None:
-        self._outbox += _U32.pack(len(body)) + body
+    def _packet(self, body: bytes, tail: bytes = b"") -> None:
+        self._outbox += (_U32.pack(len(body) + len(tail)), body, tail)
 
     def _send_version(self) -> None:
         body = bytearray(bytes([_VERSION]) + _U32.pack(3))
@@ -381,7 +388,7 @@ class SFTPServerCore:
         name: str,
         method: str,
         args: tuple[Any, ...],
-        build: Callable[[int, object], bytes] | None = None,
+        build: _Build | None = None,
     ) -> None:
         reply = _Reply(request_id, build or _ok_status)
         answered = False
@@ -413,10 +420,12 @@ class SFTPServerCore:
             body = reply.build(reply.id, value)
         except (TypeError, ValueError, struct.error) as exc:
             raise LocalProtocolError(f"bad answer to {name}: {value!r}") from exc
-        if body:
+        if isinstance(body, tuple):
+            self._packet(*body)
+        elif body:
             self._packet(body)
 
-    def _handle_reply(self, kind: str) -> Callable[[int, object], bytes]:
+    def _handle_reply(self, kind: str) -> _Build:
         def build(request_id: int, backend: object) -> bytes:
             self._next_handle += 1
             handle = _U32.pack(self._next_handle & 0xFFFFFFFF)
@@ -504,7 +513,7 @@ class SFTPServerCore:
         self._call(request_id, "write", "write", (backend, offset, data))
 
     def _path_call(self, request_id: int, reader: Reader, name: str, method: str,
-                   build: Callable[[int, object], bytes] | None = None) -> None:  # fmt: skip
+                   build: _Build | None = None) -> None:  # fmt: skip
         path = _path(reader)
         reader.expect_end()
         self._call(request_id, name, method, (path,), build)
@@ -520,7 +529,7 @@ class SFTPServerCore:
         self._call(request_id, "stat", "stat", (path,), _attrs_reply)
 
     def _handle_call(self, request_id: int, reader: Reader, name: str,
-                     build: Callable[[int, object], bytes] | None = None) -> None:  # fmt: skip
+                     build: _Build | None = None) -> None:  # fmt: skip
         backend = self._handle(reader, "file")
         reader.expect_end()
         if backend is None:
@@ -724,11 +733,11 @@ def _ok_status(request_id: int, value: object) -> bytes:
     return _status_body(request_id, _OK)
 
 
-def _data_reply(request_id: int, value: object) -> bytes:
+def _data_reply(request_id: int, value: object) -> tuple[bytes, bytes] | bytes:
     data: bytes = value  # type: ignore[assignment]
     if not data:
         return _status_body(request_id, _EOF)
-    return bytes([_DATA]) + _U32.pack(request_id) + _U32.pack(len(data)) + data
+    return _DATA_HEAD.pack(_DATA, request_id, len(data)), data
 
 
 def _attrs_reply(request_id: int, value: object) -> bytes:
