@@ -69,9 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    "d:f:l:P:p:Q:u:ehR")  # fmt: skip
     except getopt.GetoptError as exc:
         return _fail(f"{exc}\n{_USAGE}".rstrip())
-    if rest:
-        sys.stderr.write(_USAGE)
-        return 1
+    del rest  # as sftp-server: words after the flags are ignored (scp -D passes some)
     log_stderr, level, read_only = False, "ERROR", False
     allowed: list[str] | None = None
     denied: list[str] = []
