@@ -226,3 +226,24 @@ def test_long_names_match_openssh_sftp_server(remote: Path) -> None:
     theirs = raw_longnames([OPENSSH_SFTP_SERVER], remote)
     assert ours == theirs
     assert len(ours) == 9
+
+
+def test_a_broken_client_ends_the_server_with_a_logged_error() -> None:
+    argv = [sys.executable, "-m", "ssh_sftp", "-e", "-l", "DEBUG"]
+    done = subprocess.run(argv, input=b"\xff\xff\xff\xff", capture_output=True, timeout=30,
+                          check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert b"request length 4294967295" in done.stderr
+    quiet = subprocess.run(argv[:3], input=b"\xff\xff\xff\xff", capture_output=True,
+                           timeout=30, check=False)  # fmt: skip
+    assert quiet.returncode == 1 and quiet.stderr == b""
+
+
+def test_bad_flags_are_refused_as_sftp_server_does() -> None:
+    for flags, status in ((["-u", "9"], 255), (["-l", "bogus"], 1), (["-x"], 1),
+                          (["-Q", "foo"], 1), (["-h"], 1)):  # fmt: skip
+        ours = subprocess.run([sys.executable, "-m", "ssh_sftp", *flags], input=b"",
+                              capture_output=True, timeout=30, check=False)  # fmt: skip
+        theirs = subprocess.run([OPENSSH_SFTP_SERVER, *flags], input=b"",
+                                capture_output=True, timeout=30, check=False)  # fmt: skip
+        assert ours.returncode == theirs.returncode == status, flags

@@ -16,6 +16,7 @@ decoding and ``wants_data`` turns False, so a driver stops reading and the chann
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import struct
 from collections import deque
@@ -52,6 +53,8 @@ __all__ = [
 MAX_REQUEST_LENGTH = 256 * 1024
 #: Reads are clipped to this, as OpenSSH's server does.
 MAX_READ_LENGTH = MAX_REQUEST_LENGTH - 1024
+
+log = logging.getLogger("ssh_sftp")
 
 _INIT, _VERSION = 1, 2
 _STATUS, _HANDLE, _DATA, _NAME, _ATTRS = 101, 102, 103, 104, 105
@@ -320,6 +323,8 @@ class SFTPServerCore:
         if not self.ended:
             self.ended = True
             self._error = error
+            if error is not None:
+                log.error("session ended: %s", error)
             self._inbox.clear()
         self._maybe_end()
 
@@ -357,8 +362,11 @@ class SFTPServerCore:
             return
         name, writes = entry
         if not self._permitted(name, writes):
+            log.info("refused %s request %d", name, request_id)
             self._status(request_id, _PERMISSION_DENIED)
             return
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("request %d: %s", request_id, name)
         getattr(self, "_r_" + name.replace("-", "_"))(request_id, reader)
 
     def _permitted(self, name: str, writes: bool) -> bool:

@@ -112,12 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 umask = -1
             if not 0 <= umask <= 0o777:
                 return _fail(f'Invalid umask "{value}"', 255)
-    if log_stderr:
-        import logging
+    import logging
 
+    if log_stderr:
         logging.basicConfig(
             stream=sys.stderr, level=_LEVELS[level], format="sftp-server-py: %(message)s"
         )
+    else:
+        # sftp-server logs to syslog without -e; we log nowhere rather than onto the
+        # session's stderr (which sshd hands to the client).
+        logging.getLogger("ssh_sftp").addHandler(logging.NullHandler())
     return serve_stdio(
         read_only=read_only, allowed=allowed, denied=denied, start=start, umask=umask
     )
@@ -165,6 +169,5 @@ def serve_stdio(
         if ended:
             break
     if core.error is not None:
-        sys.stderr.write(f"sftp-server-py: {core.error}\n")
-        status = 1
+        status = 1  # logged by the core (to stderr with -e)
     return status
