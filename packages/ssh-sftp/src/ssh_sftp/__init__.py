@@ -1,13 +1,16 @@
 """ssh-sftp: SFTP version 3 with OpenSSH's extensions.
 
 The protocol modules (:mod:`.messages`, :mod:`.attrs`, :mod:`.errors`, :mod:`.framing`,
-:mod:`.numbers`) are I/O-free and shared by the client and the server. Importing this
-package never imports a driver (asyncio, threads, sockets).
+:mod:`.numbers`) are I/O-free and shared by the client and the server; so is the client
+core (:mod:`.client`). The client people use is :class:`ssh_sftp.sync.SFTPClient` (blocking)
+or :class:`ssh_sftp.aio.AsyncSFTPClient`. Importing this package never imports a driver
+(asyncio, threads, sockets).
 """
 
 from __future__ import annotations
 
 from .attrs import SFTPAttributes, longname
+from .client import ClientState, PendingReply, SFTPClientCore, TransferLimits
 from .errors import (
     BadMessage,
     ConnectionLost,
@@ -42,6 +45,11 @@ from .messages import (
 from .numbers import SFTP_VERSION, AttrFlag, OpenFlag, PacketType, StatusCode, StatVFSFlag
 
 __all__ = [
+    # the sans-I/O client (front ends: ssh_sftp.sync.SFTPClient, ssh_sftp.aio.AsyncSFTPClient)
+    "SFTPClientCore",
+    "PendingReply",
+    "ClientState",
+    "TransferLimits",
     # attributes
     "SFTPAttributes",
     "longname",

@@ -253,6 +253,7 @@ class AsyncSFTPClient:
         next_offset = offset
         eof = False
         hint = size_hint
+        suspect = 0  # the length of a short read whose refill has not come back yet
         while True:
             issued = False
             with self._state:
@@ -278,8 +279,16 @@ class AsyncSFTPClient:
                 eof = True
                 continue
             yield at, data
+            if suspect and len(data) >= suspect:
+                # Short, then more: the server caps reads below what it advertised. Ask
+                # for no more than it gives from now on, in this session.
+                chunk = max(512, min(chunk, suspect))
+                self._core.limits.read_size = chunk
+            suspect = 0
             if len(data) < size:
-                # A short read: ask for the rest before anything later.
+                # A short read (or the end of the file): ask for the rest before anything
+                # later.
+                suspect = len(data)
                 rest, missing = at + len(data), size - len(data)
                 with self._state:
                     refill = self._core.read(handle, rest, missing)
@@ -292,14 +301,15 @@ class AsyncSFTPClient:
         self,
         handle: bytes,
         offset: int,
-        source: Callable[[int], bytes],
+        source: Callable[[int], bytes | memoryview],
         *,
-        blocking: bool = False,
+        refill: Callable[[], bool] | None = None,
         progress: Callable[[int], object] | None = None,
     ) -> int:
-        """WRITE what ``source(n)`` returns (until it returns b"") from ``offset``, with up
-        to ``limits.max_requests`` in flight; ``blocking`` sources (local files) run off
-        the event loop. Returns the offset after the last byte."""
+        """WRITE what ``source(n)`` returns from ``offset``, with up to
+        ``limits.max_requests`` in flight, until it returns nothing and ``refill()`` (a
+        blocking local read, run off the event loop) gives it no more. Returns the offset
+        after the last byte."""
         size = self._core.limits.write_size
         depth = self._core.limits.max_requests
         queue: deque[tuple[int, PendingReply[None]]] = deque()
@@ -307,8 +317,10 @@ class AsyncSFTPClient:
         exhausted = False
         while True:
             while not exhausted and len(queue) < depth:
-                data = await to_thread(source, size) if blocking else source(size)
+                data = source(size)
                 if not data:
+                    if refill is not None and await to_thread(refill):
+                        continue
                     exhausted = True
                     break
                 with self._state:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["get_file", "put_file", "get_tree", "put_tree", "glob"]
 
 log = logging.getLogger("ssh_sftp")
+#: Bytes read from or written to a local file per call: each call is a trip to a worker
+#: thread under asyncio, and a trip per request costs more than the request.
+LOCAL_BLOCK = 4 * 1024 * 1024
 _MAGIC = re.compile(r"[*?[]")
 
 
@@ -59,6 +62,30 @@ def _open_local(path: str, mode: str) -> IO[bytes]:
     return open(path, mode)
 
 
+def _write_parts(out: IO[bytes], parts: list[bytes]) -> None:
+    for part in parts:
+        out.write(part)
+
+
+class _ReadAhead:
+    """Serves a local file in request-sized views of blocks read ``LOCAL_BLOCK`` at a time."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+        self._view = memoryview(b"")
+        self._at = 0
+
+    def refill(self) -> bool:
+        self._view = memoryview(self._source.read(LOCAL_BLOCK))
+        self._at = 0
+        return len(self._view) > 0
+
+    def take(self, size: int) -> memoryview:
+        piece = self._view[self._at : self._at + size]
+        self._at += len(piece)
+        return piece
+
+
 async def get_file(
     client: AsyncSFTPClient,
     remotepath: PathArg,
@@ -82,10 +109,17 @@ async def get_file(
         try:
             done = offset
             _report(callback, done, total)
+            parts: list[bytes] = []
+            pending = 0
             async for _, data in client._read_chunks(f.handle, offset, size_hint=total):
-                await to_thread(out.write, data)
+                parts.append(data)
+                pending += len(data)
+                if pending >= LOCAL_BLOCK:
+                    await to_thread(_write_parts, out, parts)
+                    parts, pending = [], 0
                 done += len(data)
                 _report(callback, done, max(total, done))
+            await to_thread(_write_parts, out, parts)
         finally:
             await to_thread(out.close)
     finally:
@@ -133,7 +167,10 @@ async def put_file(
                 done += n
                 _report(callback, done, max(total, done))
 
-            await client._write_chunks(handle, offset, source.read, blocking=True, progress=sent)
+            ahead = _ReadAhead(source)
+            await client._write_chunks(
+                handle, offset, ahead.take, refill=ahead.refill, progress=sent
+            )
         finally:
             await to_thread(source.close)
         if preserve:

@@ -289,7 +289,7 @@ class SFTPClientCore:
         self._wanted_requests = max_requests
         self._wanted_chunk = chunk_size
         self._init_extensions = extensions
-        self._out = bytearray()
+        self._out: list[bytes | memoryview] = []  # joined once, in data_to_send
         self._pending: dict[int, PendingReply[object]] = {}
         self._next_id = 0
         self._error: SFTPError | None = None
@@ -307,7 +307,7 @@ class SFTPClientCore:
     # -- byte stream ----------------------------------------------------------------------
 
     def data_to_send(self) -> bytes:
-        out = bytes(self._out)
+        out = b"".join(self._out)
         self._out.clear()
         return out
 
@@ -386,7 +386,7 @@ class SFTPClientCore:
         if self.state is not ClientState.IDLE:
             raise SFTPUsageError("start() was called already")
         self._started = PendingReply(-1, lambda _: self.limits)
-        self._out += m.frame(m.Init(SFTP_VERSION, self._init_extensions).encode())
+        self._out.append(m.frame(m.Init(SFTP_VERSION, self._init_extensions).encode()))
         self.state = ClientState.AWAIT_VERSION
         return self._started
 
@@ -454,23 +454,28 @@ class SFTPClientCore:
     def _queue(
         self, build: Callable[[int], bytes], parse: Parse[T], path: bytes | None = None
     ) -> PendingReply[T]:
-        request_id = self._new_id()
-        reply: PendingReply[T] = PendingReply(
-            request_id, parse, None if path is None else _path_text(path)
-        )
-        if self._error is not None:
-            reply._fail(self._error)
+        reply = self._reply(parse, path)
+        if reply.done:
             return reply
-        if self.state is not ClientState.READY:
-            raise SFTPUsageError("the SFTP session is not ready (wait for start()'s reply)")
-        payload = build(request_id)
+        payload = build(reply.request_id)
         if len(payload) > self.peer_max_packet:
             raise SFTPUsageError(
                 f"request of {len(payload)} bytes over the server's limit {self.peer_max_packet}"
             )
-        self._out += len(payload).to_bytes(4, "big")
-        self._out += payload
-        self._pending[request_id] = reply  # type: ignore[assignment]
+        self._out.append(len(payload).to_bytes(4, "big"))
+        self._out.append(payload)
+        self._pending[reply.request_id] = reply  # type: ignore[assignment]
+        return reply
+
+    def _reply(self, parse: Parse[T], path: bytes | None) -> PendingReply[T]:
+        """A reply with a fresh request id; failed already if the session has ended."""
+        reply: PendingReply[T] = PendingReply(
+            self._new_id(), parse, None if path is None else _path_text(path)
+        )
+        if self._error is not None:
+            reply._fail(self._error)
+        elif self.state is not ClientState.READY:
+            raise SFTPUsageError("the SFTP session is not ready (wait for start()'s reply)")
         return reply
 
     # -- files ------------------------------------------------------------------------------
@@ -492,7 +497,17 @@ class SFTPClientCore:
         return self._queue(lambda i: m.encode_read(i, handle, offset, length), _data)
 
     def write(self, handle: bytes, offset: int, data: bytes | memoryview) -> PendingReply[None]:
-        return self._queue(lambda i: m.encode_write(i, handle, offset, data), _status_ok)
+        """WRITE; the data is queued as it is, not copied into a packet."""
+        length = len(data)
+        if length > self.peer_max_packet - _WRITE_OVERHEAD - len(handle):
+            raise SFTPUsageError(f"cannot write {length} bytes in one request")
+        reply = self._reply(_status_ok, None)
+        if reply.done:
+            return reply
+        self._out.append(m.encode_write_header(reply.request_id, handle, offset, length))
+        self._out.append(data)
+        self._pending[reply.request_id] = reply  # type: ignore[assignment]
+        return reply
 
     def fstat(self, handle: bytes) -> PendingReply[SFTPAttributes]:
         return self._queue(lambda i: m.Fstat(i, handle).encode(), _attrs)

@@ -107,6 +107,7 @@ __all__ = [
     "encode_read",
     "decode_read",
     "encode_write",
+    "encode_write_header",
     "decode_write",
     "encode_data",
     "decode_data",
@@ -656,6 +657,22 @@ def encode_write(request_id: int, handle: bytes, offset: int, data: bytes | memo
                 _U64.pack(offset),
                 _U32.pack(len(data)),
                 data,
+            )
+        )
+    except struct.error as exc:
+        raise ValueError(f"Write: {exc}") from None
+
+
+def encode_write_header(request_id: int, handle: bytes, offset: int, length: int) -> bytes:
+    """A framed WRITE up to its data: ``encode_write_header(...) + data`` is the same as
+    ``frame(encode_write(...))``, without copying the data into the packet."""
+    try:
+        return b"".join(
+            (
+                _U32.pack(_HEAD.size + len(handle) + 12 + length),
+                _HEAD.pack(PacketType.WRITE, request_id, len(handle)),
+                handle,
+                _READ_TAIL.pack(offset, length),
             )
         )
     except struct.error as exc:
