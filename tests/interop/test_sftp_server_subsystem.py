@@ -4,6 +4,7 @@ the entry point offers it), with both front ends and with a confined root."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import os
 import shutil
 import subprocess
@@ -14,12 +15,15 @@ from pathlib import Path
 import pytest
 
 from ssh_auth import StandardPolicy, authorized_keys_file
+from ssh_connection import sync
 from ssh_connection.aio_server import AsyncSSHServer
 from ssh_connection.sync_server import SSHServer
 from ssh_keys import generate_private_key
+from ssh_keys.keyfile import read_private_key_file
 from ssh_sftp.aio_subsystem import sftp_handler as aio_sftp_handler
 from ssh_sftp.aio_subsystem import sftp_subsystem
 from ssh_sftp.filesystem import LocalFileSystem
+from ssh_sftp.sync import SFTPClient
 from ssh_sftp.sync_subsystem import sftp_handler
 
 pytestmark = pytest.mark.interop
@@ -113,3 +117,37 @@ def test_asyncio_server_serves_sftp(keydir: Path, tmp_path: Path) -> None:
     assert (tmp_path / "got").read_bytes() == b"hello"
     assert "Permission denied" in result.stderr
     assert (tmp_path / "root" / "hello").exists()
+
+
+class RecordingFileSystem(LocalFileSystem):
+    """Tells when a handle is closed."""
+
+    def __init__(self, root: Path, closed: threading.Event) -> None:
+        super().__init__(root)
+        self.closed = closed
+
+    def close(self, handle: object) -> None:
+        super().close(handle)  # type: ignore[arg-type]
+        self.closed.set()
+
+
+def test_a_dropped_connection_closes_the_open_handles(keydir: Path, tmp_path: Path) -> None:
+    closed = threading.Event()
+    policy = StandardPolicy(authorized_keys=authorized_keys_file(str(keydir / "keys")))
+    handler = sftp_handler(lambda session: RecordingFileSystem(tmp_path, closed))
+    srv = SSHServer([generate_private_key("ed25519")], policy, subsystems={"sftp": handler})
+    port = srv.listen("127.0.0.1", 0)
+    try:
+        key = read_private_key_file(keydir / "id")
+        conn = sync.connect("127.0.0.1", port, "user", signers=[key],
+                            host_key_check=sync.insecure_accept_any_host_key)  # fmt: skip
+        sftp = SFTPClient.from_connection(conn)
+        f = sftp.open("upload", "wb")
+        f.write(b"acknowledged")
+        f.flush()
+        assert not closed.is_set()
+        conn.close()  # no SFTP close: the handle is still open on the server
+        assert closed.wait(60)
+        assert (tmp_path / "upload").read_bytes() == b"acknowledged"
+    finally:
+        srv.close()

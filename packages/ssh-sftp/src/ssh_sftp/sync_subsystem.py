@@ -68,11 +68,22 @@ def sftp_handler(
             ended = False
             while not ended:
                 if core.wants_data:
-                    core.receive_data(channel.read(_READ_SIZE))
+                    try:
+                        data = channel.read(_READ_SIZE)
+                    except Exception:  # the connection went away: as EOF
+                        data = b""
+                    core.receive_data(data)
                 ended = backend.call_handler(_answer, (core, fs), True)
                 out = core.data_to_send()
                 if out:
-                    channel.write(out)
+                    try:
+                        channel.write(out)
+                    except Exception:
+                        # Nobody left to answer: end the session so the core closes
+                        # the handles still open (their closes are filesystem calls).
+                        core.receive_data(b"")
+                        backend.call_handler(_answer, (core, fs), True)
+                        break
         finally:
             close_root = getattr(fs, "close_root", None)
             if close_root is not None:
