@@ -4,10 +4,10 @@ the entry point offers it), with both front ends and with a confined root."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
