@@ -16,26 +16,47 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
 
 import ssh_transport.aio_backend as backend
 
 from .filesystem import FileSystem, LocalFileSystem
 from .server import SFTPServerCore, answer_inline
 
-if TYPE_CHECKING:
-    from ssh_connection.aio_server import AsyncServerSession, AsyncSessionHandler
+__all__ = ["sftp_handler", "sftp_subsystem", "home_filesystem", "SFTPSession"]
 
-__all__ = ["sftp_handler", "sftp_subsystem", "home_filesystem"]
 
+class _Channel(Protocol):
+    async def read(self, size: int = -1, timeout: float | None = None) -> bytes: ...
+    async def write(self, data: bytes, timeout: float | None = None) -> None: ...
+
+
+class SFTPSession(Protocol):
+    """What the handler uses of ``ssh_connection``'s server session (its public API
+    does not export the session class, so the shape is declared here)."""
+
+    @property
+    def channel(self) -> _Channel: ...
+    @property
+    def username(self) -> str: ...
+
+
+# unasync: async-only
+#: A session handler as ``ssh_connection``'s servers take them.
+SFTPSessionHandler = Callable[[SFTPSession], Awaitable[int]]
+# unasync: end
+# unasync: sync-only
+# #: A session handler as ``ssh_connection``'s servers take them.
+# SFTPSessionHandler = Callable[[SFTPSession], int]
+# unasync: end
 #: Makes the filesystem one session serves.
-FileSystemFactory = Callable[["AsyncServerSession"], FileSystem]
+FileSystemFactory = Callable[[SFTPSession], FileSystem]
 
 _READ_SIZE = 1 << 18
 
 
-def home_filesystem(session: AsyncServerSession) -> FileSystem:
+def home_filesystem(session: SFTPSession) -> FileSystem:
     """Everything the process may touch, relative paths from the user's home directory
     (the current directory if the user has none here)."""
     import pwd
@@ -60,7 +81,7 @@ def sftp_handler(
     allowed: Iterable[str] | None = None,
     denied: Iterable[str] = (),
     **limits: Any,
-) -> AsyncSessionHandler:
+) -> SFTPSessionHandler:
     """A session handler serving SFTP on the channel from ``filesystem(session)``;
     ``limits`` go to :class:`~ssh_sftp.server.SFTPServerCore` (``max_handles``, ...)."""
     make = filesystem or home_filesystem
@@ -69,7 +90,7 @@ def sftp_handler(
     # Fail at set-up on a bad name, not in each session.
     SFTPServerCore(read_only=read_only, allowed=allow, denied=deny, **limits)
 
-    async def serve(session: AsyncServerSession) -> int:
+    async def serve(session: SFTPSession) -> int:
         channel = session.channel
         fs = make(session)
         core = SFTPServerCore(read_only=read_only, allowed=allow, denied=deny,
@@ -104,4 +125,4 @@ def sftp_handler(
 
 
 #: The handler the ``sftp`` entry point names: :func:`home_filesystem`, no limits changed.
-sftp_subsystem: AsyncSessionHandler = sftp_handler()
+sftp_subsystem: SFTPSessionHandler = sftp_handler()

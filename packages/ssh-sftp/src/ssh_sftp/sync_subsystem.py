@@ -7,25 +7,40 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import ssh_transport.sync_backend as backend
 
 from .filesystem import FileSystem, LocalFileSystem
 from .server import SFTPServerCore, answer_inline
 
-if TYPE_CHECKING:
-    from ssh_connection.sync_server import ServerSession, SessionHandler
+__all__ = ["sftp_handler", "sftp_subsystem", "home_filesystem", "SFTPSession"]
 
-__all__ = ["sftp_handler", "sftp_subsystem", "home_filesystem"]
 
+class _Channel(Protocol):
+    def read(self, size: int = -1, timeout: float | None = None) -> bytes: ...
+    def write(self, data: bytes, timeout: float | None = None) -> None: ...
+
+
+class SFTPSession(Protocol):
+    """What the handler uses of ``ssh_connection``'s server session (its public API
+    does not export the session class, so the shape is declared here)."""
+
+    @property
+    def channel(self) -> _Channel: ...
+    @property
+    def username(self) -> str: ...
+
+
+#: A session handler as ``ssh_connection``'s servers take them.
+SFTPSessionHandler = Callable[[SFTPSession], int]
 #: Makes the filesystem one session serves.
-FileSystemFactory = Callable[["ServerSession"], FileSystem]
+FileSystemFactory = Callable[[SFTPSession], FileSystem]
 
 _READ_SIZE = 1 << 18
 
 
-def home_filesystem(session: ServerSession) -> FileSystem:
+def home_filesystem(session: SFTPSession) -> FileSystem:
     """Everything the process may touch, relative paths from the user's home directory
     (the current directory if the user has none here)."""
     import pwd
@@ -50,7 +65,7 @@ def sftp_handler(
     allowed: Iterable[str] | None = None,
     denied: Iterable[str] = (),
     **limits: Any,
-) -> SessionHandler:
+) -> SFTPSessionHandler:
     """A session handler serving SFTP on the channel from ``filesystem(session)``;
     ``limits`` go to :class:`~ssh_sftp.server.SFTPServerCore` (``max_handles``, ...)."""
     make = filesystem or home_filesystem
@@ -59,7 +74,7 @@ def sftp_handler(
     # Fail at set-up on a bad name, not in each session.
     SFTPServerCore(read_only=read_only, allowed=allow, denied=deny, **limits)
 
-    def serve(session: ServerSession) -> int:
+    def serve(session: SFTPSession) -> int:
         channel = session.channel
         fs = make(session)
         core = SFTPServerCore(read_only=read_only, allowed=allow, denied=deny,
@@ -94,4 +109,4 @@ def sftp_handler(
 
 
 #: The handler the ``sftp`` entry point names: :func:`home_filesystem`, no limits changed.
-sftp_subsystem: SessionHandler = sftp_handler()
+sftp_subsystem: SFTPSessionHandler = sftp_handler()
