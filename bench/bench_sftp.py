@@ -1,6 +1,6 @@
 """SFTP client throughput: get and put of one file against the same private sshd.
 
-    hatch run bench:python bench/bench_sftp.py [--mb 64] [--repeat 2] [--cipher NAME]
+    hatch run bench:sftp [--mb 64] [--repeat 2] [--cipher NAME]
     (or hatch run test:python ...: without paramiko/AsyncSSH their rows are skipped)
 
 Rows: our blocking client and our asyncio client (over our SSH client), OpenSSH's

@@ -449,6 +449,7 @@ def test_file_write_append_truncate_stat(sftp: Any, root: Path) -> None:
         f.truncate(6)
         f.fsync()
         f.chmod(0o600)
+        assert f.statvfs().namemax == os.statvfs(root).f_namemax
     assert (root / "f").read_bytes() == b"heLLo "
     assert stat.S_IMODE(os.stat(root / "f").st_mode) == 0o600
 
@@ -578,3 +579,8 @@ def test_the_server_exiting_gives_connection_closed(front: str, root: Path) -> N
             client.stat(".")
     finally:
         close()
+
+
+def test_bad_options_raise_before_any_request(front: str, root: Path) -> None:
+    with pytest.raises(ValueError, match="max_requests"):
+        open_client(front, [SFTP_SERVER, "-d", str(root)], max_requests=0)

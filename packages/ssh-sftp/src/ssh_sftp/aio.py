@@ -117,8 +117,8 @@ class AsyncSFTPClient:
     async def from_stream(cls, stream: AsyncByteStream, **options: Any) -> AsyncSFTPClient:
         """Start SFTP over ``stream``; ``options`` go to :class:`~ssh_sftp.SFTPClientCore`
         (``max_requests``, ``chunk_size``, ``max_packet``, ``extensions``)."""
-        client = cls(stream, SFTPClientCore(**options))
         try:
+            client = cls(stream, SFTPClientCore(**options))
             await client._call(lambda core: core.start())
         except BaseException:
             await stream.close()

@@ -107,8 +107,8 @@ class SFTPClient:
     def from_stream(cls, stream: ByteStream, **options: Any) -> SFTPClient:
         """Start SFTP over ``stream``; ``options`` go to :class:`~ssh_sftp.SFTPClientCore`
         (``max_requests``, ``chunk_size``, ``max_packet``, ``extensions``)."""
-        client = cls(stream, SFTPClientCore(**options))
         try:
+            client = cls(stream, SFTPClientCore(**options))
             client._call(lambda core: core.start())
         except BaseException:
             stream.close()
