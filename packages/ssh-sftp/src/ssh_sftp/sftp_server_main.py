@@ -149,6 +149,7 @@ def serve_stdio(
         except OSError as exc:
             # As sftp-server: say so and serve from where we are.
             sys.stderr.write(f'chdir to "{start}" failed: {exc.strerror}\n')
+    _widen_pipes(fd_in, fd_out)
     fs = LocalFileSystem(None, umask=umask, read_only=read_only)
     core = SFTPServerCore(read_only=read_only, allowed=allowed, denied=denied,
                           clock=time.time)  # fmt: skip
@@ -171,3 +172,21 @@ def serve_stdio(
     if core.error is not None:
         status = 1  # logged by the core (to stderr with -e)
     return status
+
+
+def _widen_pipes(*fds: int) -> None:
+    """Give pipes room for several full READ replies (Linux pipes hold 64 KiB), so one
+    256 KiB reply does not block us in a write while the client's next requests wait."""
+    try:
+        import fcntl
+    except ImportError:  # not on this platform
+        return
+    grow = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if grow is None:
+        return
+    import contextlib
+
+    for fd in fds:
+        # Not a pipe, or over the user's pipe limit: it keeps the size it has.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, grow, 1 << 20)
