@@ -100,6 +100,10 @@ FILES = [
         "packages/ssh-sftp/src/ssh_sftp/aio_transfer.py",
         "packages/ssh-sftp/src/ssh_sftp/sync_transfer.py",
     ),
+    (
+        "packages/ssh-sftp/src/ssh_sftp/aio_subsystem.py",
+        "packages/ssh-sftp/src/ssh_sftp/sync_subsystem.py",
+    ),
 ]
 
 #: Identifier swaps, applied to whole NAME tokens only.
@@ -132,6 +136,7 @@ NAMES = {
     "_aio_x11": "_sync_x11",
     "AsyncX11Forwarder": "X11Forwarder",
     "aio_multi": "sync_multi",
+    "aio_subsystem": "sync_subsystem",
     "AsyncSSHConnection": "SSHConnection",
     "AsyncDynamicForward": "DynamicForward",
     "AsyncSSHChannel": "SSHChannel",
@@ -147,8 +152,7 @@ NAMES = {
     "AsyncProcessHandler": "ProcessHandler",
     "AsyncSFTPClient": "SFTPClient",
     "AsyncSFTPFile": "SFTPFile",
-    "AsyncChannelStream": "ChannelStream",
-    "AsyncByteStream": "ByteStream",
+    "AsyncSFTPStream": "SFTPStream",
     "AsyncPipeStream": "PipeStream",
     "AsyncProcessStream": "ProcessStream",
     "aio_file": "sync_file",

@@ -34,7 +34,6 @@ from ._aio_channels import (
     AsyncChannelWriter,
     AsyncSSHChannel,
 )
-from ._aio_x11 import AsyncX11Forwarder
 from ._aio_forwards import (
     AsyncDynamicForward,
     AsyncLocalForward,
@@ -44,6 +43,7 @@ from ._aio_forwards import (
 from ._aio_streamlocal import AsyncLocalPathForward, AsyncRemotePathForward
 from ._aio_streamlocal import start_local as start_local_path
 from ._aio_streams import AsyncChannelStream
+from ._aio_x11 import AsyncX11Forwarder
 from .client_config import (
     MAX_JUMP_DEPTH,
     ConnectPlan,

@@ -21,7 +21,7 @@ __all__ = [
     "StateLock",
     "to_thread",
     "wall_clock",
-    "AsyncByteStream",
+    "AsyncSFTPStream",
     "AsyncPipeStream",
     "AsyncProcessStream",
 ]
@@ -56,7 +56,7 @@ def wall_clock() -> float:
     return time.time()
 
 
-class AsyncByteStream(Protocol):
+class AsyncSFTPStream(Protocol):
     """What an SFTP session runs over: ``read`` returns some bytes, ``b""`` at EOF."""
 
     async def read(self) -> bytes: ...

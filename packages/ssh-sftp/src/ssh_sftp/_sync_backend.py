@@ -16,7 +16,7 @@ __all__ = [
     "StateLock",
     "to_thread",
     "wall_clock",
-    "ByteStream",
+    "SFTPStream",
     "PipeStream",
     "ProcessStream",
     "SocketStream",
@@ -41,7 +41,7 @@ def wall_clock() -> float:
     return time.time()
 
 
-class ByteStream(Protocol):
+class SFTPStream(Protocol):
     """What an SFTP session runs over: ``read`` returns some bytes, ``b""`` at EOF."""
 
     def read(self) -> bytes: ...

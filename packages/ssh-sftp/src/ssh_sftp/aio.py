@@ -27,8 +27,8 @@ from ssh_wire import SSHError
 
 from . import aio_transfer as transfer
 from ._aio_backend import (
-    AsyncByteStream,
     AsyncProcessStream,
+    AsyncSFTPStream,
     Lock,
     StateLock,
     to_thread,
@@ -103,7 +103,7 @@ class AsyncSFTPClient:
     matching OSError (``NoSuchFile`` is a ``FileNotFoundError``).
     """
 
-    def __init__(self, stream: AsyncByteStream, core: SFTPClientCore) -> None:
+    def __init__(self, stream: AsyncSFTPStream, core: SFTPClientCore) -> None:
         self._stream = stream
         self._core = core
         self._state = StateLock()
@@ -114,7 +114,7 @@ class AsyncSFTPClient:
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
-    async def from_stream(cls, stream: AsyncByteStream, **options: Any) -> AsyncSFTPClient:
+    async def from_stream(cls, stream: AsyncSFTPStream, **options: Any) -> AsyncSFTPClient:
         """Start SFTP over ``stream``; ``options`` go to :class:`~ssh_sftp.SFTPClientCore`
         (``max_requests``, ``chunk_size``, ``max_packet``, ``extensions``)."""
         try:

@@ -17,9 +17,9 @@ from ssh_wire import SSHError
 
 from . import sync_transfer as transfer
 from ._sync_backend import (
-    ByteStream,
     Lock,
     ProcessStream,
+    SFTPStream,
     StateLock,
     to_thread,
     wall_clock,
@@ -93,7 +93,7 @@ class SFTPClient:
     matching OSError (``NoSuchFile`` is a ``FileNotFoundError``).
     """
 
-    def __init__(self, stream: ByteStream, core: SFTPClientCore) -> None:
+    def __init__(self, stream: SFTPStream, core: SFTPClientCore) -> None:
         self._stream = stream
         self._core = core
         self._state = StateLock()
@@ -104,7 +104,7 @@ class SFTPClient:
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
-    def from_stream(cls, stream: ByteStream, **options: Any) -> SFTPClient:
+    def from_stream(cls, stream: SFTPStream, **options: Any) -> SFTPClient:
         """Start SFTP over ``stream``; ``options`` go to :class:`~ssh_sftp.SFTPClientCore`
         (``max_requests``, ``chunk_size``, ``max_packet``, ``extensions``)."""
         try:
