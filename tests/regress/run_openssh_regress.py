@@ -1,0 +1,381 @@
+"""Run OpenSSH's own regress scripts with our programs in place of OpenSSH's.
+
+Debian's ``openssh-tests`` package installs the suite prebuilt under
+``/usr/lib/openssh/regress`` (its ``run-tests`` runs it through make). Each script is run
+here as the Makefile runs it, ``sh test-exec.sh OBJ SCRIPT``, in a private copy of the
+suite (the scripts write keys, configs and logs beside themselves), with the programs to
+test chosen by test-exec.sh's variables: ``TEST_SSH_SSHD``, ``TEST_SSH_SSHAGENT``, ...
+
+    python tests/regress/run_openssh_regress.py                      # the table's rows, ours
+    python tests/regress/run_openssh_regress.py --sshd stock --agent stock   # baseline
+    python tests/regress/run_openssh_regress.py --sshd sshd-py connect banner
+    python tests/regress/run_openssh_regress.py --keep -v agent      # keep the work dir
+
+A program is ``stock`` (OpenSSH's), ``sshd-py`` / ``ssh-agent-py`` (ours, from this
+Python environment) or a path. Security-key (``sk-*``) keys are left out by default:
+test-exec.sh generates and loads them only when the suite's ``config.h`` defines
+ENABLE_SK, so the copy's ``config.h`` loses that line (``--with-sk`` keeps it; neither
+ssh-agent-py nor sshd-py implements security keys).
+
+The table ``SCRIPTS`` below says which script runs against which of our programs and
+what is expected today; ``test_openssh_regress.py`` runs its CI rows under pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SUITE = Path("/usr/lib/openssh/regress")
+STOCK_SSHD = "/usr/sbin/sshd"
+STOCK_AGENT = "/usr/bin/ssh-agent"
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+LOGS = ("failed-regress.log", "failed-ssh.log", "failed-sshd.log")
+LIVE_LOGS = ("regress.log", "ssh.log", "sshd.log")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One regress script: which of our programs it exercises and what we expect today.
+
+    ``ours`` is ``"sshd"`` (sshd-py as sshd, stock ssh client) or ``"agent"`` (ssh-agent-py
+    as ssh-agent, stock sshd and ssh). ``stock_seconds`` was measured with the stock
+    programs on the 2-core CI-like machine (under load from other jobs). ``fails_with_ours``
+    is None when the script passes with our program, else why it cannot yet.
+    """
+
+    name: str
+    ours: str
+    stock_seconds: float
+    fails_with_ours: str | None = None
+
+
+# The scripts issue 12 names. Timings: stock sshd/ssh-agent, one run, 2 cores shared with
+# other jobs (so rather high). sshd-py results are measured by hand (see the issue note);
+# they enter the pytest module only once sshd-py is on the branch.
+SSHD_PY_NOT_BUILT = "sshd-py is not on this branch yet"
+SCRIPTS: tuple[Row, ...] = (
+    Row("connect", "sshd", 2.6, SSHD_PY_NOT_BUILT),
+    Row("proto-version", "sshd", 0.8, SSHD_PY_NOT_BUILT),
+    Row("proto-mismatch", "sshd", 0.9, SSHD_PY_NOT_BUILT),
+    Row("exit-status", "sshd", 29.8, SSHD_PY_NOT_BUILT),
+    Row("exit-status-signal", "sshd", 1.5, SSHD_PY_NOT_BUILT),
+    Row("envpass", "sshd", 4.8, SSHD_PY_NOT_BUILT),
+    Row("transfer", "sshd", 4.7, SSHD_PY_NOT_BUILT),
+    Row("banner", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("stderr-data", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("stderr-after-eof", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("broken-pipe", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("yes-head", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("login-timeout", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("try-ciphers", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("kextype", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("keytype", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("integrity", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("cert-hostkey", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("cert-userkey", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("key-options", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("forcecommand", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("forwarding", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("dynamic-forward", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("portnum", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("multipubkey", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("limit-keytype", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("dhgex", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("allow-deny-users", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("channel-timeout", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("hostkey-rotate", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("reexec", "sshd", 0.0, SSHD_PY_NOT_BUILT),
+    Row("agent", "agent", 0.0),
+    Row("agent-timeout", "agent", 0.0),
+)
+
+
+@dataclass(frozen=True)
+class Programs:
+    """Absolute paths of the programs test-exec.sh is told to use."""
+
+    sshd: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    passed: bool
+    returncode: int | None  # None: killed at the timeout
+    seconds: float
+    output: str  # the script's own stdout and stderr
+    logs: str  # tails of its failed-*.log (or live logs after a timeout)
+
+    def report(self, lines: int = 60) -> str:
+        """What a failure shows: the exit status, the script's output and the log tails."""
+        status = "timed out" if self.returncode is None else f"exit status {self.returncode}"
+        return f"{self.name}: {status} after {self.seconds:.1f}s\n{self.output}\n{self.logs}"
+
+
+def wrapper_script(directory: Path, name: str, module: str) -> str:
+    """A one-file executable that runs ``python -m module`` from this environment.
+
+    test-exec.sh needs each program as one absolute path (it execs, copies or links it),
+    so ours get a small shell wrapper around this interpreter.
+    """
+    path = directory / name
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m {module} "$@"\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+def resolve_programs(sshd: str, agent: str, bin_dir: Path) -> Programs:
+    """Turn ``stock`` / ``sshd-py`` / ``ssh-agent-py`` / a path into absolute paths."""
+
+    def pick(choice: str, stock: str, ours: str, module: str) -> str:
+        if choice == "stock":
+            return stock
+        if choice == ours:
+            return wrapper_script(bin_dir, ours, module)
+        path = shutil.which(choice)
+        if path is None:
+            raise SystemExit(f"no such program: {choice}")
+        return os.path.abspath(path)
+
+    return Programs(
+        sshd=pick(sshd, STOCK_SSHD, "sshd-py", "ssh_connection"),
+        agent=pick(agent, STOCK_AGENT, "ssh-agent-py", "ssh_agent"),
+    )
+
+
+def free_port_pair() -> int:
+    """A free loopback port P with P+1 free too (dynamic-forward.sh listens on PORT+1)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no two consecutive free loopback ports")
+
+
+def copy_suite(destination: Path, with_sk: bool) -> Path:
+    """A writable copy of the installed suite; without ``with_sk`` sk-* keys are left out."""
+    if not (SUITE / "test-exec.sh").is_file():
+        raise FileNotFoundError(f"{SUITE}/test-exec.sh (apt-get install openssh-tests)")
+    obj = destination / "regress"
+    shutil.copytree(SUITE, obj, symlinks=True, ignore=shutil.ignore_patterns("unittests"))
+    if not with_sk:
+        config = obj / "config.h"
+        kept = [line for line in config.read_text().splitlines() if "ENABLE_SK" not in line]
+        config.write_text("\n".join(kept) + "\n")
+    return obj
+
+
+def leave_out_key_types(script: Path, key_types: Sequence[str]) -> None:
+    """Drop ``key_types`` from the ``SSH_KEYTYPES`` test-exec.sh computed, for this script.
+
+    test-exec.sh sources the script after listing every type ``ssh -Q key-plain`` knows;
+    a line at the script's top narrows that list (the rest of the script is unchanged).
+    """
+    if not key_types:
+        return
+    patterns = " ".join(f"-e '{t}'" for t in key_types)
+    line = f'SSH_KEYTYPES=`echo "$SSH_KEYTYPES" | grep -v -x {patterns}`  # run_openssh_regress\n'
+    script.write_text(line + script.read_text())
+
+
+def tail(path: Path, lines: int) -> str:
+    text = path.read_text(errors="replace").splitlines()
+    shown = text[-lines:]
+    skipped = f" (last {len(shown)} of {len(text)} lines)" if len(text) > len(shown) else ""
+    return f"==> {path.name}{skipped} <==\n" + "\n".join(shown)
+
+
+def log_tails(obj: Path, lines: int) -> str:
+    """The failed-*.log tails test-exec.sh saves at each fail; the live logs if none."""
+    saved = [obj / name for name in LOGS if (obj / name).is_file()]
+    chosen = saved or [obj / name for name in LIVE_LOGS if (obj / name).is_file()]
+    return "\n".join(tail(path, lines) for path in chosen)
+
+
+def _marked_pids(marker: str) -> list[int]:
+    """Processes whose environment carries this run's marker: the script's descendants."""
+    needle = f"SSH_REGRESS_RUN={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def stop_leftovers(marker: str) -> None:
+    """End what a script left running (daemons, agents: they leave its process group)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = _marked_pids(marker)
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        for _ in range(20):
+            if not _marked_pids(marker):
+                return
+            time.sleep(0.1)
+
+
+def script_environment(
+    obj: Path, programs: Programs, port: int, marker: str, fail_fatal: bool = False
+) -> dict[str, str]:
+    """The variables make passes in Debian's run-tests, with our programs and port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_SSH", "SSH_"))}
+    env.update(
+        SUDO="",  # as root there is nothing to gain; as a user scripts must not sudo
+        TEST_SHELL="sh",
+        OBJ=str(obj),
+        BUILDDIR=str(obj),  # where config.h is read
+        TEST_SSH_SSH="ssh",
+        TEST_SSH_SSHD=programs.sshd,
+        TEST_SSH_SSHAGENT=programs.agent,
+        TEST_SSH_SFTPSERVER=SFTP_SERVER,
+        TEST_SSH_PORT=str(port),
+        TEST_SSH_IPV6="yes",
+        TEST_SSH_ECC="yes",
+        TEST_SSH_UNSAFE_PERMISSIONS="1",
+        SSH_REGRESS_RUN=marker,
+    )
+    if fail_fatal:  # stop at the first failure (a known failure then costs little time)
+        env["TEST_SSH_FAIL_FATAL"] = "yes"
+    return env
+
+
+def run_script(
+    name: str,
+    programs: Programs,
+    workdir: Path,
+    timeout: float = 300.0,
+    with_sk: bool = False,
+    leave_out: Sequence[str] = (),
+    fail_fatal: bool = False,
+    log_lines: int = 60,
+) -> Result:
+    """Run one regress script in a fresh copy of the suite under ``workdir``.
+
+    ``leave_out`` names key types to drop from the script's ``SSH_KEYTYPES``;
+    ``fail_fatal`` ends the script at its first failure.
+    """
+    obj = copy_suite(workdir, with_sk)
+    script = obj / f"{name}.sh"
+    if not script.is_file():
+        raise FileNotFoundError(script)
+    leave_out_key_types(script, leave_out)
+    marker = uuid.uuid4().hex
+    env = script_environment(obj, programs, free_port_pair(), marker, fail_fatal)
+    started = time.monotonic()
+    # stdin is /dev/zero as in Debian's run-tests: the scripts were made to pass that way.
+    with open("/dev/zero", "rb") as zero:
+        process = subprocess.Popen(
+            ["sh", str(obj / "test-exec.sh"), str(obj), str(script)],
+            cwd=obj,
+            env=env,
+            stdin=zero,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            output, _ = process.communicate(timeout=timeout)
+            returncode: int | None = process.returncode
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            returncode = None
+        finally:
+            stop_leftovers(marker)
+    seconds = time.monotonic() - started
+    passed = returncode == 0
+    return Result(
+        name=name,
+        passed=passed,
+        returncode=returncode,
+        seconds=seconds,
+        output=output.decode(errors="replace").rstrip(),
+        logs="" if passed else log_tails(obj, log_lines),
+    )
+
+
+@contextlib.contextmanager
+def work_directory(keep: bool) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="ssh-regress-"))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"kept {path}", file=sys.stderr)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scripts", nargs="*", help="script names (default: the whole table)")
+    parser.add_argument("--sshd", default="sshd-py", help="stock, sshd-py or a path")
+    parser.add_argument("--agent", default="ssh-agent-py", help="stock, ssh-agent-py or a path")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per script")
+    parser.add_argument("--with-sk", action="store_true", help="include sk-* keys")
+    parser.add_argument(
+        "--leave-out", action="append", default=[], metavar="KEYTYPE", help="e.g. ssh-dss"
+    )
+    parser.add_argument("--fail-fatal", action="store_true", help="stop at a first failure")
+    parser.add_argument("--keep", action="store_true", help="keep the work directories")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show output on success")
+    args = parser.parse_args(argv)
+    names = args.scripts or [row.name for row in SCRIPTS]
+    failures = 0
+    with work_directory(args.keep) as workdir:
+        programs = resolve_programs(args.sshd, args.agent, workdir)
+        print(f"sshd={programs.sshd} ssh-agent={programs.agent}")
+        for name in names:
+            scratch = workdir / name
+            scratch.mkdir()
+            result = run_script(
+                name,
+                programs,
+                scratch,
+                args.timeout,
+                with_sk=args.with_sk,
+                leave_out=args.leave_out,
+                fail_fatal=args.fail_fatal,
+            )
+            verdict = "ok  " if result.passed else "FAIL"
+            print(f"{verdict} {name:20} {result.seconds:7.1f}s", flush=True)
+            if not result.passed:
+                failures += 1
+                print(result.report(), flush=True)
+            elif args.verbose:
+                print(result.output, flush=True)
+    print(f"{len(names) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
