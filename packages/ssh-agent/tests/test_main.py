@@ -93,9 +93,9 @@ def test_command_runs_with_the_agent_and_the_agent_ends_with_it():
         "c = AgentClient.connect(); print(os.environ['SSH_AUTH_SOCK'], "
         "os.environ['SSH_AGENT_PID'], len(c.list_identities())); c.close(); raise SystemExit(3)"
     )
+    flags = ["-E", "sha256", "-O", "no-restrict-websafe", "-P", "/*"]
     done = subprocess.run(
-        [sys.executable, "-m", "ssh_agent", "-E", "sha256", "-O", "no-restrict-websafe"]
-        + ["-P", "/*", sys.executable, "-c", probe],
+        [sys.executable, "-m", "ssh_agent", *flags, sys.executable, "-c", probe],
         capture_output=True,
         text=True,
         timeout=30,

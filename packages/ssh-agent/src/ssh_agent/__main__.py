@@ -86,7 +86,7 @@ def _run_command(command: list[str], path: str, pid: int) -> int:
     os.environ["SSH_AUTH_SOCK"] = path
     os.environ["SSH_AGENT_PID"] = str(pid)
     try:
-        os.execvp(command[0], command)
+        os.execvp(command[0], command)  # noqa: S606 - running the user's COMMAND is the job
     except OSError as exc:
         print(f"ssh-agent-py: {command[0]}: {exc}", file=sys.stderr)
     return 1
