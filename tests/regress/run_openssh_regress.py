@@ -282,7 +282,11 @@ def run_script(
     ``leave_out`` names key types to drop from the script's ``SSH_KEYTYPES``;
     ``fail_fatal`` ends the script at its first failure.
     """
-    obj = copy_suite(workdir, with_sk)
+    if "hostkey" in str(workdir).lower():
+        # hostkey-rotate.sh drops every sshd_config line matching "hostkey" (grep -vi),
+        # which would drop all lines naming the work directory too.
+        raise ValueError(f"the work directory's path must not contain 'hostkey': {workdir}")
+    obj = copy_suite(Path(tempfile.mkdtemp(prefix="run-", dir=workdir)), with_sk)
     script = obj / f"{name}.sh"
     if not script.is_file():
         raise FileNotFoundError(script)
@@ -355,12 +359,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         programs = resolve_programs(args.sshd, args.agent, workdir)
         print(f"sshd={programs.sshd} ssh-agent={programs.agent}")
         for name in names:
-            scratch = workdir / name
-            scratch.mkdir()
             result = run_script(
                 name,
                 programs,
-                scratch,
+                workdir,
                 args.timeout,
                 with_sk=args.with_sk,
                 leave_out=args.leave_out,
