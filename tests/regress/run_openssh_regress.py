@@ -200,8 +200,14 @@ def leave_out_key_types(script: Path, key_types: Sequence[str]) -> None:
     script.write_text(line + script.read_text())
 
 
+def printable(data: bytes) -> str:
+    """Text safe for a terminal: a script may echo raw SSH packets (proto-mismatch does)."""
+    text = data.decode(errors="replace")
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+
+
 def tail(path: Path, lines: int) -> str:
-    text = path.read_text(errors="replace").splitlines()
+    text = printable(path.read_bytes()).splitlines()
     shown = text[-lines:]
     skipped = f" (last {len(shown)} of {len(text)} lines)" if len(text) > len(shown) else ""
     return f"==> {path.name}{skipped} <==\n" + "\n".join(shown)
@@ -322,7 +328,7 @@ def run_script(
         passed=passed,
         returncode=returncode,
         seconds=seconds,
-        output=output.decode(errors="replace").rstrip(),
+        output=printable(output).rstrip(),
         logs="" if passed else log_tails(obj, log_lines),
     )
 
