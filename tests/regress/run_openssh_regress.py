@@ -119,11 +119,13 @@ class Result:
     seconds: float
     output: str  # the script's own stdout and stderr
     logs: str  # tails of its failed-*.log (or live logs after a timeout)
+    leftovers: tuple[str, ...] = ()  # processes still running when the script ended
 
     def report(self, lines: int = 60) -> str:
         """What a failure shows: the exit status, the script's output and the log tails."""
         status = "timed out" if self.returncode is None else f"exit status {self.returncode}"
-        return f"{self.name}: {status} after {self.seconds:.1f}s\n{self.output}\n{self.logs}"
+        left = "".join(f"\nleft running (ended by the runner): {p}" for p in self.leftovers)
+        return f"{self.name}: {status} after {self.seconds:.1f}s{left}\n{self.output}\n{self.logs}"
 
 
 def wrapper_script(directory: Path, name: str, module: str) -> str:
@@ -220,32 +222,60 @@ def log_tails(obj: Path, lines: int) -> str:
     return "\n".join(tail(path, lines) for path in chosen)
 
 
-def _marked_pids(marker: str) -> list[int]:
-    """Processes whose environment carries this run's marker: the script's descendants."""
+def _session_id(proc: Path) -> int | None:
+    """The session of a live process; None for a zombie (nothing to end, no fds held)."""
+    # /proc/PID/stat: "pid (comm) state ppid pgrp session ..."; comm may hold spaces.
+    fields = proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else int(fields[3])
+
+
+def _marked_pids(marker: str, session: int) -> list[int]:
+    """The script's descendants: its session, or its marker in their environment.
+
+    Daemons and agents leave the session (setsid) but keep the environment; sshd's
+    sessions get a fresh environment but stay in a session of their own sshd's.
+    """
     needle = f"SSH_REGRESS_RUN={marker}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        with contextlib.suppress(OSError):
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            sid = _session_id(entry)
+            if sid is not None and (
+                sid == session or needle in (entry / "environ").read_bytes().split(b"\0")
+            ):
                 found.append(int(entry.name))
     return found
 
 
-def stop_leftovers(marker: str) -> None:
-    """End what a script left running (daemons, agents: they leave its process group)."""
+def _describe(pid: int) -> str:
+    """``pid`` with its command line, or its name and state (a zombie has no command line)."""
+    proc = Path("/proc") / str(pid)
+    with contextlib.suppress(OSError, IndexError):
+        command = proc.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        stat = proc.joinpath("stat").read_text()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        return f"{pid} ({name}, state {state}, parent {ppid}) {command}"
+    return f"{pid} (gone)"
+
+
+def stop_leftovers(marker: str, session: int) -> list[str]:
+    """End what a script left running; return their command lines."""
+    found = [_describe(pid) for pid in _marked_pids(marker, session)]
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = _marked_pids(marker)
+        pids = _marked_pids(marker, session)
         if not pids:
-            return
+            break
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
         for _ in range(20):
-            if not _marked_pids(marker):
-                return
+            if not _marked_pids(marker, session):
+                break
             time.sleep(0.1)
+    return found
 
 
 def script_environment(
@@ -301,26 +331,27 @@ def run_script(
     env = script_environment(obj, programs, free_port_pair(), marker, fail_fatal)
     started = time.monotonic()
     # stdin is /dev/zero as in Debian's run-tests: the scripts were made to pass that way.
-    with open("/dev/zero", "rb") as zero:
+    # Output goes to a file, not a pipe: a process the script leaves behind may hold it open.
+    output_path = obj / "script-output.txt"
+    with open("/dev/zero", "rb") as zero, output_path.open("wb") as output:
         process = subprocess.Popen(
             ["sh", str(obj / "test-exec.sh"), str(obj), str(script)],
             cwd=obj,
             env=env,
             stdin=zero,
-            stdout=subprocess.PIPE,
+            stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
-            output, _ = process.communicate(timeout=timeout)
-            returncode: int | None = process.returncode
+            returncode: int | None = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(OSError):
                 os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
+            process.wait()
             returncode = None
         finally:
-            stop_leftovers(marker)
+            leftovers = stop_leftovers(marker, process.pid)
     seconds = time.monotonic() - started
     passed = returncode == 0
     return Result(
@@ -328,8 +359,9 @@ def run_script(
         passed=passed,
         returncode=returncode,
         seconds=seconds,
-        output=printable(output).rstrip(),
+        output=printable(output_path.read_bytes()).rstrip(),
         logs="" if passed else log_tails(obj, log_lines),
+        leftovers=tuple(leftovers),
     )
 
 
@@ -376,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             verdict = "ok  " if result.passed else "FAIL"
             print(f"{verdict} {name:20} {result.seconds:7.1f}s", flush=True)
+            for leftover in result.leftovers:
+                print(f"     left running (ended by the runner): {leftover}", flush=True)
             if not result.passed:
                 failures += 1
                 print(result.report(), flush=True)
