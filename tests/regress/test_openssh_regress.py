@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from run_openssh_regress import SUITE, Programs, resolve_programs, run_script
+from run_openssh_regress import SCRIPTS, SUITE, Programs, resolve_programs, run_script
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -79,3 +79,12 @@ def test_agent_script_with_ssh_agent_py(case: Case, agent_programs: Programs, tm
     if not result.passed and case.xfail and case.failure in result.output:
         raise KnownFailure(result.report())
     assert result.passed, result.report()
+
+
+def test_table_names_installed_scripts():
+    # A renamed or dropped script in a new openssh-tests would otherwise vanish quietly.
+    if not (SUITE / "test-exec.sh").is_file():
+        pytest.skip(f"OpenSSH's regress suite is not installed ({SUITE}: openssh-tests)")
+    missing = [row.name for row in SCRIPTS if not (SUITE / f"{row.name}.sh").is_file()]
+    assert missing == []
+    assert {case.script for case in AGENT_CASES} <= {r.name for r in SCRIPTS if r.ours == "agent"}
