@@ -6,13 +6,15 @@ here as the Makefile runs it, ``sh test-exec.sh OBJ SCRIPT``, in a private copy 
 suite (the scripts write keys, configs and logs beside themselves), with the programs to
 test chosen by test-exec.sh's variables: ``TEST_SSH_SSHD``, ``TEST_SSH_SSHAGENT``, ...
 
-    python tests/regress/run_openssh_regress.py                      # the table's rows, ours
-    python tests/regress/run_openssh_regress.py --sshd stock --agent stock   # baseline
+    python tests/regress/run_openssh_regress.py agent agent-timeout  # ssh-agent-py
+    python tests/regress/run_openssh_regress.py --agent stock        # the stock baseline
     python tests/regress/run_openssh_regress.py --sshd sshd-py connect banner
-    python tests/regress/run_openssh_regress.py --keep -v agent      # keep the work dir
+    python tests/regress/run_openssh_regress.py --keep --fail-fatal agent  # keep the work dir
 
-A program is ``stock`` (OpenSSH's), ``sshd-py`` / ``ssh-agent-py`` (ours, from this
-Python environment) or a path. Security-key (``sk-*``) keys are left out by default:
+A program is ``stock`` (OpenSSH's), ``sshd-py`` / ``ssh-agent-py`` (ours: ``python -m
+ssh_connection`` / ``python -m ssh_agent`` with this interpreter) or a path; by default
+sshd is stock (sshd-py is not on this branch yet) and the agent is ssh-agent-py. Without
+script names the whole table runs (about 20 minutes with stock programs on 2 cores). Security-key (``sk-*``) keys are left out by default:
 test-exec.sh generates and loads them only when the suite's ``config.h`` defines
 ENABLE_SK, so the copy's ``config.h`` loses that line (``--with-sk`` keeps it; neither
 ssh-agent-py nor sshd-py implements security keys).
@@ -181,7 +183,7 @@ class Result:
     logs: str  # tails of its failed-*.log (or live logs after a timeout)
     leftovers: tuple[str, ...] = ()  # processes still running when the script ended
 
-    def report(self, lines: int = 60) -> str:
+    def report(self) -> str:
         """What a failure shows: the exit status, the script's output and the log tails."""
         status = "timed out" if self.returncode is None else f"exit status {self.returncode}"
         left = "".join(f"\nleft running (ended by the runner): {p}" for p in self.leftovers)
@@ -440,7 +442,7 @@ def work_directory(keep: bool) -> Iterator[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scripts", nargs="*", help="script names (default: the whole table)")
-    parser.add_argument("--sshd", default="sshd-py", help="stock, sshd-py or a path")
+    parser.add_argument("--sshd", default="stock", help="stock, sshd-py or a path")
     parser.add_argument("--agent", default="ssh-agent-py", help="stock, ssh-agent-py or a path")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per script")
     parser.add_argument("--with-sk", action="store_true", help="include sk-* keys")
