@@ -14,7 +14,9 @@ test chosen by test-exec.sh's variables: ``TEST_SSH_SSHD``, ``TEST_SSH_SSHAGENT`
 A program is ``stock`` (OpenSSH's), ``sshd-py`` / ``ssh-agent-py`` (ours: ``python -m
 ssh_connection`` / ``python -m ssh_agent`` with this interpreter) or a path; by default
 sshd is stock (sshd-py is not on this branch yet) and the agent is ssh-agent-py. Without
-script names the whole table runs (about 20 minutes with stock programs on 2 cores). Security-key (``sk-*``) keys are left out by default:
+script names the whole table runs (about 20 minutes with stock programs on 2 cores).
+
+Security-key (``sk-*``) keys are left out by default:
 test-exec.sh generates and loads them only when the suite's ``config.h`` defines
 ENABLE_SK, so the copy's ``config.h`` loses that line (``--with-sk`` keeps it; neither
 ssh-agent-py nor sshd-py implements security keys).
