@@ -71,44 +71,46 @@ class Row:
     ci: bool = True
 
 
-# Measured 2026-12-02 by hand: sshd-py from the wip-sshd branch at e0e9706 (not on this
-# branch yet, so not in the pytest module), ssh-agent-py from this branch. Missing legacy
-# algorithms (DSA signing, hmac-*-96, hmac-md5, umac) are issue 12's "Legacy" part.
+# Measured 2026-12-02 by hand: sshd-py from the wip-sshd branch at 75d0318 (not on this
+# branch yet, so not in the pytest module; e0e9706 gave the same results), ssh-agent-py
+# from this branch, both with OpenSSH's client. Missing legacy algorithms (DSA signing,
+# hmac-*-96, hmac-md5, umac) are issue 12's "Legacy" part, not sshd-py's.
 SCRIPTS: tuple[Row, ...] = (
-    Row("connect", "sshd", 2.6, 5.5),
-    Row("proto-version", "sshd", 0.8, 8.7),
+    Row("connect", "sshd", 2.6, 18.9),
+    Row("proto-version", "sshd", 0.8, 12.4),
     Row(
         "proto-mismatch",
         "sshd",
         0.9,
-        9.2,
+        7.4,
         "`echo SSH-1.5-HALLO | sshd-py -i` exits 0; sshd exits 255 on a version mismatch",
     ),
-    Row("exit-status", "sshd", 29.8, 71.5),
-    Row("exit-status-signal", "sshd", 1.5, 7.9),
+    Row("exit-status", "sshd", 29.8, 65.3),
+    Row("exit-status-signal", "sshd", 1.5, 8.6),
     Row(
         "envpass",
         "sshd",
         4.8,
-        20.2,
+        39.2,
         "'SetEnv _XXX_TEST_A=23 _XXX_TEST_A=42': the first value must win (sshd-py: not 23)",
     ),
-    Row("transfer", "sshd", 4.7, 14.9),
-    Row("banner", "sshd", 5.1, 8.6, "a 100000-byte Banner file arrives cut at 65536 bytes"),
-    Row("stderr-data", "sshd", 16.0, 17.3),
-    Row("stderr-after-eof", "sshd", 4.7, 4.9),
-    Row("broken-pipe", "sshd", 2.3, 2.7),
-    Row("yes-head", "sshd", 4.6, 5.0),
-    Row("login-timeout", "sshd", 17.5, 64.4),  # needs telnet, else it tests nothing
-    Row("try-ciphers", "sshd", 118.1, 3.5, "MAC hmac-sha1-96 not implemented", ci=False),
+    Row("transfer", "sshd", 4.7, 36.7),
+    Row("banner", "sshd", 5.1, 34.7, "a 100000-byte Banner file arrives cut at 65536 bytes"),
+    Row("stderr-data", "sshd", 16.0, 31.9),
+    Row("stderr-after-eof", "sshd", 4.7, 8.2),
+    Row("broken-pipe", "sshd", 2.3, 7.9),
+    Row("yes-head", "sshd", 4.6, 10.8),
+    Row("login-timeout", "sshd", 17.5, 23.2),  # needs telnet, else it tests nothing
+    Row("try-ciphers", "sshd", 118.1, 13.1, "MAC hmac-sha1-96 not implemented", ci=False),
+    # 107 s at e0e9706; at 75d0318 (load 10) the 150 s timeout hit it in sntrup761 kex.
     Row("kextype", "sshd", 69.9, 107.3, ci=False),
-    Row("keytype", "sshd", 27.0, 34.4, "dsa-1024 user and host keys (DSA signing)"),
-    Row("integrity", "sshd", 79.8, 39.7, "MAC hmac-sha1-96 not implemented", ci=False),
+    Row("keytype", "sshd", 27.0, 49.2, "dsa-1024 user and host keys (DSA signing)"),
+    Row("integrity", "sshd", 79.8, 44.1, "MAC hmac-sha1-96 not implemented", ci=False),
     Row(
         "cert-hostkey",
         "sshd",
         196.6,
-        37.2,
+        23.7,
         "'HostKeyAlgorithms *': wildcard algorithm patterns rejected as a bad spec",
         ci=False,
     ),
@@ -116,7 +118,7 @@ SCRIPTS: tuple[Row, ...] = (
         "cert-userkey",
         "sshd",
         229.3,
-        60.9,
+        28.7,
         "'PubkeyAcceptedAlgorithms ssh-ed25519*,...': wildcard patterns rejected",
         ci=False,
     ),
@@ -124,44 +126,46 @@ SCRIPTS: tuple[Row, ...] = (
         "key-options",
         "sshd",
         14.3,
-        84.6,
+        37.3,
         'authorized_keys environment="FOO=bar": PermitUserEnvironment is ignored',
     ),
-    Row("forcecommand", "sshd", 4.9, 23.3),
-    Row("forwarding", "sshd", 22.2, 35.3),
-    Row("dynamic-forward", "sshd", 31.8, 40.8),
-    Row("portnum", "sshd", 14.7, 20.0),  # once hung 150 s on a pipe held after the end
-    Row("multipubkey", "sshd", 13.3, 47.0),
+    Row("forcecommand", "sshd", 4.9, 24.4),
+    Row("forwarding", "sshd", 22.2, 33.4),
+    Row("dynamic-forward", "sshd", 31.8, 38.9),
+    Row("portnum", "sshd", 14.7, 30.3),  # once hung 150 s on a pipe held after the end
+    Row("multipubkey", "sshd", 13.3, 42.3),
     Row(
         "limit-keytype",
         "sshd",
         56.4,
-        59.5,
+        56.9,
         "'PubkeyAcceptedAlgorithms *-cert-v01@openssh.com': wildcard patterns rejected",
     ),
     Row(
         "dhgex",
         "sshd",
         25.7,
-        9.5,
+        16.5,
         "no umac-64-etm: hmac-sha2-256-etm is chosen, so ssh asks 8192-bit groups, not 3072",
     ),
-    Row("allow-deny-users", "sshd", 12.8, 28.0),
+    Row("allow-deny-users", "sshd", 12.8, 32.3),
     Row(
         "channel-timeout",
         "sshd",
         33.2,
-        21.8,
+        22.7,
         "'ChannelTimeout session:command=1' does not close an idle `sleep 5` channel",
     ),
     Row(
         "hostkey-rotate",
         "sshd",
         25.1,
-        15.9,
+        19.6,
         "no hostkeys-00@openssh.com after auth: ssh's UpdateHostkeys learns 1 key of 6",
     ),
-    Row("reexec", "sshd", 8.2, 14.8),
+    Row("reexec", "sshd", 8.2, 16.6),
+    # Without ssh-dss it passes with OpenSSH's sshd (28.7 s); with sshd-py as sshd too, all
+    # but agent forwarding passes (sshd-py has no server-side agent forwarding yet).
     Row("agent", "agent", 40.5, 28.7, "ssh-dss keys refused (ssh-keys has no DSA signing)"),
     Row("agent-timeout", "agent", 22.8, 26.2, "ssh-dss keys refused, as for agent"),
 )
