@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -81,3 +82,69 @@ def test_background_agent_private_socket_and_kill(ed_key):
     finally:
         if sock.exists():
             os.kill(pid, signal.SIGTERM)
+
+
+def test_command_runs_with_the_agent_and_the_agent_ends_with_it():
+    # As `ssh-agent COMMAND`: COMMAND gets SSH_AUTH_SOCK / SSH_AGENT_PID, its exit status is
+    # ours, and the agent stops (removing its socket) once COMMAND has gone. -E, -O and -P
+    # are OpenSSH's flags for features we lack: accepted, as the regress scripts pass them.
+    probe = (
+        "import os; from ssh_agent.sync import AgentClient; "
+        "c = AgentClient.connect(); print(os.environ['SSH_AUTH_SOCK'], "
+        "os.environ['SSH_AGENT_PID'], len(c.list_identities())); c.close(); raise SystemExit(3)"
+    )
+    flags = ["-E", "sha256", "-O", "no-restrict-websafe", "-P", "/*"]
+    done = subprocess.run(
+        [sys.executable, "-m", "ssh_agent", *flags, sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 3, done.stderr
+    sock, pid, count = done.stdout.split()
+    assert count == "0"
+    assert int(pid) != os.getpid()
+    assert _gone(Path(sock))
+
+
+def test_command_that_cannot_run_fails():
+    done = subprocess.run(
+        [sys.executable, "-m", "ssh_agent", "/nonexistent/command"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert "/nonexistent/command" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["-s", "true"], ["-D", "true"], ["-E", "md4"], ["-O", "no-such-option"]]
+)
+def test_rejected_arguments(args):
+    done = subprocess.run(
+        [sys.executable, "-m", "ssh_agent", *args], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert "usage:" in done.stderr
+
+
+@pytest.mark.parametrize(("shell", "first"), [("/bin/tcsh", "setenv"), ("/bin/bash", "SSH_")])
+def test_syntax_follows_shell_without_s_or_c(tmp_path, shell, first):
+    sock = tmp_path / "agent.sock"
+    started = subprocess.run(
+        [sys.executable, "-m", "ssh_agent", "-a", str(sock)],
+        env=dict(os.environ, SHELL=shell),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    pid = int(re.search(r"SSH_AGENT_PID[ =](\d+);", started.stdout).group(1))
+    try:
+        assert started.stdout.startswith(first)
+        with AgentClient.connect(sock) as client:  # serving: its SIGTERM handler is set
+            assert client.list_identities() == []
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    assert _gone(sock)

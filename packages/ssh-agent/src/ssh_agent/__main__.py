@@ -3,6 +3,7 @@
 eval "$(python -m ssh_agent -s)"        # start in the background, set SSH_AUTH_SOCK
 python -m ssh_agent -D -a /path/sock    # stay in the foreground
 python -m ssh_agent -k                  # kill the agent named by SSH_AGENT_PID
+python -m ssh_agent COMMAND [ARGS]      # run COMMAND with the agent; it ends with COMMAND
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from .keystore import KeyStore
 from .sync import AgentServer, bind_unix_listener
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# ssh-agent's -O options; both concern features we do not have (FIDO web origins, PKCS#11
+# providers), so they are accepted and change nothing.
+_OPTIONS = ("no-restrict-websafe", "allow-remote-pkcs11")
+# How often an agent started for a COMMAND checks that COMMAND still runs (ssh-agent: 10 s).
+_PARENT_CHECK_SECONDS = 2.0
 
 
 def parse_lifetime(text: str) -> int:
@@ -62,6 +68,30 @@ def _kill(csh: bool) -> int:
     return 0
 
 
+def _agent_option(text: str) -> str:
+    if text not in _OPTIONS:
+        raise argparse.ArgumentTypeError(f"unknown -O option {text!r}")
+    return text
+
+
+def _csh_syntax(args: argparse.Namespace) -> bool:
+    """-c or -s if given, else what ``$SHELL`` speaks, as ssh-agent decides."""
+    if args.csh or args.sh:
+        return bool(args.csh and not args.sh)
+    return os.environ.get("SHELL", "").endswith("csh")
+
+
+def _run_command(command: list[str], path: str, pid: int) -> int:
+    """In the parent after the fork: become COMMAND with the agent's environment."""
+    os.environ["SSH_AUTH_SOCK"] = path
+    os.environ["SSH_AGENT_PID"] = str(pid)
+    try:
+        os.execvp(command[0], command)  # noqa: S606 - running the user's COMMAND is the job
+    except OSError as exc:
+        print(f"ssh-agent-py: {command[0]}: {exc}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ssh-agent-py", description="An SSH agent in Python.")
     parser.add_argument("-a", dest="socket", help="bind the agent to this Unix socket path")
@@ -71,8 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-s", dest="sh", action="store_true", help="Bourne shell output")
     parser.add_argument("-c", dest="csh", action="store_true", help="C shell output")
     parser.add_argument("-k", dest="kill", action="store_true", help="kill the current agent")
+    parser.add_argument(
+        "-E", dest="fingerprint_hash", choices=("md5", "sha256"), help="accepted (log format)"
+    )
+    parser.add_argument(
+        "-O", dest="options", action="append", type=_agent_option, default=[], help="accepted"
+    )
+    parser.add_argument(
+        "-P", dest="providers", help="accepted: no PKCS#11 or FIDO provider is ever loaded"
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="run it with the agent")
     args = parser.parse_args(argv)
-    csh = args.csh and not args.sh
+    if args.command and (args.csh or args.sh or args.kill or args.debug or args.foreground):
+        parser.error("a command does not go with -c, -s, -k, -d or -D")
+    csh = _csh_syntax(args)
     if args.kill:
         return _kill(csh)
 
@@ -89,8 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     foreground = args.foreground or args.debug
+    parent = os.getpid()
     if not foreground:
+        sys.stdout.flush()
         pid = os.fork()
+        if pid and args.command:
+            listener.close()
+            return _run_command(args.command, path, pid)
         if pid:
             sys.stdout.write(_env_lines(path, pid, csh))
             sys.stdout.flush()
@@ -109,8 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         server.shutdown()
 
+    def check_parent(signum: int, frame: FrameType | None) -> None:
+        if os.getppid() != parent:  # COMMAND has ended: we were handed to init
+            server.shutdown()
+
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, stop)
+    if args.command:
+        signal.signal(signal.SIGALRM, check_parent)
+        signal.setitimer(signal.ITIMER_REAL, _PARENT_CHECK_SECONDS, _PARENT_CHECK_SECONDS)
     try:
         server.serve_forever()
     finally:
