@@ -1,0 +1,136 @@
+"""The harness's table (markdown, so bench/README.md can show it as printed) and chart."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+MIB = 1 << 20
+
+
+class RowLike(Protocol):
+    test: str
+    algorithm: str
+    client: str
+    server: str
+    values: list[float]
+    cpu_per_gib: list[float]
+    rss: int | None
+    server_cpu_per_gib: list[float]
+    server_rss: int | None
+    error: str | None
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _mib(value: int | None) -> str:
+    return "-" if not value else f"{value / MIB:.0f}"
+
+
+def _line(name: str, row: RowLike, base: RowLike | None, cpu: list[float], rss: int | None) -> str:
+    if row.error:
+        note = " ".join(row.error.split())[:70].replace("|", "/")
+        return f"| {name} | n/a | | | | | {note} |"
+    median = _median(row.values)
+    spread = f"{min(row.values):.1f}-{max(row.values):.1f}"
+    ratio = "-"
+    base_median = _median(base.values) if base and not base.error else None
+    if median and base_median:
+        ratio = f"{median / base_median:.2f}"
+    cpu_text = _num(_median(cpu), 2)
+    return f"| {name} | {_num(median)} | {spread} | {ratio} | {cpu_text} | {_mib(rss)} | |"
+
+
+def _groups(rows: Sequence[RowLike]) -> dict[tuple[str, str], list[RowLike]]:
+    groups: dict[tuple[str, str], list[RowLike]] = {}
+    for row in rows:
+        groups.setdefault((row.test, row.algorithm), []).append(row)
+    return groups
+
+
+HEADER = (
+    "| {} | {} | min-max | x ours | CPU s/GiB | peak RSS MiB | note |\n"
+    "|---|---|---|---|---|---|---|"
+)
+
+
+def table(rows: Sequence[RowLike], meta: dict[str, Any]) -> str:
+    out = [
+        f"{meta['date']}; {meta['machine']}; Python {meta['python']}; bulk {meta['mib']} MiB "
+        f"x {meta['repeat']}, {meta['handshakes']} handshakes per row.",
+        "Handshake rows: ms (lower is better); bulk rows: MB/s (higher is better); "
+        "'x ours' is the row's median over ours (blocking client; our server).",
+        "",
+    ]
+    for (test, algorithm), group in _groups(rows).items():
+        unit = "ms" if test == "handshake" else "MB/s"
+        clients = [r for r in group if r.server == "sshd"]
+        base = next((r for r in clients if r.client == "ours-sync"), None)
+        out += [f"**{test} {algorithm}**: clients against sshd", ""]
+        out.append(HEADER.format("client", unit))
+        for row in clients:
+            out.append(_line(row.client, row, base, row.cpu_per_gib, row.rss))
+        servers = [r for r in group if r.client == "openssh"]
+        if servers and any(r.server == "ours" for r in servers):
+            ours = next(r for r in servers if r.server == "ours")
+            out += ["", f"**{test} {algorithm}**: servers, OpenSSH's ssh as the client", ""]
+            out.append(HEADER.format("server", unit))
+            for row in sorted(servers, key=lambda r: r.server != "ours"):
+                out.append(_line(row.server, row, ours, row.server_cpu_per_gib, row.server_rss))
+        out.append("")
+    return "\n".join(out)
+
+
+def print_table(rows: Sequence[RowLike], meta: dict[str, Any]) -> None:
+    print(table(rows, meta))
+
+
+def write_chart(rows: Sequence[RowLike], meta: dict[str, Any], path: Path) -> None:
+    """Three panels: handshake ms, client bulk MB/s, server bulk MB/s (medians)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def handshakes(r: RowLike) -> bool:
+        return r.test == "handshake" and r.server == "sshd"
+
+    def clients(r: RowLike) -> bool:
+        return r.test in ("up", "down") and r.server == "sshd"
+
+    def servers(r: RowLike) -> bool:
+        return r.test in ("up", "down") and r.client == "openssh"
+
+    panels = [
+        ("handshake (ms, lower is better), against sshd", handshakes, "client"),
+        ("bulk MB/s, clients against sshd", clients, "client"),
+        ("bulk MB/s, servers with OpenSSH's ssh as the client", servers, "server"),
+    ]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(13, 4.2 * len(panels)))
+    for ax, (title, keep, series) in zip(axes, panels, strict=True):
+        chosen = [r for r in rows if keep(r) and not r.error and r.values]
+        groups = list(dict.fromkeys(f"{r.test}\n{r.algorithm.split('@')[0]}" for r in chosen))
+        names = list(dict.fromkeys(getattr(r, series) for r in chosen))
+        width = 0.8 / max(len(names), 1)
+        for i, name in enumerate(names):
+            xs, ys = [], []
+            for r in chosen:
+                if getattr(r, series) == name:
+                    xs.append(groups.index(f"{r.test}\n{r.algorithm.split('@')[0]}") + i * width)
+                    ys.append(statistics.median(r.values))
+            ax.bar(xs, ys, width, label=name)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups, fontsize=7)
+        ax.set_title(title)
+        ax.legend(fontsize=7, ncol=len(names))
+    fig.suptitle(f"{meta['date']}, {meta['machine'].split(',')[1].strip()}, noisy loopback")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
