@@ -139,21 +139,26 @@ def _run_openssh(setup: Setup, port: int, kind: str, cipher: str, mac: str, kex:
     count = setup.handshakes if kind == "handshake" else 1
     seconds, cpu, rss = [], 0.0, 0
     for _ in range(count):
-        stdin = setup.upload.open("rb") if kind == "up" else subprocess.DEVNULL
-        out = tempfile.TemporaryFile()
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds.append(time.perf_counter() - start)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if stdin is not subprocess.DEVNULL:
-            stdin.close()
-        if process.returncode != 0:
+        with contextlib.ExitStack() as stack:
+            stdin = stack.enter_context(setup.upload.open("rb")) if kind == "up" else None
+            stdout = subprocess.PIPE if kind == "down" else subprocess.DEVNULL
+            start = time.perf_counter()
+            process = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+            got = 0
+            if process.stdout is not None:
+                while block := process.stdout.read1(MIB):
+                    got += len(block)
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds.append(time.perf_counter() - start)
+            process.returncode = os.waitstatus_to_exitcode(status)
             assert process.stderr is not None
-            raise RuntimeError(f"ssh: {process.stderr.read().decode(errors='replace')[-300:]}")
-        if kind == "down" and out.seek(0, 2) != setup.size:
-            raise RuntimeError(f"ssh got {out.tell()} bytes of {setup.size}")
-        out.close()
+            if process.returncode != 0:
+                raise RuntimeError(f"ssh: {process.stderr.read().decode(errors='replace')[-300:]}")
+            if kind == "down" and got != setup.size:
+                raise RuntimeError(f"ssh got {got} bytes of {setup.size}")
+            process.stderr.close()
+            if process.stdout is not None:
+                process.stdout.close()
         cpu += usage.ru_utime + usage.ru_stime
         rss = max(rss, usage.ru_maxrss * 1024)
     return Sample(seconds, cpu, rss)
