@@ -38,6 +38,8 @@ __all__ = [
 T = TypeVar("T")
 
 _READ_SIZE = 256 * 1024
+#: asyncio.timeout (3.11+) where there is one: wait_for costs a new task on every read.
+_timeout: Any = getattr(asyncio, "timeout", None)
 
 #: A function :func:`spawn` runs in the background.
 Background = Callable[[], Coroutine[Any, Any, None]]
@@ -115,6 +117,9 @@ class AsyncStream:
         try:
             if timeout is None:
                 return await self.reader.read(_READ_SIZE)
+            if _timeout is not None:
+                async with _timeout(timeout):
+                    return await self.reader.read(_READ_SIZE)
             return await asyncio.wait_for(self.reader.read(_READ_SIZE), timeout)
         except asyncio.TimeoutError:
             raise TimeoutError from None
