@@ -16,9 +16,9 @@ class RowLike(Protocol):
     client: str
     server: str
     values: list[float]
-    cpu_per_gib: list[float]
+    cpu: list[float]
     rss: int | None
-    server_cpu_per_gib: list[float]
+    server_cpu: list[float]
     server_rss: int | None
     error: str | None
 
@@ -56,10 +56,7 @@ def _groups(rows: Sequence[RowLike]) -> dict[tuple[str, str], list[RowLike]]:
     return groups
 
 
-HEADER = (
-    "| {} | {} | min-max | x ours | CPU s/GiB | peak RSS MiB | note |\n"
-    "|---|---|---|---|---|---|---|"
-)
+HEADER = "| {} | {} | min-max | x ours | {} | peak RSS MiB | note |\n|---|---|---|---|---|---|---|"
 
 
 def table(rows: Sequence[RowLike], meta: dict[str, Any]) -> str:
@@ -72,24 +69,58 @@ def table(rows: Sequence[RowLike], meta: dict[str, Any]) -> str:
     ]
     for (test, algorithm), group in _groups(rows).items():
         unit = "ms" if test == "handshake" else "MB/s"
+        cpu_unit = "CPU ms each" if test == "handshake" else "CPU s/GiB"
         clients = [r for r in group if r.server == "sshd"]
         base = next((r for r in clients if r.client == "ours-sync"), None)
         out += [f"**{test} {algorithm}**: clients against sshd", ""]
-        out.append(HEADER.format("client", unit))
+        out.append(HEADER.format("client", unit, cpu_unit))
         for row in clients:
-            out.append(_line(row.client, row, base, row.cpu_per_gib, row.rss))
+            out.append(_line(row.client, row, base, row.cpu, row.rss))
         servers = [r for r in group if r.client == "openssh"]
         if servers and any(r.server == "ours" for r in servers):
             ours = next(r for r in servers if r.server == "ours")
             out += ["", f"**{test} {algorithm}**: servers, OpenSSH's ssh as the client", ""]
-            out.append(HEADER.format("server", unit))
+            out.append(HEADER.format("server", unit, cpu_unit))
             for row in sorted(servers, key=lambda r: r.server != "ours"):
-                out.append(_line(row.server, row, ours, row.server_cpu_per_gib, row.server_rss))
+                out.append(_line(row.server, row, ours, row.server_cpu, row.server_rss))
         out.append("")
     return "\n".join(out)
 
 
+def _cell(row: RowLike | None, base: RowLike | None) -> str:
+    if row is None:
+        return ""
+    if row.error or not row.values:
+        return "n/a"
+    median = statistics.median(row.values)
+    if base is None or base.error or not base.values or base is row:
+        return f"{median:.0f}"
+    return f"{median:.0f} ({median / statistics.median(base.values):.2f})"
+
+
+def summary(rows: Sequence[RowLike]) -> str:
+    """One line per test: each client's median against sshd (ratio to ours-sync), then
+    our server and sshd with OpenSSH's ssh (ratio to ours)."""
+    clients = list(dict.fromkeys(r.client for r in rows if r.server == "sshd"))
+    head = ["test", "unit", *clients, "server: ours", "sshd"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (test, algorithm), group in _groups(rows).items():
+        if test not in ("handshake", "up", "down"):
+            continue
+        by_client = {r.client: r for r in group if r.server == "sshd"}
+        ours = next((r for r in group if r.server == "ours" and r.client == "openssh"), None)
+        cells = [_cell(by_client.get(c), by_client.get("ours-sync")) for c in clients]
+        sshd = by_client.get("openssh")
+        unit = "ms" if test == "handshake" else "MB/s"
+        name = f"{test} {algorithm.replace('@openssh.com', '')}"
+        out.append(f"| {name} | {unit} | " + " | ".join(cells) + f" | {_cell(ours, None)} | "
+                   f"{_cell(sshd, ours) if ours else ''} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def print_table(rows: Sequence[RowLike], meta: dict[str, Any]) -> None:
+    print(summary(rows))
+    print()
     print(table(rows, meta))
 
 
