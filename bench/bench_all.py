@@ -51,6 +51,7 @@ KEXES = ("curve25519-sha256", "mlkem768x25519-sha256", "sntrup761x25519-sha512@o
 PY_CLIENTS = ("ours-sync", "ours-aio", "asyncssh", "paramiko", "ssh2-python", "parallel-ssh")
 CLIENTS = (*PY_CLIENTS[:2], "openssh", *PY_CLIENTS[2:])
 CLIENT_TIMEOUT = 900
+OUR_SERVERS = ("ours", "ours-sync")  # asyncio AsyncSSHServer, blocking SSHServer
 
 
 @dataclass
@@ -87,8 +88,8 @@ class Setup:
     directory: Path
     key: Path
     sshd: Sshd
-    our_port: int
-    our_pid: int
+    #: Our servers by name ("ours": asyncio, "ours-sync": blocking): (port, pid).
+    ours: dict[str, tuple[int, int]]
     upload: Path  # a file of --mib for OpenSSH's ssh to read as stdin
     size: int
     handshakes: int
@@ -183,8 +184,11 @@ def _run_python(
 def measure(setup: Setup, row: Row, repeat: int, cipher: str, mac: str, kex: str) -> None:
     """Fill ``row`` with ``repeat`` runs. The client child is measured; with OpenSSH's ssh
     as the client the server is measured too (CPU including the commands it ran)."""
-    server_pid = setup.our_pid if row.server == "ours" else setup.sshd.process.pid  # type: ignore[union-attr]
-    port = setup.our_port if row.server == "ours" else setup.sshd.port
+    if row.server == "sshd":
+        assert setup.sshd.process is not None
+        port, server_pid = setup.sshd.port, setup.sshd.process.pid
+    else:
+        port, server_pid = setup.ours[row.server]
     for _ in range(1 if row.test == "handshake" else repeat):
         if row.client == "openssh":
             _reset_peak(server_pid)
@@ -192,7 +196,7 @@ def measure(setup: Setup, row: Row, repeat: int, cipher: str, mac: str, kex: str
             sample = _run_openssh(setup, port, row.test, cipher, mac, kex)
             time.sleep(0.2)  # let the server reap the session's processes
             server_cpu = _proc_cpu(server_pid) - before
-            if row.server == "ours":
+            if row.server != "sshd":
                 peak = _peak_rss(server_pid)
                 row.server_rss = max(row.server_rss or 0, peak or 0)
         else:
@@ -226,7 +230,8 @@ def plan(only: set[str], clients: tuple[str, ...]) -> Iterator[tuple[Row, str, s
             for client in clients:
                 yield Row("handshake", kex, client, "sshd"), default_cipher, default_mac, kex
             if "openssh" in clients:
-                yield Row("handshake", kex, "openssh", "ours"), default_cipher, default_mac, kex
+                for server in OUR_SERVERS:
+                    yield Row("handshake", kex, "openssh", server), default_cipher, default_mac, kex
     for kind in ("up", "down"):
         if kind not in only:
             continue
@@ -236,7 +241,8 @@ def plan(only: set[str], clients: tuple[str, ...]) -> Iterator[tuple[Row, str, s
                 if client != "parallel-ssh":  # its bulk engine is the ssh2-python row
                     yield Row(kind, name, client, "sshd"), cipher, mac, KEXES[0]
             if "openssh" in clients:
-                yield Row(kind, name, "openssh", "ours"), cipher, mac, KEXES[0]
+                for server in OUR_SERVERS:
+                    yield Row(kind, name, "openssh", server), cipher, mac, KEXES[0]
 
 
 def sftp_rows(setup: Setup, repeat: int) -> list[Row]:
@@ -274,18 +280,23 @@ def started(directory: Path, size: int, handshakes: int) -> Iterator[Setup]:
         "MaxStartups": "200:30:400",
     }
     sshd = Sshd(directory / "sshd", make_host_keys(directory / "keys"), options).start()
-    server = subprocess.Popen(
-        [sys.executable, "-W", "ignore", str(HERE / "peers.py"), "serve",
-         "--authorized-keys", str(directory / "ak"), "--host-key", str(directory / "host")],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    servers: dict[str, subprocess.Popen[str]] = {}
     try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
-        yield Setup(directory, directory / "id", sshd, port, server.pid, upload, size, handshakes)
+        ours = {}
+        for name in OUR_SERVERS:
+            argv = [sys.executable, "-W", "ignore", str(HERE / "peers.py"), "serve"]
+            argv += ["--authorized-keys", str(directory / "ak")]
+            argv += ["--host-key", str(directory / "host")]
+            if name == "ours-sync":
+                argv.append("--blocking")
+            server = servers[name] = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+            assert server.stdout is not None
+            ours[name] = (int(server.stdout.readline()), server.pid)
+        yield Setup(directory, directory / "id", sshd, ours, upload, size, handshakes)
     finally:
-        server.terminate()
-        server.wait()
+        for server in servers.values():
+            server.terminate()
+            server.wait()
         sshd.stop()
 
 

@@ -325,12 +325,25 @@ def client_main(a: Args) -> None:
 # -- our server ----------------------------------------------------------------------------
 
 
-def serve_main(authorized_keys: str, host_key: str) -> None:
-    """Our asyncio server with the ready-made ProcessHandler; prints its port, serves on."""
+def serve_main(authorized_keys: str, host_key: str, blocking: bool) -> None:
+    """Our server (asyncio, or ``blocking``) with the ready-made ProcessHandler; prints
+    its port, serves on."""
     from ssh_auth import StandardPolicy, authorized_keys_file
     from ssh_connection.aio_process import AsyncProcessHandler
     from ssh_connection.aio_server import AsyncSSHServer
+    from ssh_connection.sync_process import ProcessHandler
+    from ssh_connection.sync_server import SSHServer
     from ssh_keys.keyfile import read_private_key_file
+
+    if blocking:
+        server = SSHServer(
+            [read_private_key_file(host_key)],
+            StandardPolicy(authorized_keys=authorized_keys_file(authorized_keys)),
+            session_handler=ProcessHandler(),
+        )
+        print(server.listen("127.0.0.1", 0), flush=True)
+        server.serve_forever()
+        return
 
     async def run() -> None:
         server = AsyncSSHServer(
@@ -363,9 +376,10 @@ def main() -> None:
     serve = sub.add_parser("serve")
     serve.add_argument("--authorized-keys", required=True)
     serve.add_argument("--host-key", required=True)
+    serve.add_argument("--blocking", action="store_true", help="the blocking SSHServer")
     args = parser.parse_args()
     if args.mode == "serve":
-        serve_main(args.authorized_keys, args.host_key)
+        serve_main(args.authorized_keys, args.host_key, args.blocking)
     else:
         client_main(parser.parse_args(namespace=Args()))
 

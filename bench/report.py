@@ -79,9 +79,10 @@ def table(rows: Sequence[RowLike], meta: dict[str, Any]) -> str:
         servers = [r for r in group if r.client == "openssh"]
         if servers and any(r.server == "ours" for r in servers):
             ours = next(r for r in servers if r.server == "ours")
+            order = {"ours": 0, "ours-sync": 1, "sshd": 2}
             out += ["", f"**{test} {algorithm}**: servers, OpenSSH's ssh as the client", ""]
             out.append(HEADER.format("server", unit, cpu_unit))
-            for row in sorted(servers, key=lambda r: r.server != "ours"):
+            for row in sorted(servers, key=lambda r: order.get(r.server, 3)):
                 out.append(_line(row.server, row, ours, row.server_cpu, row.server_rss))
         out.append("")
     return "\n".join(out)
@@ -102,19 +103,20 @@ def summary(rows: Sequence[RowLike]) -> str:
     """One line per test: each client's median against sshd (ratio to ours-sync), then
     our server and sshd with OpenSSH's ssh (ratio to ours)."""
     clients = list(dict.fromkeys(r.client for r in rows if r.server == "sshd"))
-    head = ["test", "unit", *clients, "server: ours", "sshd"]
+    head = ["test", "unit", *clients, "server: ours", "ours-sync", "sshd"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (test, algorithm), group in _groups(rows).items():
         if test not in ("handshake", "up", "down"):
             continue
         by_client = {r.client: r for r in group if r.server == "sshd"}
-        ours = next((r for r in group if r.server == "ours" and r.client == "openssh"), None)
+        servers = {r.server: r for r in group if r.client == "openssh"}
+        ours, ours_sync = servers.get("ours"), servers.get("ours-sync")
         cells = [_cell(by_client.get(c), by_client.get("ours-sync")) for c in clients]
         sshd = by_client.get("openssh")
         unit = "ms" if test == "handshake" else "MB/s"
         name = f"{test} {algorithm.replace('@openssh.com', '')}"
-        out.append(f"| {name} | {unit} | " + " | ".join(cells) + f" | {_cell(ours, None)} | "
-                   f"{_cell(sshd, ours) if ours else ''} |")  # fmt: skip
+        tail = [_cell(ours, None), _cell(ours_sync, ours), _cell(sshd, ours) if ours else ""]
+        out.append(f"| {name} | {unit} | " + " | ".join(cells + tail) + " |")
     return "\n".join(out)
 
 
