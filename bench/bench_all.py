@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 measure(setup, row, args.repeat, cipher, mac, kex)
             except Exception as exc:  # a peer without this algorithm: a row that says so
-                row.error = str(exc) or type(exc).__name__
+                row.error = " ".join((str(exc) or type(exc).__name__).split())[:200]
             print(_progress(row), file=sys.stderr, flush=True)
             rows.append(row)
         if "sftp" in only:
