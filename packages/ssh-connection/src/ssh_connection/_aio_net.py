@@ -14,7 +14,7 @@ from typing import Any
 
 from ssh_transport.aio_backend import STREAM_LIMIT, AsyncStream
 
-from . import _pty
+from . import _pipes, _pty
 
 __all__ = [
     "TcpStream",
@@ -146,7 +146,12 @@ async def start_process(
         env=dict(env),
         cwd=cwd if cwd and os.path.isdir(cwd) else None,
         start_new_session=True,  # signals from the client reach it, not us
+        limit=STREAM_LIMIT,
     )
+    if process.stdin is not None:
+        pipe = process.stdin.transport.get_extra_info("pipe")
+        if pipe is not None:
+            _pipes.widen(pipe.fileno())
     return Process(process)
 
 
