@@ -309,7 +309,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", default=",".join(CLIENTS), help="clients to run")
     parser.add_argument("--out", default=str(HERE / "results"), help="JSON and PNG go here")
     parser.add_argument("--name", default="latest", help="file name stem under --out")
+    parser.add_argument("--render", metavar="JSON", help="print and chart a saved run, no run")
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        loaded = [Row(**row) for row in saved["rows"]]
+        print_table(loaded, saved["meta"])
+        write_chart(loaded, saved["meta"], Path(args.render).with_suffix(".png"))
+        return
     only = set(args.only.split(","))
     clients = tuple(c for c in args.clients.split(",") if c)
     rows: list[Row] = []

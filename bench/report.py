@@ -120,8 +120,34 @@ def summary(rows: Sequence[RowLike]) -> str:
     return "\n".join(out)
 
 
+def cpu_summary(rows: Sequence[RowLike]) -> str:
+    """CPU s/GiB (bulk) or ms per handshake of the process under test, medians: clients
+    against sshd, then the servers with OpenSSH's ssh (their commands' CPU included)."""
+    clients = list(dict.fromkeys(r.client for r in rows if r.server == "sshd"))
+    head = ["test", "unit", *clients, "server: ours", "ours-sync", "sshd"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (test, algorithm), group in _groups(rows).items():
+        if test not in ("handshake", "up", "down") or all(r.error for r in group):
+            continue
+        by_client = {r.client: r for r in group if r.server == "sshd"}
+        servers = {r.server: r for r in group if r.client == "openssh"}
+
+        def cell(values: list[float] | None) -> str:
+            return "" if values is None else _num(_median(values), 2)
+
+        cells = [cell(by_client[c].cpu if c in by_client else None) for c in clients]
+        for server in ("ours", "ours-sync", "sshd"):
+            cells.append(cell(servers[server].server_cpu if server in servers else None))
+        unit = "ms each" if test == "handshake" else "s/GiB"
+        name = f"{test} {algorithm.replace('@openssh.com', '')}"
+        out.append(f"| {name} | {unit} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def print_table(rows: Sequence[RowLike], meta: dict[str, Any]) -> None:
     print(summary(rows))
+    print()
+    print(cpu_summary(rows))
     print()
     print(table(rows, meta))
 
