@@ -149,9 +149,7 @@ async def start_process(
         limit=STREAM_LIMIT,
     )
     if process.stdin is not None:
-        pipe = process.stdin.transport.get_extra_info("pipe")
-        if pipe is not None:
-            _pipes.widen(pipe.fileno())
+        _pipes.widen(process.stdin.transport.get_extra_info("pipe"))
     return Process(process)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+from typing import IO, Any
 
 __all__ = ["PIPE_SIZE", "widen"]
 
@@ -12,9 +13,12 @@ __all__ = ["PIPE_SIZE", "widen"]
 PIPE_SIZE = 1024 * 1024
 
 
-def widen(fd: int) -> None:
-    """Ask for a PIPE_SIZE buffer on pipe ``fd``, where the platform can (Linux)."""
+def widen(pipe: IO[Any] | None) -> None:
+    """Ask for a PIPE_SIZE buffer on ``pipe``, where the platform can (Linux). Never
+    fails: a pipe a quick command already closed, or a size over the system's limit
+    (/proc/sys/fs/pipe-max-size), leaves the pipe as it is."""
     option: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if option is not None:
-        with contextlib.suppress(OSError):  # over /proc/sys/fs/pipe-max-size: keep it
-            fcntl.fcntl(fd, option, PIPE_SIZE)
+    if option is None or pipe is None:
+        return
+    with contextlib.suppress(OSError, ValueError):  # ValueError: closed already
+        fcntl.fcntl(pipe.fileno(), option, PIPE_SIZE)

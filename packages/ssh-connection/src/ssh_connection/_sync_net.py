@@ -157,8 +157,7 @@ def start_process(argv: Sequence[str], env: Mapping[str, str], cwd: str | None =
         start_new_session=True,  # signals from the client reach it, not us
         bufsize=0,
     )
-    if process.stdin is not None:
-        _pipes.widen(process.stdin.fileno())
+    _pipes.widen(process.stdin)
     return Process(process)
 
 
