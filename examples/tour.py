@@ -95,9 +95,7 @@ def tour(work: Path) -> None:
     (work / "authorized_keys").write_text(key.public_key.to_line() + "\n")
     started = time.monotonic()
     with sshd_py(work) as (port, log):
-        host_key: PublicKey = read_public_key_file(
-            work / "state" / "ssh_host_ed25519_key.pub"
-        ).key
+        host_key: PublicKey = read_public_key_file(work / "state" / "ssh_host_ed25519_key.pub").key
 
         def pinned(host: str, port: int, offered: PublicKey) -> bool:
             return offered == host_key
@@ -121,13 +119,13 @@ def tour(work: Path) -> None:
             step(f"pty shell: {tty.group().decode() if tty else '?'}, 100x30 terminal")
 
             target = echo_server()
-            with conn.forward_local("127.0.0.1", target) as forward:
-                with socket.create_connection(("127.0.0.1", forward.port), timeout=30) as s:
-                    s.sendall(b"ping through the tunnel")
-                    s.shutdown(socket.SHUT_WR)
-                    echoed = b""
-                    while chunk := s.recv(65536):
-                        echoed += chunk
+            forward = conn.forward_local("127.0.0.1", target)
+            with forward, socket.create_connection(("127.0.0.1", forward.port), timeout=30) as s:
+                s.sendall(b"ping through the tunnel")
+                s.shutdown(socket.SHUT_WR)
+                echoed = b""
+                while chunk := s.recv(65536):
+                    echoed += chunk
             assert echoed == b"ping through the tunnel", echoed
             step(f"port forward: 127.0.0.1:{forward.port} -> 127.0.0.1:{target}, echoed")
 

@@ -266,8 +266,14 @@ class AsyncSSHChannel:
         size = min(size, len(buffer))
         if size <= 0:
             return b""
-        data = bytes(buffer[:size])
-        del buffer[:size]
+        # One copy out of the buffer (a slice of a bytearray, then bytes(), was two).
+        if size == len(buffer):
+            data = bytes(buffer)
+            buffer.clear()
+        else:
+            with memoryview(buffer) as view, view[:size] as head:
+                data = head.tobytes()
+            del buffer[:size]
         if not self.closed:
             self._mux.core.consumed(self.id, size)
         return data

@@ -13,9 +13,9 @@ import subprocess
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from ssh_transport.aio_backend import AsyncStream
+from ssh_transport.aio_backend import STREAM_LIMIT, AsyncStream
 
-from . import _pty
+from . import _pipes, _pty
 
 __all__ = [
     "TcpStream",
@@ -48,7 +48,9 @@ class TcpStream(AsyncStream):
 
 async def open_tcp(host: str, port: int, timeout: float | None = 30.0) -> TcpStream:
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=STREAM_LIMIT), timeout
+        )
     except asyncio.TimeoutError:
         raise TimeoutError(f"connecting to {host} port {port} timed out") from None
     return TcpStream(reader, writer)
@@ -83,7 +85,9 @@ async def listen(host: str, port: int, on_connection: OnConnection) -> Listener:
         peer = writer.get_extra_info("peername") or ("", 0)
         await on_connection(TcpStream(reader, writer), (str(peer[0]), int(peer[1])))
 
-    server = await asyncio.start_server(accepted, host or None, port, backlog=128)
+    server = await asyncio.start_server(
+        accepted, host or None, port, backlog=128, limit=STREAM_LIMIT
+    )
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
     return Listener(server, int(bound))
 
@@ -189,7 +193,10 @@ async def start_process(
         env=dict(env),
         cwd=cwd if cwd and os.path.isdir(cwd) else None,
         start_new_session=True,  # signals from the client reach it, not us
+        limit=STREAM_LIMIT,
     )
+    if process.stdin is not None:
+        _pipes.widen(process.stdin.transport.get_extra_info("pipe"))
     return Process(process)
 
 

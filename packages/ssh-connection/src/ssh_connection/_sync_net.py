@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ssh_transport.sync_backend import SocketStream
 
-from . import _pty
+from . import _pipes, _pty
 
 __all__ = [
     "TcpStream",
@@ -192,6 +192,7 @@ def start_process(argv: Sequence[str], env: Mapping[str, str], cwd: str | None =
         start_new_session=True,  # signals from the client reach it, not us
         bufsize=0,
     )
+    _pipes.widen(process.stdin)
     return Process(process)
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "monotonic",
     "AsyncStream",
     "AsyncByteStream",
+    "STREAM_LIMIT",
     "open_tcp_stream",
     "open_process_stream",
 ]
@@ -39,6 +40,12 @@ __all__ = [
 T = TypeVar("T")
 
 _READ_SIZE = 256 * 1024
+#: The StreamReader's limit: asyncio's 64 KiB default pauses the socket whenever more than
+#: 128 KiB wait, which one 256 KiB recv() does; pause and resume cost two epoll_ctl calls
+#: per read in a bulk transfer.
+STREAM_LIMIT = 1024 * 1024
+#: asyncio.timeout (3.11+) where there is one: wait_for costs a new task on every read.
+_timeout: Any = getattr(asyncio, "timeout", None)
 
 #: A function :func:`spawn` runs in the background.
 Background = Callable[[], Coroutine[Any, Any, None]]
@@ -126,6 +133,9 @@ class AsyncStream:
         try:
             if timeout is None:
                 return await self.reader.read(_READ_SIZE)
+            if _timeout is not None:
+                async with _timeout(timeout):
+                    return await self.reader.read(_READ_SIZE)
             return await asyncio.wait_for(self.reader.read(_READ_SIZE), timeout)
         except asyncio.TimeoutError:
             raise TimeoutError from None
@@ -144,7 +154,9 @@ class AsyncStream:
 
 async def open_tcp_stream(host: str, port: int, timeout: float | None) -> AsyncStream:
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=STREAM_LIMIT), timeout
+        )
     except asyncio.TimeoutError:
         raise TimeoutError(f"connecting to {host} port {port} timed out") from None
     return AsyncStream(reader, writer)

@@ -364,7 +364,9 @@ class Transport:
         # A new buffer rather than resizing the old one: a view into it may still be alive
         # (in a traceback), and only the unread tail, usually small, is copied.
         if pos or buf is not self._in:
-            self._in = bytearray(buf[pos:])
+            # From a view: slicing bytes first would copy the tail twice.
+            with memoryview(buf) as view, view[pos:] as rest:
+                self._in = bytearray(rest)
 
     def _dispatch(self, payload: bytes, seq: int) -> None:
         """Route one message through MESSAGE_TABLES: what a state does not list is a
