@@ -100,7 +100,37 @@ class _Stdio(AsyncStream):
             self.reader.feed_eof()
 
 
-async def stdio_stream() -> tuple[AsyncStream, Peer]:
+class _FdStream:
+    """Blocking descriptors (files, terminals, /dev/null) read and written in threads."""
+
+    def __init__(self, in_fd: int, out_fd: int) -> None:
+        self._in, self._out = in_fd, out_fd
+
+    async def read(self, timeout: float | None) -> bytes:
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(None, os.read, self._in, 256 * 1024)
+        try:
+            return await asyncio.wait_for(job, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError from None
+        except OSError:
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = await asyncio.get_running_loop().run_in_executor(
+                None, os.write, self._out, view
+            )
+            view = view[written:]
+
+    async def close(self) -> None:
+        for fd in (self._in, self._out):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+async def stdio_stream() -> tuple[AsyncStream | _FdStream, Peer]:
     """The connection on stdin/stdout (a socket from inetd, pipes from a ProxyCommand)."""
     loop = asyncio.get_running_loop()
     # Keep the connection on new descriptors and point 0/1 at /dev/null: nothing a
@@ -118,6 +148,8 @@ async def stdio_stream() -> tuple[AsyncStream, Peer]:
         if isinstance(peer, tuple) and isinstance(local, tuple):
             return AsyncStream(reader, writer), Peer(peer[0], peer[1], local[0], local[1])
         return AsyncStream(reader, writer), Peer()
+    if not (stat.S_ISFIFO(os.fstat(in_fd).st_mode) and stat.S_ISFIFO(os.fstat(out_fd).st_mode)):
+        return _FdStream(in_fd, out_fd), Peer()  # a file or a terminal: epoll cannot wait
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(in_fd, "rb", buffering=0)
@@ -165,7 +197,7 @@ class SshdServer:
         chance = rate + (100 - rate) * (pending - start) / max(1, full - start)
         return random.random() * 100 < chance  # noqa: S311 - load shedding, not secrecy
 
-    async def serve_connection(self, stream: AsyncStream, peer: Peer) -> None:
+    async def serve_connection(self, stream: AsyncStream | _FdStream, peer: Peer) -> None:
         self._count += 1
         if self._drop():
             log.info(

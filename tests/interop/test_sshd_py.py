@@ -1,0 +1,395 @@
+"""sshd-py interop: OpenSSH's ssh, sftp and a ProxyCommand against ``sshd-py`` started the
+way sshd is started (``-D -e -f cfg``, ``-i``, ``-t``, ``-T``, daemon mode, the default).
+
+One ``sshd-py -D`` serves most tests: its config gives each behaviour its own port with a
+``Match LocalPort`` block (forced command, DenyUsers, AllowUsers), since sshd-py only
+serves the user running it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from openssh_tools import SSH, free_port, run_keygen
+
+pytestmark = [pytest.mark.interop]
+
+SSHD_PY = [sys.executable, "-m", "ssh_connection"]
+ME = getpass.getuser()
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes] | None, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"sshd-py exited: {log.read_text(errors='replace')[-3000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("sshd-py did not start listening")
+        time.sleep(0.02)
+
+
+def _wait_for(predicate: object, what: str) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + 60
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@dataclass
+class SshdPy:
+    directory: Path
+    ports: dict[str, int]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "sshd_config"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "sshd.log"
+
+    @property
+    def identity(self) -> Path:
+        return self.directory / "id"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def ssh(
+        self,
+        *command: str,
+        port: str = "main",
+        user: str = ME,
+        extra: Sequence[str] = (),
+        input: bytes | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        argv = [SSH, "-F", "/dev/null", *client_options(self.identity), *extra]
+        if port:
+            argv += ["-p", str(self.ports[port])]
+        argv += [f"{user}@127.0.0.1", *command]
+        return subprocess.run(
+            argv,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def client_options(identity: Path) -> list[str]:
+    options = {
+        "BatchMode": "yes",
+        "StrictHostKeyChecking": "no",
+        "UserKnownHostsFile": "/dev/null",
+        "GlobalKnownHostsFile": "/dev/null",
+        "IdentitiesOnly": "yes",
+        "IdentityFile": str(identity),
+        "IdentityAgent": "none",
+        "ConnectTimeout": "30",
+        "LogLevel": "ERROR",
+    }
+    return [arg for key, value in options.items() for arg in ("-o", f"{key}={value}")]
+
+
+def write_config(directory: Path, ports: dict[str, int], **extra: str) -> Path:
+    run_keygen("-t", "ed25519", "-N", "", "-f", directory / "host_ed25519")
+    if not (directory / "id").exists():
+        run_keygen("-t", "ed25519", "-N", "", "-f", directory / "id")
+    (directory / "authorized_keys").write_text((directory / "id.pub").read_text())
+    lines = [f"Port {port}" for port in ports.values()]
+    lines += [
+        "ListenAddress 127.0.0.1",
+        f"HostKey {directory / 'host_ed25519'}",
+        f"AuthorizedKeysFile {directory / 'authorized_keys'}",
+        "StrictModes no",
+        f"PidFile {directory / 'sshd.pid'}",
+        "LogLevel VERBOSE",
+        "Subsystem sftp internal-sftp",
+        *(f"{key} {value}" for key, value in extra.items()),
+    ]
+    if "forced" in ports:
+        lines += [f"Match LocalPort {ports['forced']}", '  ForceCommand echo "forced:$SSH_ORIGINAL_COMMAND"']
+    if "deny" in ports:
+        lines += [f"Match LocalPort {ports['deny']}", f"  DenyUsers {ME}"]
+    if "allow" in ports:
+        lines += [f"Match LocalPort {ports['allow']}", "  AllowUsers someone-else"]
+    config = directory / "sshd_config"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+@pytest.fixture(scope="module")
+def sshd_py(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdPy]:
+    directory = tmp_path_factory.mktemp("sshd-py")
+    ports = {name: free_port() for name in ("main", "forced", "deny", "allow")}
+    server = SshdPy(directory, ports)
+    write_config(directory, ports)
+    with server.log.open("wb") as log:
+        server.process = subprocess.Popen(
+            [*SSHD_PY, "-D", "-e", "-f", str(server.config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        for port in ports.values():
+            _wait_listening(port, server.process, server.log)
+        yield server
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+
+
+def fingerprint(public_key: Path) -> str:
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(public_key)], capture_output=True, check=True, text=True
+    ).stdout
+    return out.split()[1]
+
+
+# -- the command is installed --------------------------------------------------------------
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "sshd-py"
+    assert script.exists(), "pip install ssh-connection should install sshd-py"
+
+
+# -- sessions through -D -------------------------------------------------------------------
+
+
+def test_exec_returns_output_and_exit_status(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("echo hello; echo oops >&2; exit 3")
+    assert (result.stdout, result.returncode) == (b"hello\n", 3), result.stderr
+    assert b"oops\n" in result.stderr
+
+
+def test_success_is_logged_as_sshd_logs_it(sshd_py: SshdPy) -> None:
+    assert sshd_py.ssh("true").returncode == 0
+    key = fingerprint(sshd_py.directory / "id.pub")
+    pattern = rf"Accepted publickey for {re.escape(ME)} from 127\.0\.0\.1 port \d+ ssh2: ED25519 {re.escape(key)}"
+    _wait_for(lambda: re.search(pattern, sshd_py.log_text()), "the Accepted line")
+
+
+def test_pty_runs_a_login_shell(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("-tt", input=b"tty; echo $((6*7)); exit 4\n", port="main")
+    assert result.returncode == 4, result.stderr
+    assert b"/dev/pts/" in result.stdout and b"42" in result.stdout
+
+
+def test_local_forwarding(sshd_py: SshdPy) -> None:
+    local = free_port()
+    forward = f"{local}:127.0.0.1:{sshd_py.ports['main']}"
+    argv = [SSH, "-F", "/dev/null", *client_options(sshd_py.identity), "-N"]
+    argv += ["-o", "ExitOnForwardFailure=yes", "-L", forward, "-p", str(sshd_py.ports["main"])]
+    process = subprocess.Popen([*argv, f"{ME}@127.0.0.1"], stdin=subprocess.DEVNULL)
+    try:
+        _wait_listening(local, process, sshd_py.log)
+        with socket.create_connection(("127.0.0.1", local), timeout=30) as sock:
+            assert sock.recv(8) == b"SSH-2.0-"  # sshd-py's own banner, through the tunnel
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_sftp_through_internal_sftp(sshd_py: SshdPy, tmp_path: Path) -> None:
+    source, copy = tmp_path / "source", tmp_path / "copy"
+    source.write_bytes(os.urandom(100_000))
+    argv = ["sftp", "-F", "/dev/null", *client_options(sshd_py.identity)]
+    argv += ["-P", str(sshd_py.ports["main"]), "-b", "-", f"{ME}@127.0.0.1"]
+    batch = f"put {source} {copy}\n".encode()
+    result = subprocess.run(argv, input=batch, capture_output=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert copy.read_bytes() == source.read_bytes()
+
+
+def test_another_user_is_refused_and_logged(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("true", user="nobody-at-all")
+    assert result.returncode == 255
+    assert b"Permission denied" in result.stderr
+    _wait_for(
+        lambda: "refusing login as 'nobody-at-all'" in sshd_py.log_text()
+        and "cannot switch users" in sshd_py.log_text(),
+        "the refusal line",
+    )
+
+
+def test_forced_command_replaces_the_command(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("echo asked", port="forced")
+    assert (result.stdout, result.returncode) == (b"forced:echo asked\n", 0), result.stderr
+
+
+def test_deny_users_refuses(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("true", port="deny")
+    assert result.returncode == 255
+    _wait_for(lambda: "listed in DenyUsers" in sshd_py.log_text(), "the DenyUsers line")
+
+
+def test_allow_users_refuses_the_unlisted(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("true", port="allow")
+    assert result.returncode == 255
+    _wait_for(lambda: "not listed in AllowUsers" in sshd_py.log_text(), "the AllowUsers line")
+
+
+# -- -i through a ProxyCommand --------------------------------------------------------------
+
+
+def test_inetd_mode_through_proxy_command(sshd_py: SshdPy) -> None:
+    log = sshd_py.directory / "inetd.log"
+    proxy = " ".join([*SSHD_PY, "-i", "-f", str(sshd_py.config), f"-E{log}"])
+    result = sshd_py.ssh("echo via-i; exit 7", port="", extra=["-o", f"ProxyCommand={proxy}"])
+    assert (result.stdout, result.returncode) == (b"via-i\n", 7), result.stderr
+    assert f"Accepted publickey for {ME} from UNKNOWN port 65535" in log.read_text()
+
+
+# -- -t, -T, -o ---------------------------------------------------------------------------
+
+
+def run_sshd_py(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SSHD_PY, *args], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+
+
+def test_check_accepts_a_good_config(sshd_py: SshdPy) -> None:
+    result = run_sshd_py("-t", "-f", str(sshd_py.config))
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_names_file_and_line_of_a_bad_keyword(tmp_path: Path) -> None:
+    config = tmp_path / "bad_config"
+    config.write_text("Port 2222\nNoSuchKeyword yes\n")
+    result = run_sshd_py("-t", "-f", str(config))
+    assert result.returncode == 1
+    assert f"{config}: line 2: Bad configuration option: NoSuchKeyword" in result.stderr
+
+
+def test_check_refuses_a_bad_option(sshd_py: SshdPy) -> None:
+    result = run_sshd_py("-t", "-f", str(sshd_py.config), "-o", "MaxAuthTries=many")
+    assert result.returncode == 1
+    assert "command-line: line 0:" in result.stderr
+
+
+def test_check_fails_without_a_host_key(tmp_path: Path) -> None:
+    config = tmp_path / "nokeys"
+    config.write_text(f"HostKey {tmp_path}/missing\n")
+    result = run_sshd_py("-t", "-f", str(config))
+    assert result.returncode == 1
+    assert "no hostkeys available" in result.stderr
+
+
+def test_print_config_with_overrides(sshd_py: SshdPy) -> None:
+    result = run_sshd_py(
+        "-T", "-f", str(sshd_py.config), "-o", "MaxAuthTries=3", "-oLoginGraceTime=7"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "maxauthtries 3" in lines and "logingracetime 7" in lines
+    assert f"port {sshd_py.ports['main']}" in lines
+
+
+def test_print_config_for_a_connection(sshd_py: SshdPy) -> None:
+    spec = f"user={ME},host=h,addr=127.0.0.1,laddr=127.0.0.1,lport={sshd_py.ports['forced']}"
+    result = run_sshd_py("-T", "-f", str(sshd_py.config), "-C", spec)
+    assert result.returncode == 0, result.stderr
+    assert 'forcecommand echo "forced:$SSH_ORIGINAL_COMMAND"' in result.stdout.splitlines()
+
+
+# -- daemon mode and the default mode ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_daemon_writes_pid_file_and_removes_it_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, {"main": port})
+    # No ListenAddress: sshd-py listens on loopback only, and says so.
+    config.write_text(config.read_text().replace("ListenAddress 127.0.0.1\n", ""))
+    log = tmp_path / "daemon.log"
+    result = run_sshd_py("-f", str(config), "-E", str(log))
+    assert result.returncode == 0, result.stderr  # returns once the daemon listens
+    pid_file = tmp_path / "sshd.pid"
+    pid = int(pid_file.read_text())
+    try:
+        _wait_listening(port, None, log)
+        text = log.read_text()
+        assert f"Server listening on 127.0.0.1 port {port}." in text
+        assert "0.0.0.0" not in text and "::" not in text
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    _wait_for(lambda: not pid_file.exists(), "the PidFile to go")
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    _wait_for(gone, "the daemon to exit")
+    assert "Received signal 15; terminating." in log.read_text()
+
+
+@pytest.mark.slow
+def test_default_mode_generates_host_keys_once_and_serves_loopback(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    run_keygen("-t", "ed25519", "-N", "", "-f", tmp_path / "id")
+    (tmp_path / "authorized_keys").write_text((tmp_path / "id.pub").read_text())
+    port = free_port()
+    log = tmp_path / "default.log"
+    args = ["--state-dir", str(state), "-p", str(port), "-o", "StrictModes=no"]
+    args += ["-o", f"AuthorizedKeysFile={tmp_path / 'authorized_keys'}"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*SSHD_PY, "-D", "-e", *args], stdin=subprocess.DEVNULL, stderr=out
+        )
+    try:
+        _wait_listening(port, process, log)
+        names = sorted(p.name for p in state.iterdir())
+        assert names == [
+            "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub",
+            "ssh_host_rsa_key", "ssh_host_rsa_key.pub",
+        ]  # fmt: skip
+        for name in ("ssh_host_ed25519_key", "ssh_host_rsa_key"):
+            assert (state / name).stat().st_mode & 0o777 == 0o600
+        server = SshdPy(tmp_path, {"main": port})
+        result = server.ssh("echo default")
+        assert (result.stdout, result.returncode) == (b"default\n", 0), result.stderr
+        assert f"Server listening on 127.0.0.1 port {port}." in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    keys = {p.name: p.read_bytes() for p in state.iterdir()}
+    again = run_sshd_py("-t", *args)  # a second start keeps the keys
+    assert again.returncode == 0, again.stderr
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == keys
+    rsa = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(state / "ssh_host_rsa_key.pub")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert rsa.stdout.startswith("3072 ")
+
+
+@pytest.mark.slow
+def test_default_mode_state_dir_from_the_environment(tmp_path: Path) -> None:
+    env = {**os.environ, "SSHD_PY_STATE_DIR": str(tmp_path / "env-state")}
+    result = run_sshd_py("-t", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "env-state" / "ssh_host_ed25519_key").exists()
