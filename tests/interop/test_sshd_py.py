@@ -126,7 +126,10 @@ def write_config(directory: Path, ports: dict[str, int], **extra: str) -> Path:
         *(f"{key} {value}" for key, value in extra.items()),
     ]
     if "forced" in ports:
-        lines += [f"Match LocalPort {ports['forced']}", '  ForceCommand echo "forced:$SSH_ORIGINAL_COMMAND"']
+        lines += [
+            f"Match LocalPort {ports['forced']}",
+            '  ForceCommand echo "forced:$SSH_ORIGINAL_COMMAND"',
+        ]
     if "deny" in ports:
         lines += [f"Match LocalPort {ports['deny']}", f"  DenyUsers {ME}"]
     if "allow" in ports:
@@ -185,7 +188,10 @@ def test_exec_returns_output_and_exit_status(sshd_py: SshdPy) -> None:
 def test_success_is_logged_as_sshd_logs_it(sshd_py: SshdPy) -> None:
     assert sshd_py.ssh("true").returncode == 0
     key = fingerprint(sshd_py.directory / "id.pub")
-    pattern = rf"Accepted publickey for {re.escape(ME)} from 127\.0\.0\.1 port \d+ ssh2: ED25519 {re.escape(key)}"
+    pattern = (
+        rf"Accepted publickey for {re.escape(ME)} from 127\.0\.0\.1 port \d+ "
+        rf"ssh2: ED25519 {re.escape(key)}"
+    )
     _wait_for(lambda: re.search(pattern, sshd_py.log_text()), "the Accepted line")
 
 
@@ -226,8 +232,10 @@ def test_another_user_is_refused_and_logged(sshd_py: SshdPy) -> None:
     assert result.returncode == 255
     assert b"Permission denied" in result.stderr
     _wait_for(
-        lambda: "refusing login as 'nobody-at-all'" in sshd_py.log_text()
-        and "cannot switch users" in sshd_py.log_text(),
+        lambda: (
+            "refusing login as 'nobody-at-all'" in sshd_py.log_text()
+            and "cannot switch users" in sshd_py.log_text()
+        ),
         "the refusal line",
     )
 

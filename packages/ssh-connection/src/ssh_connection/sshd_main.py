@@ -13,6 +13,7 @@ per connection.
 
 from __future__ import annotations
 
+import contextlib
 import getopt
 import logging
 import os
@@ -188,7 +189,7 @@ def _print_settings(config: SshdConfig, spec: str | None) -> int:
 def _log_stream(o: _Options) -> TextIO | None:
     if o.log_file is not None:
         try:
-            return open(o.log_file, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115 - lives as long as the process
+            return open(o.log_file, "a", buffering=1, encoding="utf-8", errors="replace")
         except OSError as exc:
             print(f"sshd-py: cannot open log file {o.log_file}: {exc}", file=sys.stderr)
             return sys.stderr
@@ -291,10 +292,8 @@ async def _listen(
         return 1
     finally:
         for path in written:  # only our own: never another daemon's file
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(path)
-            except OSError:
-                pass
 
 
 def _write_pid_file(path: str) -> bool:

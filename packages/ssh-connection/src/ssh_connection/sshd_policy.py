@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ssh_auth import (
     AuthContext,
     BasePolicy,
+    Challenge,
     Decision,
     KeyboardInteractiveConversation,
     StandardPolicy,
@@ -79,7 +80,7 @@ def key_summary(key: PublicKey) -> str:
 
 def log_authenticated(auth: UserAuthenticated, peer: Peer) -> None:
     """sshd's success lines: "Partial ..." for each earlier step, then "Accepted ..."."""
-    steps = list(zip(auth.methods, auth.decisions))
+    steps = list(zip(auth.methods, auth.decisions, strict=False))
     for index, (method, decision) in enumerate(steps):
         word = "Accepted" if index == len(steps) - 1 else "Partial"
         what = f": {key_summary(decision.key)}" if decision.key is not None else ""
@@ -145,7 +146,9 @@ class SshdPolicy(BasePolicy):
                 address=self.peer.address,
                 groups=system_groups(username) or (),
             )
-            why = f"User {username} from {self.peer.address} not allowed: {denied}" if denied else ""
+            why = (
+                f"User {username} from {self.peer.address} not allowed: {denied}" if denied else ""
+            )
             if not why and username == "root" and settings.text("permitrootlogin") == "no":
                 why = f"ROOT LOGIN REFUSED FROM {self.peer.address} port {self.peer.port}"
         if not why:
@@ -377,15 +380,15 @@ class _RestrictedConversation:
     ) -> None:
         self._inner, self._restrict = inner, restrict
 
-    def _finish(self, step: object) -> object:
+    def _finish(self, step: Challenge | Decision) -> Challenge | Decision:
         if isinstance(step, Decision) and step.allowed:
             return self._restrict(step)
         return step
 
-    def start(self):  # type: ignore[no-untyped-def]
+    def start(self) -> Challenge | Decision:
         return self._finish(self._inner.start())
 
-    def respond(self, responses: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def respond(self, responses: tuple[str, ...]) -> Challenge | Decision:
         return self._finish(self._inner.respond(responses))
 
 
@@ -469,7 +472,9 @@ def _bad_modes(path: str, user: pwd.struct_passwd) -> str | None:
         except OSError as exc:
             return f"{current}: {exc}"
         if st.st_uid not in (0, user.pw_uid) or st.st_mode & 0o022:
-            return f"bad ownership or modes for {'file' if current == path else 'directory'} {current}"
+            return (
+                f"bad ownership or modes for {'file' if current == path else 'directory'} {current}"
+            )
         if current in (home, "/"):
             return None
         current = os.path.dirname(current)

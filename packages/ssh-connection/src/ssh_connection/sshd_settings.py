@@ -281,7 +281,8 @@ def unhonoured(config: SshdConfig, settings: SshdSettings) -> list[str]:
         ),
         (
             "passwordauthentication",
-            "passwordauthentication" in settings.explicit and settings.flag("passwordauthentication"),
+            "passwordauthentication" in settings.explicit
+            and settings.flag("passwordauthentication"),
             "sshd-py has no password checker (no PAM): passwords are refused",
         ),
     ]
