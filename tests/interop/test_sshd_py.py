@@ -79,8 +79,11 @@ class SshdPy:
         user: str = ME,
         extra: Sequence[str] = (),
         input: bytes | None = None,
+        identity: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
-        argv = [SSH, "-F", "/dev/null", *client_options(self.identity), *extra]
+        # extra first: ssh takes the first value of an option
+        argv = [SSH, "-F", "/dev/null", *extra, *client_options(identity or self.identity)]
         if port:
             argv += ["-p", str(self.ports[port])]
         argv += [f"{user}@127.0.0.1", *command]
@@ -91,6 +94,7 @@ class SshdPy:
             capture_output=True,
             timeout=60,
             check=False,
+            env=env,
         )
 
 
@@ -115,6 +119,19 @@ def write_config(directory: Path, ports: dict[str, int], **extra: str) -> Path:
         run_keygen("-t", "ed25519", "-N", "", "-f", directory / "id")
     (directory / "authorized_keys").write_text((directory / "id.pub").read_text())
     lines = [f"Port {port}" for port in ports.values()]
+    if "restricted" in ports:  # the module's server: revoked keys, a user CA, env
+        for name in ("id_revoked", "id_cert", "ca"):
+            run_keygen("-t", "ed25519", "-N", "", "-f", directory / name)
+        run_keygen("-s", directory / "ca", "-I", "test-cert", "-n", ME, directory / "id_cert.pub")
+        keys = (directory / "id.pub").read_text() + (directory / "id_revoked.pub").read_text()
+        (directory / "authorized_keys").write_text(keys)
+        (directory / "revoked").write_text((directory / "id_revoked.pub").read_text())
+        (directory / "banner").write_text("Welcome to the restricted port\n")
+        lines += [
+            f"RevokedKeys {directory / 'revoked'}",
+            f"TrustedUserCAKeys {directory / 'ca.pub'}",
+            "AcceptEnv LC_SSHD_PY_*",
+        ]
     lines += [
         "ListenAddress 127.0.0.1",
         f"HostKey {directory / 'host_ed25519'}",
@@ -130,6 +147,14 @@ def write_config(directory: Path, ports: dict[str, int], **extra: str) -> Path:
             f"Match LocalPort {ports['forced']}",
             '  ForceCommand echo "forced:$SSH_ORIGINAL_COMMAND"',
         ]
+    if "restricted" in ports:
+        lines += [
+            f"Match LocalPort {ports['restricted']}",
+            "  PermitTTY no",
+            "  AllowTcpForwarding no",
+            "  SetEnv FROM_CONFIG=set-by-sshd-py",
+            f"  Banner {directory / 'banner'}",
+        ]
     if "deny" in ports:
         lines += [f"Match LocalPort {ports['deny']}", f"  DenyUsers {ME}"]
     if "allow" in ports:
@@ -142,7 +167,8 @@ def write_config(directory: Path, ports: dict[str, int], **extra: str) -> Path:
 @pytest.fixture(scope="module")
 def sshd_py(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdPy]:
     directory = tmp_path_factory.mktemp("sshd-py")
-    ports = {name: free_port() for name in ("main", "forced", "deny", "allow")}
+    names = ("main", "forced", "restricted", "deny", "allow")
+    ports = {name: free_port() for name in names}
     server = SshdPy(directory, ports)
     write_config(directory, ports)
     with server.log.open("wb") as log:
@@ -196,24 +222,69 @@ def test_success_is_logged_as_sshd_logs_it(sshd_py: SshdPy) -> None:
 
 
 def test_pty_runs_a_login_shell(sshd_py: SshdPy) -> None:
-    result = sshd_py.ssh("-tt", input=b"tty; echo $((6*7)); exit 4\n", port="main")
+    result = sshd_py.ssh(input=b"tty; echo $((6*7)); exit 4\n", extra=["-tt"])
     assert result.returncode == 4, result.stderr
     assert b"/dev/pts/" in result.stdout and b"42" in result.stdout
 
 
-def test_local_forwarding(sshd_py: SshdPy) -> None:
+def first_bytes_through_forward(sshd_py: SshdPy, port: str) -> bytes:
+    """Start ``ssh -L`` on ``port`` to sshd-py's main port; what a connection reads."""
     local = free_port()
     forward = f"{local}:127.0.0.1:{sshd_py.ports['main']}"
     argv = [SSH, "-F", "/dev/null", *client_options(sshd_py.identity), "-N"]
-    argv += ["-o", "ExitOnForwardFailure=yes", "-L", forward, "-p", str(sshd_py.ports["main"])]
+    argv += ["-L", forward, "-p", str(sshd_py.ports[port])]
     process = subprocess.Popen([*argv, f"{ME}@127.0.0.1"], stdin=subprocess.DEVNULL)
     try:
         _wait_listening(local, process, sshd_py.log)
         with socket.create_connection(("127.0.0.1", local), timeout=30) as sock:
-            assert sock.recv(8) == b"SSH-2.0-"  # sshd-py's own banner, through the tunnel
+            return sock.recv(8)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_local_forwarding(sshd_py: SshdPy) -> None:
+    # sshd-py's own banner, through the tunnel
+    assert first_bytes_through_forward(sshd_py, "main") == b"SSH-2.0-"
+
+
+def test_allow_tcp_forwarding_no_refuses_the_tunnel(sshd_py: SshdPy) -> None:
+    assert first_bytes_through_forward(sshd_py, "restricted") == b""
+
+
+def test_permit_tty_no_refuses_the_pty(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("tty", port="restricted", extra=["-tt"])
+    # ssh -tt treats a refused pty as fatal (sshd does refuse it the same way).
+    assert b"PTY allocation request failed" in result.stderr
+    assert result.returncode == 255 and b"/dev/pts" not in result.stdout
+
+
+def test_setenv_and_banner(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("echo $FROM_CONFIG", port="restricted", extra=["-o", "LogLevel=INFO"])
+    assert (result.stdout, result.returncode) == (b"set-by-sshd-py\n", 0), result.stderr
+    assert b"Welcome to the restricted port" in result.stderr
+
+
+def test_accept_env_passes_listed_variables_only(sshd_py: SshdPy) -> None:
+    env = {**os.environ, "LC_SSHD_PY_A": "passed", "LC_OTHER_B": "dropped"}
+    result = sshd_py.ssh(
+        'echo "$LC_SSHD_PY_A/$LC_OTHER_B"',
+        extra=["-o", "SendEnv=LC_SSHD_PY_A LC_OTHER_B"],
+        env=env,
+    )
+    assert result.stdout == b"passed/\n", result.stderr
+
+
+def test_revoked_key_is_refused(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("true", identity=sshd_py.directory / "id_revoked")
+    assert result.returncode == 255
+    _wait_for(lambda: "revoked by file" in sshd_py.log_text(), "the revocation line")
+
+
+def test_user_certificate_from_trusted_ca(sshd_py: SshdPy) -> None:
+    result = sshd_py.ssh("echo certified", identity=sshd_py.directory / "id_cert")
+    assert (result.stdout, result.returncode) == (b"certified\n", 0), result.stderr
+    _wait_for(lambda: "ED25519-CERT" in sshd_py.log_text(), "the certificate's Accepted line")
 
 
 def test_sftp_through_internal_sftp(sshd_py: SshdPy, tmp_path: Path) -> None:
