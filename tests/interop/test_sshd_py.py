@@ -472,3 +472,60 @@ def test_default_mode_state_dir_from_the_environment(tmp_path: Path) -> None:
     result = run_sshd_py("-t", env=env)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "env-state" / "ssh_host_ed25519_key").exists()
+
+
+# -- configured algorithms and limits, through -i -----------------------------------------
+
+
+def proxy(sshd_py: SshdPy, *options: str) -> list[str]:
+    command = " ".join([*SSHD_PY, "-i", "-f", str(sshd_py.config), *options])
+    return ["-o", f"ProxyCommand={command}"]
+
+
+def test_configured_cipher_list_is_what_is_offered(sshd_py: SshdPy) -> None:
+    only_ctr = proxy(sshd_py, "-o", "Ciphers=aes128-ctr")
+    ok = sshd_py.ssh("echo ctr", port="", extra=[*only_ctr, "-o", "Ciphers=aes128-ctr"])
+    assert (ok.stdout, ok.returncode) == (b"ctr\n", 0), ok.stderr
+    refused = sshd_py.ssh(
+        "true",
+        port="",
+        extra=[*only_ctr, "-o", "Ciphers=chacha20-poly1305@openssh.com", "-o", "LogLevel=INFO"],
+    )
+    assert refused.returncode == 255
+    assert b"cipher" in refused.stderr  # whichever side notices first says so
+
+
+def test_login_grace_time_ends_a_silent_connection(sshd_py: SshdPy) -> None:
+    log = sshd_py.directory / "grace.log"
+    process = subprocess.Popen(
+        [*SSHD_PY, "-i", "-f", str(sshd_py.config), "-g", "1", "-E", str(log)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    # The client never sends its version line: sshd-py must give up by itself.
+    assert process.stdout.readline().startswith(b"SSH-2.0-")
+    assert process.wait(timeout=60) == 0
+    process.stdin.close()
+    process.stdout.close()
+    assert "[preauth]" in log.read_text()
+
+
+def test_max_startups_drops_connections_past_the_limit(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, {"main": port}, MaxStartups="1")
+    log = tmp_path / "startups.log"
+    process = subprocess.Popen(
+        [*SSHD_PY, "-D", "-f", str(config), "-E", str(log)], stdin=subprocess.DEVNULL
+    )
+    try:
+        _wait_listening(port, process, log)  # that probe may count until it is gone
+        _wait_for(lambda: "[preauth]" in log.read_text(), "the probe to be gone")
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as first:
+            assert first.recv(8) == b"SSH-2.0-"  # served, and never authenticates
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as second:
+                assert second.recv(8) == b""  # dropped: one unauthenticated is the limit
+        _wait_for(lambda: "past MaxStartups" in log.read_text(), "the drop line")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
