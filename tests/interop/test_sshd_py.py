@@ -529,3 +529,12 @@ def test_max_startups_drops_connections_past_the_limit(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_nist_ecdh_is_offered_only_when_configured(sshd_py: SshdPy) -> None:
+    nist = ["-o", "KexAlgorithms=ecdh-sha2-nistp256", "-o", "LogLevel=INFO"]
+    refused = sshd_py.ssh("true", port="", extra=[*proxy(sshd_py), *nist])
+    assert refused.returncode == 255 and b"key exchange" in refused.stderr
+    configured = proxy(sshd_py, "-o", "KexAlgorithms=ecdh-sha2-nistp256")
+    ok = sshd_py.ssh("echo nist", port="", extra=[*configured, *nist])
+    assert (ok.stdout, ok.returncode) == (b"nist\n", 0), ok.stderr

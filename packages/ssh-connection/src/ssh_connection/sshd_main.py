@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if o.debug:
         level = ("DEBUG1", "DEBUG2", "DEBUG3")[min(o.debug, 3) - 1]
     setup_logging(level, stream)
-    return _serve(o, config, default_mode, log)
+    return _serve(o, config, default_mode, log, stream is sys.stderr)
 
 
 def _print_settings(config: SshdConfig, spec: str | None) -> int:
@@ -193,12 +193,14 @@ def _log_stream(o: _Options) -> TextIO | None:
         except OSError as exc:
             print(f"sshd-py: cannot open log file {o.log_file}: {exc}", file=sys.stderr)
             return sys.stderr
-    if o.stderr or o.debug or (o.foreground and not o.inetd and not o.test):
+    if o.stderr or o.debug or o.test or (o.foreground and not o.inetd):
         return sys.stderr
     return None
 
 
-def _serve(o: _Options, config: SshdConfig, default_mode: bool, log: logging.Logger) -> int:
+def _serve(
+    o: _Options, config: SshdConfig, default_mode: bool, log: logging.Logger, on_stderr: bool
+) -> int:
     from .sshd_settings import (
         HostKeyError,
         ListenError,
@@ -215,17 +217,14 @@ def _serve(o: _Options, config: SshdConfig, default_mode: bool, log: logging.Log
             ensure_state_host_keys(state_directory(o.state_dir))
         host_keys = load_host_keys(settings)
     except (HostKeyError, OSError) as exc:
-        message = f"sshd-py: {exc}"
-        log.critical("%s", message)
-        if not log.isEnabledFor(logging.CRITICAL) or o.test or not o.stderr:
-            print(message, file=sys.stderr)
+        log.critical("sshd-py: %s", exc)
+        if not (on_stderr and log.isEnabledFor(logging.CRITICAL)):
+            print(f"sshd-py: {exc}", file=sys.stderr)
         return 1
-    if o.test:
-        for warning in unhonoured(config, settings):
-            print(f"sshd-py: warning: {warning}", file=sys.stderr)
-        return 0
     for warning in unhonoured(config, settings):
         log.warning("%s", warning)
+    if o.test:
+        return 0
     if o.inetd:
         return _run(o, config, settings, host_keys, None)
     try:

@@ -53,6 +53,7 @@ DEFAULT_PORT = 2222
 DEFAULTS_NAME = "<sshd-py defaults>"
 #: Overrides where the default mode keeps its host keys.
 STATE_DIR_ENV = "SSHD_PY_STATE_DIR"
+_DEFAULT_KEX = "-ecdh-sha2-nistp*"
 _STATE_KEYS = (("ed25519", None, "ssh_host_ed25519_key"), ("rsa", 3072, "ssh_host_rsa_key"))
 
 
@@ -208,7 +209,9 @@ def transport_config(settings: SshdSettings) -> TransportConfig:
     assert isinstance(limit, tuple)
     size, seconds = int(limit[0]), int(limit[1])
     options: dict[str, Any] = {
-        "kex_algorithms": _algorithms(settings, "kexalgorithms", kex.supported_kex()),
+        # Unset, the NIST curves stay out: ssh-audit fails servers that offer them.
+        "kex_algorithms": _algorithms(settings, "kexalgorithms", kex.supported_kex())
+        or _DEFAULT_KEX,
         "ciphers": _algorithms(settings, "ciphers", ciphers.supported_ciphers()),
         "macs": _algorithms(settings, "macs", macs.supported_macs()),
         "host_key_algorithms": _algorithms(
