@@ -538,3 +538,26 @@ def test_nist_ecdh_is_offered_only_when_configured(sshd_py: SshdPy) -> None:
     configured = proxy(sshd_py, "-o", "KexAlgorithms=ecdh-sha2-nistp256")
     ok = sshd_py.ssh("echo nist", port="", extra=[*configured, *nist])
     assert (ok.stdout, ok.returncode) == (b"nist\n", 0), ok.stderr
+
+
+def test_host_certificate_is_offered(sshd_py: SshdPy) -> None:
+    d = sshd_py.directory
+    run_keygen("-s", d / "ca", "-h", "-I", "host", "-n", "127.0.0.1", d / "host_ed25519.pub")
+    known = d / "known_hosts_ca"
+    known.write_text(f"@cert-authority * {(d / 'ca.pub').read_text().strip()}\n")
+    server = proxy(sshd_py, "-o", f"HostCertificate={d / 'host_ed25519-cert.pub'}")
+    client = ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
+    client += ["-o", "HostKeyAlgorithms=ssh-ed25519-cert-v01@openssh.com"]
+    result = sshd_py.ssh("echo cert-host", port="", extra=[*server, *client])
+    assert (result.stdout, result.returncode) == (b"cert-host\n", 0), result.stderr
+
+
+def test_authentication_methods_can_require_two_keys(sshd_py: SshdPy) -> None:
+    log = sshd_py.directory / "two-keys.log"
+    server = proxy(sshd_py, "-o", "AuthenticationMethods=publickey,publickey", f"-E{log}")
+    one = sshd_py.ssh("true", port="", extra=server)
+    assert one.returncode == 255
+    second_key = ["-o", f"IdentityFile={sshd_py.directory / 'id_cert'}"]
+    two = sshd_py.ssh("echo both", port="", extra=[*server, *second_key])
+    assert (two.stdout, two.returncode) == (b"both\n", 0), two.stderr
+    assert "Partial publickey for " in log.read_text()
