@@ -1,0 +1,116 @@
+"""sshd-py's configuration handling without a server: -o and -p precedence, where it
+listens, and how SshdPolicy turns the effective config into auth decisions."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import pytest
+
+from ssh_auth import AuthContext
+from ssh_connection.restrictions import Restrictions
+from ssh_connection.sshd_config import ConfigError, parse_sshd_config
+from ssh_connection.sshd_main import parse_connection_spec
+from ssh_connection.sshd_policy import Peer, SshdPolicy
+from ssh_connection.sshd_settings import ListenError, listen_addresses, server_options
+from ssh_keys import PublicKey, generate_private_key
+
+ME = getpass.getuser()
+CONTEXT = AuthContext(session_id=b"\0" * 32, client_address="127.0.0.1")
+
+
+def test_options_are_read_first_so_they_win() -> None:
+    config = parse_sshd_config("MaxAuthTries 5\n", options=["MaxAuthTries=3"])
+    assert config.settings()["maxauthtries"] == 3
+
+
+def test_a_bad_option_is_named_command_line_line_0() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_sshd_config("", options=["MaxAuthTries lots"])
+    assert (caught.value.file, caught.value.line) == ("command-line", 0)
+
+
+def test_ports_replace_every_port_line() -> None:
+    config = parse_sshd_config("Port 22\nPort 2200\n", ports=[4000])
+    assert config.settings().words("port") == ("4000",)
+
+
+def test_without_listen_address_only_loopback_is_used() -> None:
+    settings = parse_sshd_config("Port 2200\n").settings()
+    assert listen_addresses(settings) == [("127.0.0.1", 2200)]
+
+
+def test_an_explicit_listen_address_is_used_as_given() -> None:
+    settings = parse_sshd_config("Port 2200\nListenAddress 0.0.0.0\n").settings()
+    assert listen_addresses(settings) == [("0.0.0.0", 2200)]  # noqa: S104
+
+
+def test_address_family_filters_listen_addresses() -> None:
+    settings = parse_sshd_config("AddressFamily inet6\nListenAddress 127.0.0.1\n").settings()
+    with pytest.raises(ListenError):
+        listen_addresses(settings)
+
+
+def test_server_options_follow_the_config() -> None:
+    text = "MaxSessions 2\nLoginGraceTime 0\nClientAliveInterval 15\nClientAliveCountMax 2\n"
+    options = server_options(parse_sshd_config(text).settings())
+    assert options["max_sessions"] == 2 and options["login_grace_time"] is None
+    assert options["connection_limits"] == {"keepalive_interval": 15.0, "keepalive_count_max": 2}
+
+
+def test_connection_spec() -> None:
+    assert parse_connection_spec("user=a,addr=1.2.3.4,lport=22") == {
+        "user": "a",
+        "addr": "1.2.3.4",
+        "lport": "22",
+    }
+    with pytest.raises(ValueError, match="Invalid test mode"):
+        parse_connection_spec("color=blue")
+
+
+def _policy(tmp_path: Path, text: str) -> tuple[SshdPolicy, PublicKey]:
+    key = generate_private_key("ed25519").public_key
+    keys = tmp_path / "authorized_keys"
+    keys.write_text(key.to_line() + "\n")
+    config = parse_sshd_config(f"AuthorizedKeysFile {keys}\nStrictModes no\n{text}")
+    return SshdPolicy(config, Peer("127.0.0.1", 5000, "127.0.0.1", 22)), key
+
+
+def test_policy_folds_the_config_into_the_decision(tmp_path: Path) -> None:
+    policy, key = _policy(
+        tmp_path, "ForceCommand date\nPermitTTY no\nAllowTcpForwarding local\nSetEnv A=b\n"
+    )
+    decision = policy.check_publickey(ME, key, CONTEXT)
+    assert decision.allowed
+    assert decision.force_command == "date" and not decision.pty_allowed
+    restrictions = Restrictions.from_decisions([decision])
+    assert restrictions.may_open("127.0.0.1", 80)
+    assert not restrictions.may_listen("127.0.0.1", 8080)
+    assert restrictions.environment == (("A", "b"),)
+
+
+def test_policy_match_applies_per_connection(tmp_path: Path) -> None:
+    policy, key = _policy(tmp_path, "Match LocalPort 22\n  PermitOpen 10.0.0.1:80\n")
+    decision = policy.check_publickey(ME, key, CONTEXT)
+    restrictions = Restrictions.from_decisions([decision])
+    assert restrictions.may_open("10.0.0.1", 80)
+    assert not restrictions.may_open("10.0.0.1", 81)
+
+
+def test_policy_refuses_every_other_user(tmp_path: Path) -> None:
+    policy, key = _policy(tmp_path, "")
+    decision = policy.check_publickey(ME + "-not", key, CONTEXT)
+    assert not decision.allowed and "cannot switch users" in decision.reason
+
+
+def test_policy_refuses_passwords_without_a_checker(tmp_path: Path) -> None:
+    policy, _ = _policy(tmp_path, "PasswordAuthentication yes\n")
+    assert not policy.check_password(ME, "secret", CONTEXT).allowed
+    assert ["password"] not in [list(m) for m in policy.method_lists(ME)]
+
+
+def test_policy_deny_users(tmp_path: Path) -> None:
+    policy, key = _policy(tmp_path, f"DenyUsers {ME}\n")
+    decision = policy.check_publickey(ME, key, CONTEXT)
+    assert not decision.allowed and "DenyUsers" in decision.reason
