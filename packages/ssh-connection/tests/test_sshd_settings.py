@@ -43,7 +43,7 @@ def test_without_listen_address_only_loopback_is_used() -> None:
 
 def test_an_explicit_listen_address_is_used_as_given() -> None:
     settings = parse_sshd_config("Port 2200\nListenAddress 0.0.0.0\n").settings()
-    assert listen_addresses(settings) == [("0.0.0.0", 2200)]  # noqa: S104
+    assert listen_addresses(settings) == [("0.0.0.0", 2200)]
 
 
 def test_address_family_filters_listen_addresses() -> None:
