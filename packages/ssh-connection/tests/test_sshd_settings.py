@@ -13,7 +13,7 @@ from ssh_connection.restrictions import Restrictions
 from ssh_connection.sshd_config import ConfigError, parse_sshd_config
 from ssh_connection.sshd_main import parse_connection_spec
 from ssh_connection.sshd_policy import Peer, SshdPolicy
-from ssh_connection.sshd_settings import ListenError, listen_addresses, server_options
+from ssh_connection.sshd_settings import ListenError, listen_addresses, load_config, server_options
 from ssh_keys import PublicKey, generate_private_key
 
 ME = getpass.getuser()
@@ -114,3 +114,22 @@ def test_policy_deny_users(tmp_path: Path) -> None:
     policy, key = _policy(tmp_path, f"DenyUsers {ME}\n")
     decision = policy.check_publickey(ME, key, CONTEXT)
     assert not decision.allowed and "DenyUsers" in decision.reason
+
+
+def test_default_mode_list_keywords_given_with_o_replace_the_defaults(tmp_path: Path) -> None:
+    options = ["Port=2300", "ListenAddress=::1", f"HostKey={tmp_path}/mine"]
+    config, default_mode = load_config(None, options, state_dir=str(tmp_path / "state"))
+    settings = config.settings()
+    assert default_mode and listen_addresses(settings) == [("::1", 2300)]
+    assert settings.words("hostkey") == (f"{tmp_path}/mine",)
+
+
+def test_default_mode_serves_loopback_2222_with_state_keys(tmp_path: Path) -> None:
+    config, _ = load_config(None, state_dir=str(tmp_path))
+    settings = config.settings()
+    assert listen_addresses(settings) == [("127.0.0.1", 2222)]
+    assert settings.words("hostkey") == (
+        f"{tmp_path}/ssh_host_ed25519_key",
+        f"{tmp_path}/ssh_host_rsa_key",
+    )
+    assert settings.flag("passwordauthentication") is False

@@ -213,8 +213,9 @@ def _serve(
 
     settings = config.settings()
     try:
-        if default_mode:
-            ensure_state_host_keys(state_directory(o.state_dir))
+        state = state_directory(o.state_dir)
+        if default_mode and any(p.startswith(state + os.sep) for p in settings.words("hostkey")):
+            ensure_state_host_keys(state)
         host_keys = load_host_keys(settings)
     except (HostKeyError, OSError) as exc:
         log.critical("sshd-py: %s", exc)

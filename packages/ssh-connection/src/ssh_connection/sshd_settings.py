@@ -30,6 +30,7 @@ from .sshd_config import (
     parse_sshd_config,
     system_groups,
 )
+from .sshd_config_match import split_keyword
 from .sshd_log import log
 
 __all__ = [
@@ -92,11 +93,21 @@ def ensure_state_host_keys(directory: str) -> list[str]:
     return paths
 
 
-def _default_text(state_dir: str) -> str:
+def _default_text(state_dir: str, options: Sequence[str]) -> str:
+    # List keywords accumulate: one given with -o (or -h) replaces the default's.
+    given = set()
+    for option in options:
+        parts = split_keyword(option)
+        if parts is not None:
+            given.add(parts[0].lower())
     lines = [
-        f"Port {DEFAULT_PORT}",
-        "ListenAddress 127.0.0.1",
-        *(f"HostKey {os.path.join(state_dir, name)}" for _, _, name in _STATE_KEYS),
+        *([f"Port {DEFAULT_PORT}"] if "port" not in given else []),
+        *(["ListenAddress 127.0.0.1"] if "listenaddress" not in given else []),
+        *(
+            f"HostKey {os.path.join(state_dir, name)}"
+            for _, _, name in _STATE_KEYS
+            if "hostkey" not in given
+        ),
         "PidFile none",
         "AuthorizedKeysFile .ssh/authorized_keys",
         "PasswordAuthentication no",
@@ -118,7 +129,7 @@ def load_config(
     if path is not None:
         config = load_sshd_config(path, groups_of=system_groups, options=options, ports=ports)
         return config, False
-    text = _default_text(state_directory(state_dir))
+    text = _default_text(state_directory(state_dir), options)
     config = parse_sshd_config(
         text, filename=DEFAULTS_NAME, groups_of=system_groups, options=options, ports=ports
     )
