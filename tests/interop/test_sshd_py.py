@@ -561,3 +561,11 @@ def test_authentication_methods_can_require_two_keys(sshd_py: SshdPy) -> None:
     two = sshd_py.ssh("echo both", port="", extra=[*server, *second_key])
     assert (two.stdout, two.returncode) == (b"both\n", 0), two.stderr
     assert "Partial publickey for " in log.read_text()
+
+
+def test_rsa_user_certificate_passes_the_default_accepted_algorithms(sshd_py: SshdPy) -> None:
+    d = sshd_py.directory
+    run_keygen("-t", "rsa", "-b", "2048", "-N", "", "-f", d / "id_rsa_cert")
+    run_keygen("-s", d / "ca", "-I", "rsa-cert", "-n", ME, d / "id_rsa_cert.pub")
+    result = sshd_py.ssh("echo rsa-cert", identity=d / "id_rsa_cert")
+    assert (result.stdout, result.returncode) == (b"rsa-cert\n", 0), result.stderr

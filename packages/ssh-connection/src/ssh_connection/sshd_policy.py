@@ -265,7 +265,9 @@ class SshdPolicy(BasePolicy):
         accepted = set(settings.algorithms("pubkeyacceptedalgorithms"))
         names = {key.algorithm, *key.signature_algorithms}
         if isinstance(key, Certificate):
+            # rsa-sha2-512-cert-v01@openssh.com and friends name an RSA certificate too.
             names = {key.algorithm}
+            names |= {f"{a}-cert-v01@openssh.com" for a in key.key.signature_algorithms}
             ca_algorithms = set(settings.algorithms("casignaturealgorithms"))
             if not ca_algorithms & set(key.signature_key.signature_algorithms):
                 return f"CA key type {key.signature_key.algorithm} not in CASignatureAlgorithms"
