@@ -569,3 +569,22 @@ def test_rsa_user_certificate_passes_the_default_accepted_algorithms(sshd_py: Ss
     run_keygen("-s", d / "ca", "-I", "rsa-cert", "-n", ME, d / "id_rsa_cert.pub")
     result = sshd_py.ssh("echo rsa-cert", identity=d / "id_rsa_cert")
     assert (result.stdout, result.returncode) == (b"rsa-cert\n", 0), result.stderr
+
+
+def test_debug_mode_serves_one_connection_then_exits(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, {"main": port})
+    log = tmp_path / "debug.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*SSHD_PY, "-d", "-f", str(config)], stdin=subprocess.DEVNULL, stderr=out
+        )
+    try:
+        _wait_listening(port, process, log)  # the probe is the one connection...
+        assert process.wait(timeout=60) == 0  # ...and then sshd-py -d is done
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = log.read_text()
+    assert "debug1: " in text and not (tmp_path / "sshd.pid").exists()

@@ -255,7 +255,8 @@ def _run(
     pid_file = "none" if o.debug else settings.text("pidfile")  # sshd -d writes none
 
     def listen(ready: int | None) -> int:
-        return asyncio.run(_listen(config, settings, host_keys, addresses, pid_file, ready))
+        once = bool(o.debug)  # as sshd -d: one connection, no fork
+        return asyncio.run(_listen(config, settings, host_keys, addresses, pid_file, ready, once))
 
     return listen(None) if o.foreground else _daemonize(listen)
 
@@ -267,6 +268,7 @@ async def _listen(
     addresses: list[tuple[str, int]],
     pid_file: str,
     ready: int | None,
+    once: bool,
 ) -> int:
     from .sshd_log import log
     from .sshd_server import SshdServer, run_listening
@@ -282,7 +284,7 @@ async def _listen(
             os.close(ready)
 
     try:
-        return await run_listening(server, addresses, on_ready)
+        return await run_listening(server, addresses, on_ready, once=once)
     except OSError as exc:
         log.critical("%s", exc)
         if ready is not None:

@@ -183,6 +183,8 @@ class SshdServer:
         self._unauthenticated = 0
         self._count = 0
         self._listeners: list[net.Listener] = []
+        #: Called after each connection ends (sshd -d stops after one).
+        self.on_connection_end: Callable[[], None] | None = None
 
     # -- one connection ------------------------------------------------------------------
 
@@ -232,6 +234,8 @@ class SshdServer:
             else:
                 self._unauthenticated -= 1
                 log.info("Connection closed by %s [preauth]", peer)
+            if self.on_connection_end is not None:
+                self.on_connection_end()
 
     # -- listening -----------------------------------------------------------------------
 
@@ -268,11 +272,16 @@ async def run_listening(
     server: SshdServer,
     addresses: Sequence[tuple[str, int]],
     on_ready: Callable[[list[int]], Awaitable[None] | None],
+    *,
+    once: bool = False,
 ) -> int:
-    """Serve until SIGTERM, SIGINT or SIGQUIT (SIGHUP is logged and ignored)."""
+    """Serve until SIGTERM, SIGINT or SIGQUIT (SIGHUP is logged and ignored); with
+    ``once`` (sshd -d) until the first connection ends."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     received: list[int] = []
+    if once:
+        server.on_connection_end = stop.set
 
     def on_signal(number: int) -> None:
         received.append(number)
@@ -288,7 +297,8 @@ async def run_listening(
     if ready is not None:
         await ready
     await stop.wait()
-    log.info("Received signal %d; terminating.", received[0] if received else 0)
+    if received:
+        log.info("Received signal %d; terminating.", received[0])
     await server.close()
     return 0
 
