@@ -588,3 +588,10 @@ def test_debug_mode_serves_one_connection_then_exits(tmp_path: Path) -> None:
             process.wait()
     text = log.read_text()
     assert "debug1: " in text and not (tmp_path / "sshd.pid").exists()
+
+
+def test_client_alive_interval_sends_keepalives(sshd_py: SshdPy) -> None:
+    server = proxy(sshd_py, "-o", "ClientAliveInterval=1")
+    result = sshd_py.ssh("sleep 2.5; echo alive", port="", extra=[*server, "-vvv"])
+    assert (result.stdout, result.returncode) == (b"alive\n", 0), result.stderr
+    assert b"rtype keepalive@openssh.com want_reply 1" in result.stderr
