@@ -595,3 +595,21 @@ def test_client_alive_interval_sends_keepalives(sshd_py: SshdPy) -> None:
     result = sshd_py.ssh("sleep 2.5; echo alive", port="", extra=[*server, "-vvv"])
     assert (result.stdout, result.returncode) == (b"alive\n", 0), result.stderr
     assert b"rtype keepalive@openssh.com want_reply 1" in result.stderr
+
+
+def test_force_command_internal_sftp_serves_sftp(sshd_py: SshdPy, tmp_path: Path) -> None:
+    (tmp_path / "remote").write_text("served by a forced internal-sftp\n")
+    command = " ".join([*SSHD_PY, "-i", "-f", str(sshd_py.config)])
+    argv = ["sftp", "-F", "/dev/null", *client_options(sshd_py.identity), "-b", "-"]
+    argv += ["-o", f"ProxyCommand={command} -o ForceCommand=internal-sftp", f"{ME}@x"]
+    batch = f"get {tmp_path / 'remote'} {tmp_path / 'local'}\n".encode()
+    result = subprocess.run(argv, input=batch, capture_output=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "local").read_text() == "served by a forced internal-sftp\n"
+    # and a forced internal-sftp is all the session can do
+    shell = sshd_py.ssh(
+        "echo not-sftp",
+        port="",
+        extra=["-o", f"ProxyCommand={command} -o ForceCommand=internal-sftp"],
+    )
+    assert b"not-sftp" not in shell.stdout

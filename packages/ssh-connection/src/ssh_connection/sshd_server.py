@@ -72,15 +72,12 @@ def subsystem_handlers(
     else OpenSSH's sftp-server, else refused (and said once, here)."""
     out: dict[str, AsyncSessionHandler] = {}
     for name, command in table.items():
-        if command.split()[0] != "internal-sftp":
+        if not _is_internal_sftp(command):
             out[name] = _command_handler(processes, command)
             continue
-        handler = _entry_point_subsystem("sftp")
+        handler = internal_sftp(processes)
         if handler is not None:
             out[name] = handler
-        elif os.access(SFTP_SERVER, os.X_OK):
-            log.debug("internal-sftp: using %s (ssh-sftp is not installed)", SFTP_SERVER)
-            out[name] = _command_handler(processes, SFTP_SERVER)
         else:
             log.error(
                 "Subsystem %s internal-sftp: no SFTP server (install ssh-sftp or OpenSSH's "
@@ -89,6 +86,38 @@ def subsystem_handlers(
                 name,
             )
     return out
+
+
+def _is_internal_sftp(command: str | None) -> bool:
+    return bool(command) and command is not None and command.split()[0] == "internal-sftp"
+
+
+def internal_sftp(processes: AsyncProcessHandler) -> AsyncSessionHandler | None:
+    """ssh-sftp's server through the entry point, else OpenSSH's sftp-server, else None."""
+    handler = _entry_point_subsystem("sftp")
+    if handler is not None:
+        return handler
+    if os.access(SFTP_SERVER, os.X_OK):
+        log.debug("internal-sftp: using %s (ssh-sftp is not installed)", SFTP_SERVER)
+        return _command_handler(processes, SFTP_SERVER)
+    return None
+
+
+class _Sessions:
+    """Commands and shells through the login shell; ``ForceCommand internal-sftp`` (or a
+    command= of it) serves SFTP, as in sshd."""
+
+    def __init__(self, processes: AsyncProcessHandler) -> None:
+        self.processes = processes
+
+    async def __call__(self, session: AsyncServerSession) -> int | ExitSignal | None:
+        if _is_internal_sftp(session.command):
+            handler = internal_sftp(self.processes)
+            if handler is None:
+                await session.channel.write_stderr(b"internal-sftp is not available\n")
+                return 1
+            return await handler(session)
+        return await self.processes(session)
 
 
 class _Stdio(AsyncStream):
@@ -172,7 +201,7 @@ class SshdServer:
         self.server = AsyncSSHServer(
             host_keys,
             BasePolicy(),  # never used: each connection gets its own SshdPolicy
-            session_handler=processes,
+            session_handler=_Sessions(processes),
             subsystems=subsystem_handlers(settings.subsystems, processes),
             config=transport_config(settings),
             **server_options(settings),
