@@ -4,6 +4,7 @@ listens, and how SshdPolicy turns the effective config into auth decisions."""
 from __future__ import annotations
 
 import getpass
+import pwd
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,27 @@ def test_default_mode_serves_loopback_2222_with_state_keys(tmp_path: Path) -> No
         f"{tmp_path}/ssh_host_rsa_key",
     )
     assert settings.flag("passwordauthentication") is False
+
+
+def _as_root(tmp_path: Path, text: str) -> tuple[SshdPolicy, PublicKey]:
+    policy, key = _policy(tmp_path, text)
+    root = pwd.struct_passwd(("root", "x", 0, 0, "", str(tmp_path), "/bin/sh"))
+    return SshdPolicy(policy.config, policy.peer, user=root), key
+
+
+def test_permit_root_login_no_refuses_root(tmp_path: Path) -> None:
+    policy, key = _as_root(tmp_path, "PermitRootLogin no\n")
+    assert not policy.check_publickey("root", key, CONTEXT).allowed
+
+
+def test_permit_root_login_forced_commands_only(tmp_path: Path) -> None:
+    policy, key = _as_root(tmp_path, "PermitRootLogin forced-commands-only\n")
+    assert not policy.check_publickey("root", key, CONTEXT).allowed
+    forced, key = _as_root(tmp_path, "PermitRootLogin forced-commands-only\nForceCommand true\n")
+    decision = forced.check_publickey("root", key, CONTEXT)
+    assert not decision.allowed  # ForceCommand is not the key's own command=, as sshd
+
+
+def test_permit_root_login_default_allows_keys(tmp_path: Path) -> None:
+    policy, key = _as_root(tmp_path, "")
+    assert policy.check_publickey("root", key, CONTEXT).allowed
