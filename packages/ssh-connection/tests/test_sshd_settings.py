@@ -158,3 +158,9 @@ def test_permit_root_login_forced_commands_only(tmp_path: Path) -> None:
 def test_permit_root_login_default_allows_keys(tmp_path: Path) -> None:
     policy, key = _as_root(tmp_path, "")
     assert policy.check_publickey("root", key, CONTEXT).allowed
+
+
+def test_setenv_first_value_of_a_name_wins(tmp_path: Path) -> None:
+    policy, key = _policy(tmp_path, "SetEnv A=1 B=2 A=3\n")
+    decision = policy.check_publickey(ME, key, CONTEXT)
+    assert Restrictions.from_decisions([decision]).environment == (("A", "1"), ("B", "2"))

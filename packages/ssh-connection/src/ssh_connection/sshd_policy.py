@@ -51,6 +51,8 @@ __all__ = ["SshdPolicy", "Peer", "key_summary", "log_authenticated"]
 _NO_OPEN = PermitOpen("", -1)
 _NO_LISTEN = PermitListen("", -1)
 PasswordChecker = Callable[[str, str], bool]
+#: Banner files are sent whole up to this size (one message must fit in a packet).
+_MAX_BANNER = 200_000
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ class SshdPolicy(BasePolicy):
             return None
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
-                return f.read(64 * 1024)
+                return f.read(_MAX_BANNER)
         except OSError as exc:
             log.error("Banner %s: %s", path, exc)
             return None
@@ -358,7 +360,10 @@ class SshdPolicy(BasePolicy):
         elif forwarding == "remote":
             permitopen = (_NO_OPEN,)
         forced = settings.text("forcecommand")
-        setenv = tuple(tuple(item.split("=", 1)) for item in settings.words("setenv"))
+        setenv: dict[str, str] = {}
+        for item in settings.words("setenv"):
+            name, _, value = item.partition("=")
+            setenv.setdefault(name, value)  # the first value of a name wins, as in sshd
         changed = dataclasses.replace(
             options,
             pty=options.pty and settings.flag("permittty"),
@@ -369,7 +374,7 @@ class SshdPolicy(BasePolicy):
             permitopen=permitopen,
             permitlisten=permitlisten,
             # authorized_keys environment= needs PermitUserEnvironment, which is off.
-            environment=tuple((name, value) for name, value in setenv),
+            environment=tuple(setenv.items()),
         )
         return dataclasses.replace(decision, options=changed)
 

@@ -55,6 +55,8 @@ DEFAULTS_NAME = "<sshd-py defaults>"
 #: Overrides where the default mode keeps its host keys.
 STATE_DIR_ENV = "SSHD_PY_STATE_DIR"
 _DEFAULT_KEX = "-ecdh-sha2-nistp*"
+# UsePAM gets its own warning; a security key provider is only ever used by a client.
+_SILENTLY_ACCEPTED = frozenset({"usepam", "securitykeyprovider"})
 _STATE_KEYS = (("ed25519", None, "ssh_host_ed25519_key"), ("rsa", 3072, "ssh_host_rsa_key"))
 
 
@@ -265,7 +267,7 @@ def unhonoured(config: SshdConfig, settings: SshdSettings) -> list[str]:
     out = [
         f"{u.file} line {u.line}: {u.keyword} is not supported by sshd-py and is ignored"
         for u in config.unsupported
-        if u.keyword != "usepam"
+        if u.keyword not in _SILENTLY_ACCEPTED
     ]
     if settings.flag("usepam"):
         out.append("UsePAM yes: sshd-py has no PAM; ignored")
