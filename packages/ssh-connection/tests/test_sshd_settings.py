@@ -164,3 +164,11 @@ def test_setenv_first_value_of_a_name_wins(tmp_path: Path) -> None:
     policy, key = _policy(tmp_path, "SetEnv A=1 B=2 A=3\n")
     decision = policy.check_publickey(ME, key, CONTEXT)
     assert Restrictions.from_decisions([decision]).environment == (("A", "1"), ("B", "2"))
+
+
+def test_key_type_lists_take_patterns_without_a_modifier() -> None:
+    settings = parse_sshd_config("HostKeyAlgorithms *\n").settings()
+    names = settings.algorithms("hostkeyalgorithms")
+    assert names[0] == "ssh-ed25519" and names[-1] == "rsa-sha2-512-cert-v01@openssh.com"
+    with pytest.raises(ConfigError, match="Bad SSH2 Ciphers spec"):
+        parse_sshd_config("Ciphers *\n")  # as sshd: only key type lists may
