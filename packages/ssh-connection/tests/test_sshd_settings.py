@@ -15,7 +15,7 @@ from ssh_connection.sshd_config import ConfigError, parse_sshd_config
 from ssh_connection.sshd_main import parse_connection_spec
 from ssh_connection.sshd_policy import Peer, SshdPolicy
 from ssh_connection.sshd_settings import ListenError, listen_addresses, load_config, server_options
-from ssh_keys import PublicKey, generate_private_key
+from ssh_keys import Certificate, PublicKey, generate_private_key, sign_certificate
 
 ME = getpass.getuser()
 CONTEXT = AuthContext(session_id=b"\0" * 32, client_address="127.0.0.1")
@@ -172,3 +172,34 @@ def test_key_type_lists_take_patterns_without_a_modifier() -> None:
     assert names[0] == "ssh-ed25519" and names[-1] == "rsa-sha2-512-cert-v01@openssh.com"
     with pytest.raises(ConfigError, match="Bad SSH2 Ciphers spec"):
         parse_sshd_config("Ciphers *\n")  # as sshd: only key type lists may
+
+
+def _certificate_policy(tmp_path: Path, principals: str) -> tuple[SshdPolicy, Certificate]:
+    ca = generate_private_key("ed25519")
+    (tmp_path / "ca.pub").write_text(ca.public_key.to_line() + "\n")
+    (tmp_path / "principals").write_text(principals)
+    user_key = generate_private_key("ed25519").public_key
+    cert = sign_certificate(ca, user_key, principals=["mekmitasdigoat"])
+    config = parse_sshd_config(
+        f"TrustedUserCAKeys {tmp_path}/ca.pub\nAuthorizedPrincipalsFile {tmp_path}/principals\n"
+        "AuthorizedKeysFile none\n"
+    )
+    return SshdPolicy(config, Peer("127.0.0.1", 5000)), cert
+
+
+def test_principals_file_lines_may_carry_key_options(tmp_path: Path) -> None:
+    policy, cert = _certificate_policy(tmp_path, 'command="true" mekmitasdigoat\n')
+    decision = policy.check_certificate(ME, cert, CONTEXT)
+    assert decision.allowed and decision.force_command == "true"
+
+
+def test_principals_file_line_with_bad_options_is_skipped(tmp_path: Path) -> None:
+    policy, cert = _certificate_policy(tmp_path, "no-such-option mekmitasdigoat\n")
+    assert not policy.check_certificate(ME, cert, CONTEXT).allowed
+
+
+def test_principals_file_names_the_allowed_principals(tmp_path: Path) -> None:
+    policy, cert = _certificate_policy(tmp_path, "# comment\nsomeone-else\n")
+    assert not policy.check_certificate(ME, cert, CONTEXT).allowed
+    allowed, cert = _certificate_policy(tmp_path, "mekmitasdigoat\n")
+    assert allowed.check_certificate(ME, cert, CONTEXT).allowed

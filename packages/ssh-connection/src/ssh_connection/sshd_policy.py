@@ -246,9 +246,13 @@ class SshdPolicy(BasePolicy):
         if why is not None:
             return self._failed("publickey", username, why, key)
         decision = Decision.reject("key not authorized")
-        for standard in self._standard_policies(username, settings, isinstance(key, Certificate)):
+        for standard, lines in self._standard_policies(
+            username, settings, isinstance(key, Certificate)
+        ):
             if isinstance(key, Certificate):
                 decision = standard.check_certificate(username, key, context)
+                if decision.allowed and lines is not None:
+                    decision = self._with_principal_options(decision, key, lines)
             else:
                 decision = standard.check_publickey(username, key, context)
             if decision.allowed:
@@ -298,27 +302,46 @@ class SshdPolicy(BasePolicy):
 
     def _standard_policies(
         self, username: str, settings: SshdSettings, certificate: bool
-    ) -> list[StandardPolicy]:
+    ) -> list[tuple[StandardPolicy, list[tuple[AuthorizedKeyOptions, str]] | None]]:
+        """Policies to try in order, each with the AuthorizedPrincipalsFile lines whose
+        options apply when it accepts (None: no such file)."""
         home, uid = self._me.pw_dir, self._me.pw_uid
-        policies: list[StandardPolicy] = []
+        policies: list[tuple[StandardPolicy, list[tuple[AuthorizedKeyOptions, str]] | None]] = []
         for path in settings.authorized_keys_files(username, home, uid):
             keys = self._authorized_keys(path, settings)
             if keys is not None:
-                policies.append(StandardPolicy(authorized_keys=_fixed(keys)))
+                policies.append((StandardPolicy(authorized_keys=_fixed(keys)), None))
         if certificate:
             ca_path = settings.text("trustedusercakeys")
             if ca_path != "none":
                 cas = self._trusted_cas(ca_path)
                 principals_file = settings.authorized_principals_file(username, home, uid)
-                policies.append(
-                    StandardPolicy(
-                        trusted_user_ca_keys=cas,
-                        authorized_principals=(
-                            None if principals_file is None else _principals(principals_file)
-                        ),
-                    )
+                lines = None if principals_file is None else _principal_lines(principals_file)
+                names = None if lines is None else [name for _, name in lines]
+                policy = StandardPolicy(
+                    trusted_user_ca_keys=cas,
+                    authorized_principals=None if names is None else (lambda _u: names),
                 )
+                policies.append((policy, lines))
         return policies
+
+    def _with_principal_options(
+        self,
+        decision: Decision,
+        cert: Certificate,
+        lines: list[tuple[AuthorizedKeyOptions, str]],
+    ) -> Decision:
+        """The first principals line naming one of the certificate's principals (and
+        allowing this client) gives its options, as an authorized_keys line would."""
+        for options, name in lines:
+            if name in cert.valid_principals and options.allows_from(self.peer.address):
+                forced = cert.force_command
+                if options.command is not None and forced is not None and forced != options.command:
+                    return Decision.reject(
+                        "certificate and principals line force different commands"
+                    )
+                return dataclasses.replace(decision, options=options)
+        return Decision.reject("no principals line allows this client")
 
     def _authorized_keys(self, path: str, settings: SshdSettings) -> AuthorizedKeys | None:
         if settings.flag("strictmodes"):
@@ -409,16 +432,27 @@ def _public_key(line: str) -> PublicKey:
     return load_public_key(line).key
 
 
-def _principals(path: str) -> Callable[[str], Sequence[str] | None]:
-    def lookup(username: str) -> Sequence[str] | None:
+def _principal_lines(path: str) -> list[tuple[AuthorizedKeyOptions, str]]:
+    """AuthorizedPrincipalsFile: one principal a line, after optional key options (as
+    sshd: the principal is the last word). Lines with bad options are skipped."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read(1 << 20).splitlines()
+    except OSError:
+        return []  # sshd: an unreadable principals file allows no principal
+    out = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        head, _, name = line.replace("\t", " ").rpartition(" ")
         try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                lines = f.read(1 << 20).splitlines()
-        except OSError:
-            return ()  # sshd: an unreadable principals file allows no principal
-        return [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
-
-    return lookup
+            options = AuthorizedKeyOptions.parse(head.strip()) if head.strip() else None
+        except KeyFormatError as exc:
+            log.info("%s line %d: bad principals options: %s", path, number, exc)
+            continue
+        out.append((options or AuthorizedKeyOptions(), name))
+    return out
 
 
 def _combine_open(key: tuple[PermitOpen, ...], config: tuple[str, ...]) -> tuple[PermitOpen, ...]:
