@@ -203,3 +203,21 @@ def test_principals_file_names_the_allowed_principals(tmp_path: Path) -> None:
     assert not policy.check_certificate(ME, cert, CONTEXT).allowed
     allowed, cert = _certificate_policy(tmp_path, "mekmitasdigoat\n")
     assert allowed.check_certificate(ME, cert, CONTEXT).allowed
+
+
+def _keyline_policy(tmp_path: Path, options: str, text: str) -> tuple[SshdPolicy, PublicKey]:
+    key = generate_private_key("ed25519").public_key
+    (tmp_path / "keys").write_text(f"{options} {key.to_line()}\n")
+    config = parse_sshd_config(f"AuthorizedKeysFile {tmp_path}/keys\nStrictModes no\n{text}")
+    return SshdPolicy(config, Peer("127.0.0.1", 5000)), key
+
+
+def test_key_environment_needs_permit_user_environment(tmp_path: Path) -> None:
+    policy, key = _keyline_policy(tmp_path, 'environment="FOO=bar"', "")
+    decision = policy.check_publickey(ME, key, CONTEXT)
+    assert Restrictions.from_decisions([decision]).environment == ()
+    policy, key = _keyline_policy(
+        tmp_path, 'environment="FOO=bar"', "PermitUserEnvironment yes\nSetEnv X=1\n"
+    )
+    decision = policy.check_publickey(ME, key, CONTEXT)
+    assert Restrictions.from_decisions([decision]).environment == (("FOO", "bar"), ("X", "1"))

@@ -39,6 +39,7 @@ from ssh_keys import (
     PublicKey,
     RevocationList,
     load_revoked_keys,
+    match_glob,
     read_public_key_file,
 )
 
@@ -118,6 +119,7 @@ class SshdPolicy(BasePolicy):
         self._settings: dict[str, SshdSettings] = {}
         self._refused_logged: set[str] = set()
         self._revoked: dict[str, RevocationList | None] = {}
+        self._user_environment = _user_environment_filter(config)
 
     # -- per-user settings and access ------------------------------------------------------
 
@@ -387,6 +389,10 @@ class SshdPolicy(BasePolicy):
         for item in settings.words("setenv"):
             name, _, value = item.partition("=")
             setenv.setdefault(name, value)  # the first value of a name wins, as in sshd
+        # environment= of the key line only with PermitUserEnvironment; SetEnv wins.
+        allowed = self._user_environment
+        user_env = [(k, v) for k, v in options.environment if allowed(k)]
+        environment = {**dict(user_env), **setenv}
         changed = dataclasses.replace(
             options,
             pty=options.pty and settings.flag("permittty"),
@@ -396,8 +402,7 @@ class SshdPolicy(BasePolicy):
             command=forced if forced != "none" else options.command,
             permitopen=permitopen,
             permitlisten=permitlisten,
-            # authorized_keys environment= needs PermitUserEnvironment, which is off.
-            environment=tuple(setenv.items()),
+            environment=tuple(environment.items()),
         )
         return dataclasses.replace(decision, options=changed)
 
@@ -420,6 +425,19 @@ class _RestrictedConversation:
 
     def respond(self, responses: tuple[str, ...]) -> Challenge | Decision:
         return self._finish(self._inner.respond(responses))
+
+
+def _user_environment_filter(config: SshdConfig) -> Callable[[str], bool]:
+    """sshd's PermitUserEnvironment (global): no, yes, or patterns of names allowed."""
+    value = next(
+        (u.value for u in config.unsupported if u.keyword == "permituserenvironment"), "no"
+    ).strip()
+    if value.lower() == "no":
+        return lambda name: False
+    if value.lower() == "yes":
+        return lambda name: True
+    patterns = value.split(",")
+    return lambda name: any(match_glob(name, p) for p in patterns)
 
 
 def _fixed(keys: AuthorizedKeys) -> Callable[[str], AuthorizedKeys | None]:

@@ -55,8 +55,9 @@ DEFAULTS_NAME = "<sshd-py defaults>"
 #: Overrides where the default mode keeps its host keys.
 STATE_DIR_ENV = "SSHD_PY_STATE_DIR"
 _DEFAULT_KEX = "-ecdh-sha2-nistp*"
-# UsePAM gets its own warning; a security key provider is only ever used by a client.
-_SILENTLY_ACCEPTED = frozenset({"usepam", "securitykeyprovider"})
+# UsePAM gets its own warning; a security key provider is only ever used by a client;
+# SshdPolicy reads PermitUserEnvironment itself.
+_SILENTLY_ACCEPTED = frozenset({"usepam", "securitykeyprovider", "permituserenvironment"})
 _STATE_KEYS = (("ed25519", None, "ssh_host_ed25519_key"), ("rsa", 3072, "ssh_host_rsa_key"))
 
 
