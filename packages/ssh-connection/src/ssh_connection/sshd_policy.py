@@ -24,11 +24,11 @@ from ssh_auth import (
     Challenge,
     Decision,
     KeyboardInteractiveConversation,
+    PasswordConversation,
     StandardPolicy,
     UserAuthenticated,
     parse_authentication_methods,
 )
-from ssh_auth.policies import PasswordConversation
 from ssh_keys import (
     AuthorizedKeyOptions,
     AuthorizedKeys,

@@ -200,16 +200,24 @@ def listen_addresses(settings: SshdSettings) -> list[tuple[str, int]]:
     return out
 
 
-def _algorithms(settings: SshdSettings, keyword: str, supported: Sequence[str]) -> str | None:
+def _implemented(field_name: str, name: str) -> bool:
+    # The transport's own check of a name, through its public configuration.
+    try:
+        TransportConfig(**{field_name: name}).algorithm_lists()
+    except ValueError:
+        return False
+    return True
+
+
+def _algorithms(settings: SshdSettings, keyword: str, field_name: str) -> str | None:
     """An explicitly configured list, with names we do not implement dropped (and said)."""
     if keyword not in settings.explicit:
         return None  # our own defaults: modern, and ssh-audit clean
     wanted = settings.algorithms(keyword)
-    known = set(supported)
-    dropped = [name for name in wanted if name not in known]
+    dropped = [name for name in wanted if not _implemented(field_name, name)]
     if dropped:
         log.warning("%s: not implemented, ignored: %s", keyword, ",".join(dropped))
-    kept = [name for name in wanted if name in known]
+    kept = [name for name in wanted if name not in dropped]
     if not kept:
         log.warning("%s: nothing implemented is left; using the defaults", keyword)
         return None
@@ -217,20 +225,15 @@ def _algorithms(settings: SshdSettings, keyword: str, supported: Sequence[str]) 
 
 
 def transport_config(settings: SshdSettings) -> TransportConfig:
-    from ssh_transport import ciphers, hostkeys, kex, macs
-
     limit = settings["rekeylimit"]
     assert isinstance(limit, tuple)
     size, seconds = int(limit[0]), int(limit[1])
     options: dict[str, Any] = {
         # Unset, the NIST curves stay out: ssh-audit fails servers that offer them.
-        "kex_algorithms": _algorithms(settings, "kexalgorithms", kex.supported_kex())
-        or _DEFAULT_KEX,
-        "ciphers": _algorithms(settings, "ciphers", ciphers.supported_ciphers()),
-        "macs": _algorithms(settings, "macs", macs.supported_macs()),
-        "host_key_algorithms": _algorithms(
-            settings, "hostkeyalgorithms", hostkeys.supported_host_key_algorithms()
-        ),
+        "kex_algorithms": _algorithms(settings, "kexalgorithms", "kex_algorithms") or _DEFAULT_KEX,
+        "ciphers": _algorithms(settings, "ciphers", "ciphers"),
+        "macs": _algorithms(settings, "macs", "macs"),
+        "host_key_algorithms": _algorithms(settings, "hostkeyalgorithms", "host_key_algorithms"),
         "services": ("ssh-userauth",),
     }
     if size:
