@@ -203,7 +203,8 @@ def listen_addresses(settings: SshdSettings) -> list[tuple[str, int]]:
 def _implemented(field_name: str, name: str) -> bool:
     # The transport's own check of a name, through its public configuration.
     try:
-        TransportConfig(**{field_name: name}).algorithm_lists()
+        fields: dict[str, Any] = {field_name: name}
+        TransportConfig(**fields).algorithm_lists()
     except ValueError:
         return False
     return True
