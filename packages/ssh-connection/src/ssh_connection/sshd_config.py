@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import glob as _glob
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ssh_keys import match_glob, match_host_and_address
@@ -59,6 +59,8 @@ __all__ = [
 
 DEFAULT_CONFIG_DIR = "/etc/ssh"
 DEFAULT_CONFIG_FILE = "/etc/ssh/sshd_config"
+#: The file name sshd gives ``-o`` options in its messages.
+COMMAND_LINE = "command-line"
 _MAX_INCLUDE_DEPTH = 16  # sshd's SERVCONF_MAX_DEPTH
 _MAX_FILE_SIZE = 1 << 20
 
@@ -123,9 +125,16 @@ class _Reader:
     directives: list[_Directive] = field(default_factory=list)
     unsupported: list[UnsupportedOption] = field(default_factory=list)
 
-    def parse(self, text: str, file: str, chain: tuple[MatchCriteria, ...], depth: int) -> None:
+    def parse(
+        self,
+        text: str,
+        file: str,
+        chain: tuple[MatchCriteria, ...],
+        depth: int,
+        first_line: int = 1,
+    ) -> None:
         current = chain
-        for number, raw in enumerate(text.split("\n"), 1):
+        for number, raw in enumerate(text.split("\n"), first_line):
             if "\0" in raw:
                 # No path or name may hold one (the OS refuses them), so no line may.
                 raise ConfigError(file, number, "NUL byte in line")
@@ -547,13 +556,22 @@ def parse_sshd_config(
     read_text: Callable[[str], str] = _default_read,
     glob: Callable[[str], list[str]] = _default_glob,
     cwd: str | None = None,
+    options: Sequence[str] = (),
+    ports: Sequence[int] = (),
 ) -> SshdConfig:
     """Parse sshd_config text. ``groups_of`` answers ``Match Group`` (without it, Group
     criteria never match); ``read_text`` and ``glob`` serve ``Include``; relative HostKey,
     PidFile, Banner and similar paths are taken from ``cwd`` (default: the current
-    directory), as sshd does."""
+    directory), as sshd does. ``options`` are ``sshd -o`` lines: read first (so they win),
+    errors named ``command-line line 0`` as sshd names them. ``ports`` (``sshd -p``)
+    replace every Port line."""
     reader = _Reader(include_dir, read_text, glob, os.getcwd() if cwd is None else cwd)
+    for option in options:
+        reader.parse(option, COMMAND_LINE, (), 0, first_line=0)
     reader.parse(text, filename, (), 0)
+    if ports:
+        kept = [d for d in reader.directives if d.keyword != "port"]
+        reader.directives = [_Directive("port", tuple(ports), COMMAND_LINE, 0, ()), *kept]
     return SshdConfig(reader.directives, reader.unsupported, groups_of)
 
 
@@ -563,10 +581,19 @@ def load_sshd_config(
     include_dir: str = DEFAULT_CONFIG_DIR,
     groups_of: GroupsOf | None = None,
     cwd: str | None = None,
+    options: Sequence[str] = (),
+    ports: Sequence[int] = (),
 ) -> SshdConfig:
-    """Read and parse an sshd_config file (Include paths relative to ``include_dir``)."""
+    """Read and parse an sshd_config file (Include paths relative to ``include_dir``);
+    ``options`` as for :func:`parse_sshd_config`."""
     name = os.fspath(path)
     text = _default_read(name)
     return parse_sshd_config(
-        text, filename=name, include_dir=include_dir, groups_of=groups_of, cwd=cwd
+        text,
+        filename=name,
+        include_dir=include_dir,
+        groups_of=groups_of,
+        cwd=cwd,
+        options=options,
+        ports=ports,
     )

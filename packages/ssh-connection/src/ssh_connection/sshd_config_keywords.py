@@ -375,7 +375,13 @@ def expand_algorithms(keyword: str, value: str) -> str:
     default = DEFAULT_ALGORITHMS[keyword].split(",")
     known = KNOWN_ALGORITHMS[keyword].split(",")
     if not value or value[0] not in "+-^":
-        return value
+        if not any(c in value for c in "*?"):
+            return value
+        # Key type lists may be patterns (HostKeyAlgorithms *): each one's matches in order.
+        plain: list[str] = []
+        for pattern in value.split(","):
+            plain += [a for a in known if match_glob(a, pattern) and a not in plain]
+        return ",".join(plain)
     patterns = value[1:].split(",")
     if value[0] == "-":
         out = [a for a in default if not _matches_any(a, patterns)]
@@ -391,14 +397,23 @@ def expand_algorithms(keyword: str, value: str) -> str:
     return ",".join(out)
 
 
+# sshd checks these with sshkey_names_valid2(..., allow_wildcard=1): patterns may stand
+# anywhere, not only after +, - or ^.
+_KEY_TYPE_LISTS = frozenset(
+    {"hostkeyalgorithms", "pubkeyacceptedalgorithms", "casignaturealgorithms"}
+)
+
+
 def _algorithms(keyword: str) -> Parser:
     known = set(KNOWN_ALGORITHMS[keyword.lower()].split(","))
+    wildcards_anywhere = keyword.lower() in _KEY_TYPE_LISTS
 
     def parse(args: list[str], rest: str) -> Value:
         arg = _one(args, keyword)
         if arg[:1] != "-":
+            patterns_ok = wildcards_anywhere or arg[:1] in "+^"
             for name in (arg[1:] if arg[:1] in "+^" else arg).split(","):
-                if name not in known and not (arg[:1] in "+^" and any(c in name for c in "*?")):
+                if name not in known and not (patterns_ok and any(c in name for c in "*?")):
                     raise ValueError(f"Bad SSH2 {keyword} spec '{arg}'.")
         return arg
 

@@ -162,8 +162,18 @@ class SSHServer:
             while not self._closing:
                 backend.wait_condition(self._stopped, None)
 
-    def serve_stream(self, stream: Any, peer: tuple[str, int] = ("", 0)) -> None:
-        """Serve one connection over ``stream`` until it ends (any byte stream works)."""
+    def serve_stream(
+        self,
+        stream: Any,
+        peer: tuple[str, int] = ("", 0),
+        *,
+        policy: AuthPolicy | None = None,
+        on_authenticated: Callable[[UserAuthenticated], None] | None = None,
+    ) -> None:
+        """Serve one connection over ``stream`` until it ends (any byte stream works).
+
+        ``policy`` replaces the server's for this connection (one that knows the peer);
+        ``on_authenticated`` is called once the user is in (to log it, say)."""
         if self._closing:
             stream.close()
             return
@@ -172,11 +182,13 @@ class SSHServer:
         try:
             auth = serve(
                 transport,
-                self.policy,
+                policy or self.policy,
                 client_address=peer[0] or None,
                 max_auth_tries=self.max_auth_tries,
                 login_grace_time=self.login_grace_time,
             )
+            if on_authenticated is not None:
+                on_authenticated(auth)
             connection = _ServerConnection(self, transport, auth, peer)
             connection.run()
         except Exception as exc:

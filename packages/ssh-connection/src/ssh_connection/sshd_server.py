@@ -1,0 +1,341 @@
+"""sshd-py's asyncio driver: an :class:`~ssh_connection.aio_server.AsyncSSHServer` set up
+from an effective sshd_config, serving listening sockets (``-D`` and daemon mode) or one
+connection on stdin/stdout (``-i``), with sshd's connection log lines and MaxStartups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pwd
+import random
+import signal
+import socket
+import stat
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from ssh_auth import BasePolicy, UserAuthenticated
+from ssh_transport import HostKey
+from ssh_transport.aio_backend import AsyncStream
+
+from . import _aio_net as net
+from .aio_process import AsyncProcessHandler
+from .aio_server import AsyncServerSession, AsyncSessionHandler, AsyncSSHServer
+from .errors import ExitSignal
+from .sshd_config import SshdConfig, SshdSettings
+from .sshd_log import VERBOSE, log
+from .sshd_policy import Peer, SshdPolicy, log_authenticated
+from .sshd_settings import server_options, transport_config
+
+__all__ = ["SshdServer", "SFTP_SERVER", "SUBSYSTEM_ENTRY_POINTS", "stdio_stream"]
+
+#: OpenSSH's sftp-server: internal-sftp's fallback until ssh-sftp is installed.
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+#: Entry point group where packages offer subsystems (ssh-sftp registers "sftp"): each
+#: entry point loads an AsyncSessionHandler, ``async (AsyncServerSession) -> exit status``.
+SUBSYSTEM_ENTRY_POINTS = "ssh_connection.subsystems"
+
+
+def _login_shell() -> str:
+    shell = pwd.getpwuid(os.getuid()).pw_shell
+    return shell if shell and os.path.isabs(shell) else "/bin/sh"
+
+
+def _entry_point_subsystem(name: str) -> AsyncSessionHandler | None:
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=SUBSYSTEM_ENTRY_POINTS):
+        if entry.name == name:
+            try:
+                handler: AsyncSessionHandler = entry.load()
+            except Exception as exc:
+                log.error("subsystem entry point %s failed to load: %s", entry.value, exc)
+                return None
+            return handler
+    return None
+
+
+def _command_handler(processes: AsyncProcessHandler, command: str) -> AsyncSessionHandler:
+    async def run(session: AsyncServerSession) -> int | ExitSignal | None:
+        session.command = command  # as sshd: the subsystem's command line, run by the shell
+        return await processes(session)
+
+    return run
+
+
+def subsystem_handlers(
+    table: dict[str, str], processes: AsyncProcessHandler
+) -> dict[str, AsyncSessionHandler]:
+    """Subsystem NAME COMMAND lines as handlers; internal-sftp through the entry point,
+    else OpenSSH's sftp-server, else refused (and said once, here)."""
+    out: dict[str, AsyncSessionHandler] = {}
+    for name, command in table.items():
+        if not _is_internal_sftp(command):
+            out[name] = _command_handler(processes, command)
+            continue
+        handler = internal_sftp(processes)
+        if handler is not None:
+            out[name] = handler
+        else:
+            log.error(
+                "Subsystem %s internal-sftp: no SFTP server (install ssh-sftp or OpenSSH's "
+                "sftp-server); %s requests will be refused",
+                name,
+                name,
+            )
+    return out
+
+
+def _is_internal_sftp(command: str | None) -> bool:
+    return bool(command) and command is not None and command.split()[0] == "internal-sftp"
+
+
+def internal_sftp(processes: AsyncProcessHandler) -> AsyncSessionHandler | None:
+    """ssh-sftp's server through the entry point, else OpenSSH's sftp-server, else None."""
+    handler = _entry_point_subsystem("sftp")
+    if handler is not None:
+        return handler
+    if os.access(SFTP_SERVER, os.X_OK):
+        log.debug("internal-sftp: using %s (ssh-sftp is not installed)", SFTP_SERVER)
+        return _command_handler(processes, SFTP_SERVER)
+    return None
+
+
+class _Sessions:
+    """Commands and shells through the login shell; ``ForceCommand internal-sftp`` (or a
+    command= of it) serves SFTP, as in sshd."""
+
+    def __init__(self, processes: AsyncProcessHandler) -> None:
+        self.processes = processes
+
+    async def __call__(self, session: AsyncServerSession) -> int | ExitSignal | None:
+        if _is_internal_sftp(session.command):
+            handler = internal_sftp(self.processes)
+            if handler is None:
+                await session.channel.write_stderr(b"internal-sftp is not available\n")
+                return 1
+            return await handler(session)
+        return await self.processes(session)
+
+
+class _Stdio(AsyncStream):
+    """stdin/stdout as one stream (``sshd -i``)."""
+
+    async def close(self) -> None:
+        await super().close()
+        with contextlib.suppress(Exception):
+            self.reader.feed_eof()
+
+
+class _FdStream:
+    """Blocking descriptors (files, terminals, /dev/null) read and written in threads."""
+
+    def __init__(self, in_fd: int, out_fd: int) -> None:
+        self._in, self._out = in_fd, out_fd
+
+    async def read(self, timeout: float | None) -> bytes:
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(None, os.read, self._in, 256 * 1024)
+        try:
+            return await asyncio.wait_for(job, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError from None
+        except OSError:
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = await asyncio.get_running_loop().run_in_executor(
+                None, os.write, self._out, view
+            )
+            view = view[written:]
+
+    async def close(self) -> None:
+        for fd in (self._in, self._out):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+async def stdio_stream() -> tuple[AsyncStream | _FdStream, Peer]:
+    """The connection on stdin/stdout (a socket from inetd, pipes from a ProxyCommand)."""
+    loop = asyncio.get_running_loop()
+    # Keep the connection on new descriptors and point 0/1 at /dev/null: nothing a
+    # child inherits by accident can write into the SSH stream.
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    if stat.S_ISSOCK(os.fstat(in_fd).st_mode):
+        os.close(out_fd)
+        sock = socket.socket(fileno=in_fd)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        peer, local = sock.getpeername(), sock.getsockname()
+        if isinstance(peer, tuple) and isinstance(local, tuple):
+            return AsyncStream(reader, writer), Peer(peer[0], peer[1], local[0], local[1])
+        return AsyncStream(reader, writer), Peer()
+    if not (stat.S_ISFIFO(os.fstat(in_fd).st_mode) and stat.S_ISFIFO(os.fstat(out_fd).st_mode)):
+        return _FdStream(in_fd, out_fd), Peer()  # a file or a terminal: epoll cannot wait
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(in_fd, "rb", buffering=0)
+    )
+    transport, protocol = await loop.connect_write_pipe(
+        lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()),
+        os.fdopen(out_fd, "wb", buffering=0),
+    )
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    return _Stdio(reader, writer), Peer()
+
+
+class SshdServer:
+    """One sshd-py: the server, its connections and their accounting."""
+
+    def __init__(self, config: SshdConfig, settings: SshdSettings, host_keys: Sequence[HostKey]):
+        self.config = config
+        self.settings = settings
+        processes = AsyncProcessHandler(shell=_login_shell())
+        self.server = AsyncSSHServer(
+            host_keys,
+            BasePolicy(),  # never used: each connection gets its own SshdPolicy
+            session_handler=_Sessions(processes),
+            subsystems=subsystem_handlers(settings.subsystems, processes),
+            config=transport_config(settings),
+            **server_options(settings),
+        )
+        startups = settings["maxstartups"]
+        assert isinstance(startups, tuple)
+        self._startups = (int(startups[0]), int(startups[1]), int(startups[2]))
+        self._unauthenticated = 0
+        self._count = 0
+        self._listeners: list[net.Listener] = []
+        #: Called after each connection ends (sshd -d stops after one).
+        self.on_connection_end: Callable[[], None] | None = None
+
+    # -- one connection ------------------------------------------------------------------
+
+    def _drop(self) -> bool:
+        """sshd's MaxStartups start:rate:full over unauthenticated connections."""
+        start, rate, full = self._startups
+        pending = self._unauthenticated
+        if pending >= full:
+            return True
+        if pending < start:
+            return False
+        chance = rate + (100 - rate) * (pending - start) / max(1, full - start)
+        return random.random() * 100 < chance  # noqa: S311 - load shedding, not secrecy
+
+    async def serve_connection(self, stream: AsyncStream | _FdStream, peer: Peer) -> None:
+        self._count += 1
+        if self._drop():
+            log.info(
+                "Drop connection #%d from [%s]:%d on [%s]:%s past MaxStartups",
+                self._count - 1, peer.address, peer.port, peer.local_address, peer.local_port,
+            )  # fmt: skip
+            await stream.close()
+            return
+        log.log(
+            VERBOSE,
+            "Connection from %s port %d on %s port %s",
+            peer.address, peer.port, peer.local_address or "UNKNOWN", peer.local_port or 65535,
+        )  # fmt: skip
+        users: list[UserAuthenticated] = []
+        self._unauthenticated += 1
+
+        def authenticated(auth: UserAuthenticated) -> None:
+            users.append(auth)
+            self._unauthenticated -= 1
+            log_authenticated(auth, peer)
+
+        try:
+            await self.server.serve_stream(
+                stream,
+                (peer.address, peer.port),
+                policy=SshdPolicy(self.config, peer),
+                on_authenticated=authenticated,
+            )
+        finally:
+            if users:
+                log.info("Disconnected from user %s %s", users[0].username, peer)
+            else:
+                self._unauthenticated -= 1
+                log.info("Connection closed by %s [preauth]", peer)
+            if self.on_connection_end is not None:
+                self.on_connection_end()
+
+    # -- listening -----------------------------------------------------------------------
+
+    async def listen(self, addresses: Sequence[tuple[str, int]]) -> list[int]:
+        """Listen on each address (sshd's messages for those that fail); the ports bound.
+        OSError when none could be bound."""
+        ports = []
+        for host, port in addresses:
+
+            async def accepted(stream: net.TcpStream, peer: tuple[str, int]) -> None:
+                local = stream.writer.get_extra_info("sockname") or ("", 0)
+                await self.serve_connection(stream, Peer(peer[0], peer[1], local[0], local[1]))
+
+            try:
+                listener = await net.listen(host, port, accepted)
+            except OSError as exc:
+                log.error("Bind to port %d on %s failed: %s.", port, host, exc.strerror or exc)
+                continue
+            self._listeners.append(listener)
+            ports.append(listener.port)
+            log.info("Server listening on %s port %d.", host, listener.port)
+        if not self._listeners:
+            raise OSError("Cannot bind any address.")
+        return ports
+
+    async def close(self) -> None:
+        for listener in self._listeners:
+            await listener.close()
+        self._listeners.clear()
+        await self.server.close()
+
+
+async def run_listening(
+    server: SshdServer,
+    addresses: Sequence[tuple[str, int]],
+    on_ready: Callable[[list[int]], Awaitable[None] | None],
+    *,
+    once: bool = False,
+) -> int:
+    """Serve until SIGTERM, SIGINT or SIGQUIT (SIGHUP is logged and ignored); with
+    ``once`` (sshd -d) until the first connection ends."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    received: list[int] = []
+    if once:
+        server.on_connection_end = stop.set
+
+    def on_signal(number: int) -> None:
+        received.append(number)
+        stop.set()
+
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        loop.add_signal_handler(number, on_signal, number)
+    loop.add_signal_handler(
+        signal.SIGHUP, lambda: log.info("Received SIGHUP; sshd-py does not restart, ignoring.")
+    )
+    ports = await server.listen(addresses)
+    ready = on_ready(ports)
+    if ready is not None:
+        await ready
+    await stop.wait()
+    if received:
+        log.info("Received signal %d; terminating.", received[0])
+    await server.close()
+    return 0
+
+
+async def run_inetd(server: SshdServer) -> int:
+    stream, peer = await stdio_stream()
+    await server.serve_connection(stream, peer)
+    with contextlib.suppress(Exception):
+        await stream.close()
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,311 @@
+"""From an effective sshd_config to what sshd-py serves: the embedded default for a
+newcomer (loopback, port 2222, host keys kept in a state directory), host keys loaded as
+sshd loads them, the transport's algorithm lists, the server's options, and a warning
+for each setting sshd-py accepts but cannot honour yet. No sockets or event loop here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from ssh_keys import (
+    Certificate,
+    KeyFormatError,
+    PrivateKey,
+    generate_private_key,
+    read_private_key_file,
+    read_public_key_file,
+    write_private_key_file,
+)
+from ssh_transport import HostKey, TransportConfig
+
+from .sshd_config import (
+    SshdConfig,
+    SshdSettings,
+    load_sshd_config,
+    parse_sshd_config,
+    system_groups,
+)
+from .sshd_config_match import split_keyword
+from .sshd_log import log
+
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULTS_NAME",
+    "STATE_DIR_ENV",
+    "HostKeyError",
+    "ListenError",
+    "state_directory",
+    "ensure_state_host_keys",
+    "load_config",
+    "load_host_keys",
+    "listen_addresses",
+    "transport_config",
+    "server_options",
+    "unhonoured",
+]
+
+DEFAULT_PORT = 2222
+#: The name errors give the embedded default configuration.
+DEFAULTS_NAME = "<sshd-py defaults>"
+#: Overrides where the default mode keeps its host keys.
+STATE_DIR_ENV = "SSHD_PY_STATE_DIR"
+_DEFAULT_KEX = "-ecdh-sha2-nistp*"
+# UsePAM gets its own warning; a security key provider is only ever used by a client;
+# SshdPolicy reads PermitUserEnvironment itself.
+_SILENTLY_ACCEPTED = frozenset({"usepam", "securitykeyprovider", "permituserenvironment"})
+_STATE_KEYS = (("ed25519", None, "ssh_host_ed25519_key"), ("rsa", 3072, "ssh_host_rsa_key"))
+
+
+class HostKeyError(Exception):
+    """No usable host key (sshd: "no hostkeys available -- exiting.")."""
+
+
+class ListenError(Exception):
+    """A listen address sshd-py refuses to use without being told explicitly."""
+
+
+def state_directory(explicit: str | None = None) -> str:
+    """``--state-dir``, else $SSHD_PY_STATE_DIR, else $XDG_STATE_HOME/sshd-py, else
+    ~/.local/state/sshd-py."""
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    if os.environ.get(STATE_DIR_ENV):
+        return os.path.abspath(os.path.expanduser(os.environ[STATE_DIR_ENV]))
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "sshd-py")
+
+
+def ensure_state_host_keys(directory: str) -> list[str]:
+    """The default mode's host keys: made (0600) on first start, kept afterwards."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    paths = []
+    for kind, bits, name in _STATE_KEYS:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            key = generate_private_key(kind, bits)
+            write_private_key_file(path, key)
+            with open(path + ".pub", "w", encoding="ascii") as f:
+                f.write(key.public_key.to_line() + "\n")
+            log.info("generated %s host key %s", kind, path)
+        paths.append(path)
+    return paths
+
+
+def _default_text(state_dir: str, options: Sequence[str]) -> str:
+    # List keywords accumulate: one given with -o (or -h) replaces the default's.
+    given = set()
+    for option in options:
+        parts = split_keyword(option)
+        if parts is not None:
+            given.add(parts[0].lower())
+    lines = [
+        *([f"Port {DEFAULT_PORT}"] if "port" not in given else []),
+        *(["ListenAddress 127.0.0.1"] if "listenaddress" not in given else []),
+        *(
+            f"HostKey {os.path.join(state_dir, name)}"
+            for _, _, name in _STATE_KEYS
+            if "hostkey" not in given
+        ),
+        "PidFile none",
+        "AuthorizedKeysFile .ssh/authorized_keys",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "Subsystem sftp internal-sftp",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def load_config(
+    path: str | None,
+    options: Sequence[str] = (),
+    ports: Sequence[int] = (),
+    state_dir: str | None = None,
+) -> tuple[SshdConfig, bool]:
+    """The configuration (``-f path``, or the embedded default when None, whose host keys
+    live in the state directory) with ``-o`` options and ``-p`` ports; and whether it is
+    the default. Raises :class:`~ssh_connection.sshd_config.ConfigError` or OSError."""
+    if path is not None:
+        config = load_sshd_config(path, groups_of=system_groups, options=options, ports=ports)
+        return config, False
+    text = _default_text(state_directory(state_dir), options)
+    config = parse_sshd_config(
+        text, filename=DEFAULTS_NAME, groups_of=system_groups, options=options, ports=ports
+    )
+    return config, True
+
+
+def load_host_keys(settings: SshdSettings) -> list[HostKey]:
+    """HostKey files (each HostCertificate joins its key), skipping unloadable ones with
+    sshd's message; :class:`HostKeyError` when none is left."""
+    keys: list[PrivateKey] = []
+    for path in settings.words("hostkey"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # sshd refuses readable-by-others keys
+                keys.append(read_private_key_file(path))
+        except (OSError, KeyFormatError, Warning) as exc:
+            log.error("Unable to load host key %s: %s", path, exc)
+    if not keys:
+        raise HostKeyError("no hostkeys available -- exiting.")
+    certificates: dict[bytes, Certificate] = {}
+    for path in settings.words("hostcertificate"):
+        try:
+            cert = read_public_key_file(path).key
+        except (OSError, KeyFormatError) as exc:
+            log.error("Could not load host certificate %s: %s", path, exc)
+            continue
+        if not isinstance(cert, Certificate):
+            log.error("Certificate file is not a certificate: %s", path)
+            continue
+        certificates[cert.key.blob] = cert
+    hostkeys = []
+    for key in keys:
+        hostkeys.append(HostKey(key))
+        found = certificates.get(key.public_key.blob)
+        if found is not None:
+            hostkeys.append(HostKey(key, found))
+    return hostkeys
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def listen_addresses(settings: SshdSettings) -> list[tuple[str, int]]:
+    """Where to listen. Without an explicit ListenAddress sshd-py listens on loopback only
+    (sshd would take every address): a public address must be asked for."""
+    family = settings.text("addressfamily")
+    if "listenaddress" not in settings.explicit:
+        host = "::1" if family == "inet6" else "127.0.0.1"
+        addresses = [(host, int(port)) for port in settings.words("port")]
+        log.info("ListenAddress not set: listening on loopback only (%s)", host)
+        return addresses
+    out = []
+    for host, port in settings.listen_addresses():
+        if (family == "inet" and ":" in host) or (family == "inet6" and ":" not in host):
+            continue
+        out.append((host, port))
+    if not out:
+        raise ListenError("no listen address left for AddressFamily " + family)
+    return out
+
+
+def _implemented(field_name: str, name: str) -> bool:
+    # The transport's own check of a name, through its public configuration.
+    try:
+        fields: dict[str, Any] = {field_name: name}
+        TransportConfig(**fields).algorithm_lists()
+    except ValueError:
+        return False
+    return True
+
+
+def _algorithms(settings: SshdSettings, keyword: str, field_name: str) -> str | None:
+    """An explicitly configured list, with names we do not implement dropped (and said)."""
+    if keyword not in settings.explicit:
+        return None  # our own defaults: modern, and ssh-audit clean
+    wanted = settings.algorithms(keyword)
+    dropped = [name for name in wanted if not _implemented(field_name, name)]
+    if dropped:
+        log.warning("%s: not implemented, ignored: %s", keyword, ",".join(dropped))
+    kept = [name for name in wanted if name not in dropped]
+    if not kept:
+        log.warning("%s: nothing implemented is left; using the defaults", keyword)
+        return None
+    return ",".join(kept)
+
+
+def transport_config(settings: SshdSettings) -> TransportConfig:
+    limit = settings["rekeylimit"]
+    assert isinstance(limit, tuple)
+    size, seconds = int(limit[0]), int(limit[1])
+    options: dict[str, Any] = {
+        # Unset, the NIST curves stay out: ssh-audit fails servers that offer them.
+        "kex_algorithms": _algorithms(settings, "kexalgorithms", "kex_algorithms") or _DEFAULT_KEX,
+        "ciphers": _algorithms(settings, "ciphers", "ciphers"),
+        "macs": _algorithms(settings, "macs", "macs"),
+        "host_key_algorithms": _algorithms(settings, "hostkeyalgorithms", "host_key_algorithms"),
+        "services": ("ssh-userauth",),
+    }
+    if size:
+        options["rekey_bytes"] = int(size)
+    if seconds:
+        options["rekey_seconds"] = float(seconds)
+    grace = settings.integer("logingracetime")
+    options["handshake_timeout"] = float(grace) if grace else None
+    return TransportConfig(**options)
+
+
+def server_options(settings: SshdSettings) -> dict[str, Any]:
+    """AsyncSSHServer keyword options from the global settings (per-user ones travel in
+    the auth decisions: see :mod:`ssh_connection.sshd_policy`)."""
+    grace = settings.integer("logingracetime")
+    limits: dict[str, Any] = {}
+    interval = settings.integer("clientaliveinterval")
+    if interval:
+        limits["keepalive_interval"] = float(interval)
+        limits["keepalive_count_max"] = max(1, settings.integer("clientalivecountmax"))
+    return {
+        "accept_env": settings.words("acceptenv"),
+        # Per user, AllowTcpForwarding travels in the decisions; this is the master switch.
+        "allow_tcp_forwarding": True,
+        "gateway_ports": settings.text("gatewayports") != "no",
+        "max_sessions": settings.integer("maxsessions"),
+        "login_grace_time": float(grace) if grace else None,
+        "max_auth_tries": settings.integer("maxauthtries"),
+        "connection_limits": limits,
+    }
+
+
+def unhonoured(config: SshdConfig, settings: SshdSettings) -> list[str]:
+    """Warnings for settings sshd-py accepts but does not act on (yet)."""
+    out = [
+        f"{u.file} line {u.line}: {u.keyword} is not supported by sshd-py and is ignored"
+        for u in config.unsupported
+        if u.keyword not in _SILENTLY_ACCEPTED
+    ]
+    if settings.flag("usepam"):
+        out.append("UsePAM yes: sshd-py has no PAM; ignored")
+    checks = [
+        ("x11forwarding", settings.flag("x11forwarding"), "X11 forwarding is not served yet"),
+        (
+            "allowagentforwarding",
+            "allowagentforwarding" in settings.explicit and settings.flag("allowagentforwarding"),
+            "agent forwarding is not served yet (requests are refused)",
+        ),
+        (
+            "allowstreamlocalforwarding",
+            "allowstreamlocalforwarding" in settings.explicit
+            and settings.text("allowstreamlocalforwarding") != "no",
+            "Unix socket forwarding is not served yet (requests are refused)",
+        ),
+        ("channeltimeout", bool(settings.words("channeltimeout")), "not enforced yet"),
+        (
+            "unusedconnectiontimeout",
+            settings["unusedconnectiontimeout"] is not None,
+            "not enforced yet",
+        ),
+        (
+            "gatewayports",
+            settings.text("gatewayports") == "clientspecified",
+            "clientspecified is served as yes",
+        ),
+        (
+            "passwordauthentication",
+            "passwordauthentication" in settings.explicit
+            and settings.flag("passwordauthentication"),
+            "sshd-py has no password checker (no PAM): passwords are refused",
+        ),
+    ]
+    out += [f"{keyword}: {why}" for keyword, active, why in checks if active]
+    return out
