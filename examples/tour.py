@@ -43,9 +43,12 @@ def sshd_py(work: Path) -> Iterator[tuple[int, list[str]]]:
     command = [
         sys.executable, "-m", "ssh_connection", "-D", "-e",
         "--state-dir", str(work / "state"),
-        "-p", "0",
+        "-p", str(free_port()),
         "-o", f"AuthorizedKeysFile {work / 'authorized_keys'}",
         "-o", "AllowTcpForwarding yes",
+        # The throwaway authorized_keys lives under /tmp, which is world-writable: sshd's
+        # StrictModes check (on by default, in sshd-py too) rightly refuses to trust it.
+        "-o", "StrictModes no",
     ]  # fmt: skip
     server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     assert server.stderr is not None
@@ -66,7 +69,11 @@ def sshd_py(work: Path) -> Iterator[tuple[int, list[str]]]:
     try:
         if not ready.wait(60) or not port:
             raise SystemExit("sshd-py did not start:\n" + "\n".join(log))
-        yield port[0], log
+        try:
+            yield port[0], log
+        except BaseException:
+            print("sshd-py's log:", *log, sep="\n  ", file=sys.stderr)
+            raise
     finally:
         server.terminate()
         try:
@@ -74,6 +81,13 @@ def sshd_py(work: Path) -> Iterator[tuple[int, list[str]]]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (sshd, like sshd-py, refuses -p 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def echo_server() -> int:
@@ -141,7 +155,7 @@ def tour(work: Path) -> None:
             step(f"sftp: put and got back {size} bytes, sha256 matches")
         accepted = [line for line in log if "Accepted publickey" in line]
         assert accepted, log
-        step(f"server log: {accepted[0].split(': ', 1)[-1]}")
+        step(f"server log: {accepted[0]}")
     print(f"done in {time.monotonic() - started:.1f} s")
 
 
