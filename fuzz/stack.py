@@ -50,6 +50,13 @@ def null_algorithms() -> None:
         macs.register_mac(macs.NONE_MAC)
 
 
+def remove_null_algorithms() -> None:
+    """Undo :func:`null_algorithms`: tests that share the process must not see "none"
+    among the supported ciphers and MACs."""
+    ciphers._registry.pop("none", None)
+    macs._registry.pop("none", None)
+
+
 def seeded(seed: int) -> Callable[[int], bytes]:
     """Bytes that depend only on the length asked for, so a replay draws the same keys."""
     return lambda n: hashlib.shake_256(b"%d:%d" % (seed, n)).digest(n)

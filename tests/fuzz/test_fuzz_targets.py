@@ -5,6 +5,7 @@ atheris, so a crash found once stays fixed."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,14 @@ import stack  # noqa: E402
 import targets  # noqa: E402
 
 from ssh_transport import Role  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _null_cipher_only_here() -> Iterator[None]:
+    """The stack targets register the test-only "none" cipher and MAC; take them out
+    again, or every later test in this process would see them as supported."""
+    yield
+    stack.remove_null_algorithms()
 
 
 def saved(name: str) -> list[Path]:
