@@ -83,10 +83,7 @@ class Harness:
         if ch is None or not ch.is_open or ch.eof_queued:
             return
         buffer: bytes | bytearray = bytearray(data) if mutable else data
-        if stream:
-            taken = core.send_extended(channel, buffer)
-        else:
-            taken = core.send(channel, buffer)
+        taken = core.send_extended(channel, buffer) if stream else core.send(channel, buffer)
         assert 0 <= taken <= len(data)
         self.sides[role].sent[stream] += data[:taken]
         if mutable:
