@@ -125,3 +125,34 @@ def test_our_client_through_openssh_sshd(sshd: Sshd, keydir: Path) -> None:
         assert channel.wait(60) == 0
     assert size == TOTAL
     assert received.hexdigest() == sent.hexdigest()
+
+
+def test_output_after_the_command_exits_arrives_whole(keydir: Path) -> None:
+    """The shell exits at once, leaving a background ``head`` writing 8 MiB to the
+    session's stdout, and ssh's reader pauses for 11 s meanwhile, so the server's copy of
+    stdout stalls. The blocking backend's join gave up on that copy after 10 s: exit
+    status and EOF overtook the output still on its way, which was dropped, and ssh
+    exited 0 with it missing (as in the 1 GiB run that came back 32 KiB short). sshd
+    sends the rest, then EOF; so must we."""
+    policy = StandardPolicy(authorized_keys=authorized_keys_file(keydir / "authorized_keys"))
+    server = SSHServer([generate_private_key("ed25519")], policy, session_handler=ProcessHandler())
+    port = server.listen("127.0.0.1", 0)
+    total = 8 * MIB  # more than ssh's window, our send buffer and the pipe hold together
+    try:
+        proc = subprocess.Popen(
+            [SSH, "-F", "/dev/null", "-p", str(port), "-i", str(keydir / "id"),
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "u@127.0.0.1",
+             f"head -c {total} /dev/zero 2>/dev/null </dev/null & exit 0"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        threading.Event().wait(11)  # nobody reads: the server's stdout copy stalls
+        size = 0
+        while data := proc.stdout.read(MIB):
+            assert data.count(0) == len(data)
+            size += len(data)
+        assert proc.wait(60) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        server.close()
+    assert size == total

@@ -141,7 +141,20 @@ def test_authorized_keys_file(tmp_path: Path) -> None:
     assert lookup("../alice") is None
     assert authorized_keys_file("%h/x", home=lambda u: None)("alice") is None
     with pytest.raises(ValueError, match="unknown token"):
-        authorized_keys_file("%z")("alice")
+        authorized_keys_file("%z")  # when the lookup is made, not at the first login
+    assert authorized_keys_file("%%z") is not None  # a literal percent sign, then z
+
+
+def test_authorized_keys_file_takes_a_path_object(tmp_path: Path) -> None:
+    # A Path used to reach len() at login: TypeError, "internal error" for the client.
+    (tmp_path / "authorized_keys").write_text(line() + "\n")
+    found = authorized_keys_file(tmp_path / "authorized_keys")("alice")
+    assert found is not None and len(found) == 1
+    (tmp_path / "bob.keys").write_text(line() + "\n")
+    found = authorized_keys_file(tmp_path / "%u.keys")("bob")
+    assert found is not None and len(found) == 1
+    with pytest.raises(TypeError, match="str path"):
+        authorized_keys_file(b"/etc/keys")  # type: ignore[arg-type]
 
 
 def test_password_database() -> None:

@@ -64,41 +64,55 @@ def parse_authentication_methods(text: str) -> list[list[str]]:
 
 
 def authorized_keys_file(
-    template: str, *, home: Callable[[str], str | None] | None = None
+    template: str | os.PathLike[str], *, home: Callable[[str], str | None] | None = None
 ) -> Callable[[str], AuthorizedKeys | None]:
     """A lookup for :class:`StandardPolicy`: ``%u`` is the user name, ``%h`` their home
     (``home(user)``, default from the password database), ``%%`` a percent sign. A missing
-    or unreadable file means no keys; bad lines are skipped, as sshd does."""
+    or unreadable file means no keys; bad lines are skipped, as sshd does. ``template``
+    may be a path object; a bad one fails here (TypeError, ValueError), not at login,
+    where the client would only see the connection end with "internal error"."""
+    path = os.fspath(template)
+    if not isinstance(path, str):
+        raise TypeError(f"authorized_keys_file takes a str path, not {type(path).__name__}")
+    _expand(path, "user", lambda user: "/")  # an unknown token fails now, not at login
 
     def lookup(username: str) -> AuthorizedKeys | None:
         if "/" in username or "\x00" in username or username in (".", ".."):
             return None  # never let a user name walk the file system (or reach open())
-        out, i = [], 0
-        while i < len(template):
-            c = template[i]
-            if c == "%" and i + 1 < len(template):
-                code = template[i + 1]
-                if code == "u":
-                    out.append(username)
-                elif code == "h":
-                    directory = (home or _home)(username)
-                    if directory is None:
-                        return None
-                    out.append(directory)
-                elif code == "%":
-                    out.append("%")
-                else:
-                    raise ValueError(f"unknown token %{code} in {template!r}")
-                i += 2
-                continue
-            out.append(c)
-            i += 1
+        name = _expand(path, username, home or _home)
+        if name is None:
+            return None
         try:
-            return AuthorizedKeys.load("".join(out), strict=False)
+            return AuthorizedKeys.load(name, strict=False)
         except OSError:
             return None
 
     return lookup
+
+
+def _expand(template: str, username: str, home: Callable[[str], str | None]) -> str | None:
+    """``template`` with its tokens replaced; None when the user has no home."""
+    out, i = [], 0
+    while i < len(template):
+        c = template[i]
+        if c == "%" and i + 1 < len(template):
+            code = template[i + 1]
+            if code == "u":
+                out.append(username)
+            elif code == "h":
+                directory = home(username)
+                if directory is None:
+                    return None
+                out.append(directory)
+            elif code == "%":
+                out.append("%")
+            else:
+                raise ValueError(f"unknown token %{code} in {template!r}")
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def _home(username: str) -> str | None:

@@ -153,9 +153,13 @@ class Process:
     def write_stdin(self, data: bytes) -> None:
         stdin = self._process.stdin
         assert stdin is not None
+        # bufsize=0: a raw FileIO, whose write() may take only part of the data (a signal
+        # during a blocking pipe write); what it did not take would be lost.
+        view = memoryview(data)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError, ValueError):
-            stdin.write(data)
-            stdin.flush()
+            while view:
+                written = stdin.write(view)
+                view = view[written or 0 :]
 
     def close_stdin(self) -> None:
         stdin = self._process.stdin

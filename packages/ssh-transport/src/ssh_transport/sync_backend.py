@@ -44,6 +44,8 @@ T = TypeVar("T")
 _READ_SIZE = 256 * 1024
 #: recv() without waiting (not on Windows, which reads after a select() only).
 _DONTWAIT: int | None = getattr(socket, "MSG_DONTWAIT", None)
+#: How long :func:`join` waits for a thread it was promised will end soon.
+_CANCEL_WAIT = 10.0
 
 #: A function :func:`spawn` runs in the background.
 Background = Callable[[], None]
@@ -71,10 +73,14 @@ def spawn(function: Background) -> threading.Thread:
 
 
 def join(thread: threading.Thread, cancel: bool = False) -> None:
-    """Wait for ``thread`` to end; ``cancel`` is the caller's promise that it will end
-    soon (its stream was closed). A thread never waits for itself."""
+    """Wait for ``thread`` to end, as the asyncio twin awaits its task. ``cancel`` is the
+    caller's promise that it will end soon (its stream was closed): threads cannot be
+    cancelled, so that wait is bounded. A thread never waits for itself."""
+    # Without cancel the wait must not be bounded: the process handler joins the thread
+    # copying a command's stdout into the channel, and returning early let the exit
+    # status and EOF overtake output still on its way (a long transfer lost its tail).
     if thread is not threading.current_thread() and thread.ident is not None:
-        thread.join(10.0)
+        thread.join(_CANCEL_WAIT if cancel else None)
 
 
 def resolve(value: T) -> T:
