@@ -120,7 +120,9 @@ class SocketStream:
         self._selector.register(sock, selectors.EVENT_READ)
         self._state = threading.Lock()
         self._closed = False
+        self._released = False
         self._in_read = False
+        self._writers = 0
 
     @classmethod
     def connect(cls, host: str, port: int = 22, timeout: float | None = 30.0) -> SocketStream:
@@ -148,24 +150,40 @@ class SocketStream:
         finally:
             with self._state:
                 self._in_read = False
-                if self._closed:
-                    self._release()
+                self._release_if_idle()
 
     def write(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        with self._state:
+            if self._closed:
+                raise BrokenPipeError("the stream is closed")
+            self._writers += 1
+        try:
+            self.sock.sendall(data)
+        finally:
+            with self._state:
+                self._writers -= 1
+                self._release_if_idle()
 
     def close(self) -> None:
-        """Shut the socket down; a read in progress in another thread returns b"" and
-        releases it (closing the descriptor under a waiting selector would lose the
-        wakeup, and the reader would sleep out its timeout)."""
+        """Shut the socket down; the descriptor is closed by the last thread still using
+        it. A read in progress returns b"" (closing the descriptor under a waiting
+        selector would lose the wakeup, and the reader would sleep out its timeout); a
+        write in progress fails. Closing it under either would free its number while that
+        thread may still pass it to the kernel: a connection accepted meanwhile reuses the
+        lowest free number, and would receive this one's bytes."""
         with self._state:
             if self._closed:
                 return
             self._closed = True
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
-            if not self._in_read:
-                self._release()
+            self._release_if_idle()
+
+    def _release_if_idle(self) -> None:
+        """Close the descriptor once closed and no thread reads or writes (state lock held)."""
+        if self._closed and not self._in_read and not self._writers and not self._released:
+            self._released = True
+            self._release()
 
     def _release(self) -> None:
         with contextlib.suppress(KeyError, ValueError, OSError):
