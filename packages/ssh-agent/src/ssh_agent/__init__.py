@@ -26,7 +26,7 @@ from .protocol import (
 from .restrictions import Binding
 from .server import AgentServerCore, ConfirmationRequested, ConnectionClosed
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     # errors

@@ -42,7 +42,7 @@ from .runner import (
 )
 from .server import AuthServer, ServerState
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     # cores

@@ -92,7 +92,7 @@ from .sshd_config import (
     system_groups,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     # ssh_config (the client's configuration)

@@ -44,6 +44,8 @@ from .messages import (
 )
 from .numbers import SFTP_VERSION, AttrFlag, OpenFlag, PacketType, StatusCode, StatVFSFlag
 
+__version__ = "0.1.0"
+
 __all__ = [
     # the sans-I/O client (front ends: ssh_sftp.sync.SFTPClient, ssh_sftp.aio.AsyncSFTPClient)
     "SFTPClientCore",

@@ -36,7 +36,7 @@ from .stacking import StackedCore, StreamCore
 from .transport import Role, Transport
 from .version import ProtocolVersionError
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     "Transport",

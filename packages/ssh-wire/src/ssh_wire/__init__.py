@@ -44,7 +44,7 @@ from .writer import (
     mpint_bytes,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 __all__ = [
     # errors
