@@ -205,7 +205,7 @@ class PtyProcess:
 
     def __init__(self, process: asyncio.subprocess.Process, master: int) -> None:
         self._process = process
-        self._master = master
+        self._master = _pty.MasterFd(master)
 
     @property
     def pid(self) -> int:
@@ -217,8 +217,9 @@ class PtyProcess:
 
     def _read(self, size: int) -> bytes:
         try:
-            return os.read(self._master, size)
-        except OSError:  # EIO once the child side is gone: the end of its output
+            with self._master.use() as fd:
+                return os.read(fd, size)
+        except OSError:  # EIO once the child side is gone (EBADF once closed): the end
             return b""
 
     async def read_stderr(self, size: int = 65536) -> bytes:
@@ -230,9 +231,9 @@ class PtyProcess:
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), self._master.use() as fd:
             while view:
-                view = view[os.write(self._master, view) :]
+                view = view[os.write(fd, view) :]
 
     async def close_stdin(self) -> None:
         """The client's EOF: a terminal stays open (sshd does the same)."""
@@ -244,14 +245,14 @@ class PtyProcess:
             os.killpg(self._process.pid, number)
 
     def resize(self, size: _pty.Size) -> None:
-        _pty.set_size(self._master, size)
+        with contextlib.suppress(OSError), self._master.use() as fd:
+            _pty.set_size(fd, size)
 
     async def wait(self) -> int:
         return await self._process.wait()
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._master)
+        self._master.close()
 
 
 async def start_pty_process(

@@ -205,7 +205,7 @@ class PtyProcess:
 
     def __init__(self, process: subprocess.Popen[bytes], master: int) -> None:
         self._process = process
-        self._master = master
+        self._master = _pty.MasterFd(master)
 
     @property
     def pid(self) -> int:
@@ -213,8 +213,9 @@ class PtyProcess:
 
     def read_stdout(self, size: int = 65536) -> bytes:
         try:
-            return os.read(self._master, size)
-        except OSError:  # EIO once the child side is gone: the end of its output
+            with self._master.use() as fd:
+                return os.read(fd, size)
+        except OSError:  # EIO once the child side is gone (EBADF once closed): the end
             return b""
 
     def read_stderr(self, size: int = 65536) -> bytes:
@@ -222,9 +223,9 @@ class PtyProcess:
 
     def write_stdin(self, data: bytes) -> None:
         view = memoryview(data)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), self._master.use() as fd:
             while view:
-                view = view[os.write(self._master, view) :]
+                view = view[os.write(fd, view) :]
 
     def close_stdin(self) -> None:
         """The client's EOF: a terminal stays open (sshd does the same)."""
@@ -236,14 +237,14 @@ class PtyProcess:
             os.killpg(self._process.pid, number)
 
     def resize(self, size: _pty.Size) -> None:
-        _pty.set_size(self._master, size)
+        with contextlib.suppress(OSError), self._master.use() as fd:
+            _pty.set_size(fd, size)
 
     def wait(self) -> int:
         return self._process.wait()
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._master)
+        self._master.close()
 
 
 def start_pty_process(
