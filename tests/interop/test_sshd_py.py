@@ -243,7 +243,11 @@ def first_bytes_through_forward(sshd_py: SshdPy, port: str) -> bytes:
                 return b""  # ssh may reset a refused tunnel's connection
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # seen once in a full run after a refused tunnel
+            process.kill()
+            process.wait(timeout=10)
 
 
 def test_local_forwarding(sshd_py: SshdPy) -> None:
@@ -457,7 +461,11 @@ def test_default_mode_generates_host_keys_once_and_serves_loopback(tmp_path: Pat
         assert f"Server listening on 127.0.0.1 port {port}." in log.read_text()
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # seen once in a full run after a refused tunnel
+            process.kill()
+            process.wait(timeout=10)
     keys = {p.name: p.read_bytes() for p in state.iterdir()}
     again = run_sshd_py("-t", *args)  # a second start keeps the keys
     assert again.returncode == 0, again.stderr
@@ -531,7 +539,11 @@ def test_max_startups_drops_connections_past_the_limit(tmp_path: Path) -> None:
         _wait_for(lambda: "past MaxStartups" in log.read_text(), "the drop line")
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # seen once in a full run after a refused tunnel
+            process.kill()
+            process.wait(timeout=10)
 
 
 def test_nist_ecdh_is_offered_only_when_configured(sshd_py: SshdPy) -> None:
