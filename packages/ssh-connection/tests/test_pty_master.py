@@ -36,7 +36,7 @@ def test_close_while_in_use_keeps_the_number_until_the_user_is_done() -> None:
     assert (now.st_rdev, now.st_ino) == (null.st_rdev, null.st_ino)  # /dev/null, not freed
     leave.set()
     thread.join(10)
-    with pytest.raises(OSError) as info:
+    with pytest.raises(OSError, match="Bad file descriptor") as info:
         os.fstat(master)
     assert info.value.errno == errno.EBADF  # closed by the last user
     os.close(slave)
@@ -47,7 +47,7 @@ def test_use_after_close_fails_without_touching_the_number() -> None:
     guarded = MasterFd(master)
     guarded.close()
     guarded.close()  # twice is fine: the second must not close a reused number
-    with pytest.raises(OSError) as info, guarded.use():
+    with pytest.raises(OSError, match="terminal is closed") as info, guarded.use():
         pass
     assert info.value.errno == errno.EBADF
     os.close(slave)
