@@ -195,8 +195,11 @@ async def start_process(
         start_new_session=True,  # signals from the client reach it, not us
         limit=STREAM_LIMIT,
     )
-    if process.stdin is not None:
-        _pipes.widen(process.stdin.transport.get_extra_info("pipe"))
+    # Wide pipes both ways: a bulk transfer then wakes the loop once per 1 MiB, not 64 KiB.
+    transport: Any = getattr(process, "_transport", None)
+    for fd in (0, 1):
+        pipe = transport.get_pipe_transport(fd) if transport is not None else None
+        _pipes.widen(pipe.get_extra_info("pipe") if pipe is not None else None)
     return Process(process)
 
 

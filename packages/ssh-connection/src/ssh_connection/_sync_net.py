@@ -197,6 +197,7 @@ def start_process(argv: Sequence[str], env: Mapping[str, str], cwd: str | None =
         bufsize=0,
     )
     _pipes.widen(process.stdin)
+    _pipes.widen(process.stdout)  # a bulk download: one read per 1 MiB, not per 64 KiB
     return Process(process)
 
 

@@ -30,7 +30,7 @@ __all__ = ["AsyncProcessHandler"]
 
 log = logging.getLogger("ssh_connection")
 
-_CHUNK = 64 * 1024
+_CHUNK = 1024 * 1024
 
 
 class AsyncProcessHandler:

@@ -22,7 +22,7 @@ __all__ = ["ProcessHandler"]
 
 log = logging.getLogger("ssh_connection")
 
-_CHUNK = 64 * 1024
+_CHUNK = 1024 * 1024
 
 
 class ProcessHandler:
