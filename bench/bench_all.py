@@ -52,6 +52,10 @@ PY_CLIENTS = ("ours-sync", "ours-aio", "asyncssh", "paramiko", "ssh2-python", "p
 CLIENTS = (*PY_CLIENTS[:2], "openssh", *PY_CLIENTS[2:])
 CLIENT_TIMEOUT = 900
 OUR_SERVERS = ("ours", "ours-sync")  # asyncio AsyncSSHServer, blocking SSHServer
+#: Servers started from peers.py: ours, then AsyncSSH's and Paramiko's (bench env only).
+PY_SERVERS = (*OUR_SERVERS, "asyncssh", "paramiko")
+#: The concurrency row: this many ``ssh ... true`` at once against each server.
+CONCURRENT = 200
 
 
 @dataclass
@@ -70,6 +74,8 @@ class Row:
     server_cpu: list[float] = field(default_factory=list)
     server_rss: int | None = None
     error: str | None = None
+    #: The concurrency row: how many of its clients failed.
+    failures: int | None = None
 
     @property
     def median(self) -> float | None:
@@ -88,8 +94,9 @@ class Setup:
     directory: Path
     key: Path
     sshd: Sshd
-    #: Our servers by name ("ours": asyncio, "ours-sync": blocking): (port, pid).
-    ours: dict[str, tuple[int, int]]
+    #: The Python servers by name ("ours": asyncio, "ours-sync": blocking, "asyncssh",
+    #: "paramiko"): (port, pid).
+    servers: dict[str, tuple[int, int]]
     upload: Path  # a file of --mib for OpenSSH's ssh to read as stdin
     size: int
     handshakes: int
@@ -124,6 +131,8 @@ def _peak_rss(pid: int) -> int | None:
 def _ssh_argv(setup: Setup, port: int, cipher: str, mac: str, kex: str, command: str) -> list[str]:
     argv = [SSH, "-F", "/dev/null", "-p", str(port), "-i", str(setup.key), "-o", "BatchMode=yes"]
     argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    if kex == "curve25519-sha256":  # Paramiko's server knows it by its libssh.org name only
+        kex += ",curve25519-sha256@libssh.org"
     argv += ["-o", f"Ciphers={cipher}", "-o", f"KexAlgorithms={kex}"]
     if mac:
         argv += ["-o", f"MACs={mac}"]
@@ -181,14 +190,59 @@ def _run_python(
     return Sample(data["seconds"], data["cpu"], data["rss"])
 
 
+def _server(setup: Setup, name: str) -> tuple[int, int]:
+    if name == "sshd":
+        assert setup.sshd.process is not None
+        return setup.sshd.port, setup.sshd.process.pid
+    return setup.servers[name]
+
+
+def measure_concurrent(setup: Setup, row: Row, cipher: str, kex: str) -> None:
+    """CONCURRENT ``ssh ... true`` started at once: the wall time until the last exits,
+    how many failed, the server's CPU seconds in all (its children's included)."""
+    port, server_pid = _server(setup, row.server)
+    argv = _ssh_argv(setup, port, cipher, "", kex, "true")
+    argv[1:1] = ["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=120"]
+    _reset_peak(server_pid)
+    before = _proc_cpu(server_pid)
+    start = time.perf_counter()
+    processes = [
+        subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for _ in range(CONCURRENT)
+    ]
+    failed, why, cpu = 0, "", 0.0
+    for process in processes:
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        cpu += usage.ru_utime + usage.ru_stime
+        assert process.stderr is not None
+        message = process.stderr.read().decode(errors="replace").strip()
+        process.stderr.close()
+        if process.returncode != 0:
+            failed += 1
+            why = why or message[-120:]
+    row.values.append(time.perf_counter() - start)
+    time.sleep(0.5)  # let the server reap the sessions' processes
+    row.server_cpu.append(_proc_cpu(server_pid) - before)
+    row.cpu.append(cpu)
+    row.failures = failed
+    if row.server != "sshd":
+        row.server_rss = _peak_rss(server_pid)
+    if failed:
+        row.error = None if failed < CONCURRENT else f"all {failed} failed: {why}"
+        if failed < CONCURRENT:
+            print(f"concurrent -> {row.server}: {failed} failed, e.g. {why}", file=sys.stderr)
+
+
 def measure(setup: Setup, row: Row, repeat: int, cipher: str, mac: str, kex: str) -> None:
     """Fill ``row`` with ``repeat`` runs. The client child is measured; with OpenSSH's ssh
     as the client the server is measured too (CPU including the commands it ran)."""
-    if row.server == "sshd":
-        assert setup.sshd.process is not None
-        port, server_pid = setup.sshd.port, setup.sshd.process.pid
-    else:
-        port, server_pid = setup.ours[row.server]
+    if row.test == "concurrent":
+        measure_concurrent(setup, row, cipher, kex)
+        return
+    port, server_pid = _server(setup, row.server)
     for _ in range(1 if row.test == "handshake" else repeat):
         if row.client == "openssh":
             _reset_peak(server_pid)
@@ -196,7 +250,7 @@ def measure(setup: Setup, row: Row, repeat: int, cipher: str, mac: str, kex: str
             sample = _run_openssh(setup, port, row.test, cipher, mac, kex)
             time.sleep(0.2)  # let the server reap the session's processes
             server_cpu = _proc_cpu(server_pid) - before
-            if row.server != "sshd":
+            if row.server != "sshd":  # sshd forks per connection: no one process to read
                 peak = _peak_rss(server_pid)
                 row.server_rss = max(row.server_rss or 0, peak or 0)
         else:
@@ -221,16 +275,18 @@ def measure(setup: Setup, row: Row, repeat: int, cipher: str, mac: str, kex: str
 # -- the plan ------------------------------------------------------------------------------
 
 
-def plan(only: set[str], clients: tuple[str, ...]) -> Iterator[tuple[Row, str, str, str]]:
+def plan(
+    only: set[str], clients: tuple[str, ...], servers: tuple[str, ...] = PY_SERVERS
+) -> Iterator[tuple[Row, str, str, str]]:
     """(row, cipher, mac, kex) in the order they run: client rows against sshd, then
-    OpenSSH's ssh against our server next to sshd."""
+    OpenSSH's ssh against the Python servers (its row against sshd is the sshd row)."""
     default_cipher, default_mac = CIPHERS[0]
     if "handshake" in only:
         for kex in KEXES:
             for client in clients:
                 yield Row("handshake", kex, client, "sshd"), default_cipher, default_mac, kex
             if "openssh" in clients:
-                for server in OUR_SERVERS:
+                for server in servers:
                     yield Row("handshake", kex, "openssh", server), default_cipher, default_mac, kex
     for kind in ("up", "down"):
         if kind not in only:
@@ -241,8 +297,12 @@ def plan(only: set[str], clients: tuple[str, ...]) -> Iterator[tuple[Row, str, s
                 if client != "parallel-ssh":  # its bulk engine is the ssh2-python row
                     yield Row(kind, name, client, "sshd"), cipher, mac, KEXES[0]
             if "openssh" in clients:
-                for server in OUR_SERVERS:
+                for server in servers:
                     yield Row(kind, name, "openssh", server), cipher, mac, KEXES[0]
+    if "concurrent" in only:
+        for server in ("sshd", *servers):
+            row = Row("concurrent", f"{CONCURRENT} x exec true", "openssh", server)
+            yield row, default_cipher, default_mac, KEXES[0]
 
 
 def sftp_rows(setup: Setup, repeat: int) -> list[Row]:
@@ -257,7 +317,9 @@ def sftp_rows(setup: Setup, repeat: int) -> list[Row]:
 
 
 @contextlib.contextmanager
-def started(directory: Path, size: int, handshakes: int) -> Iterator[Setup]:
+def started(
+    directory: Path, size: int, handshakes: int, names: tuple[str, ...] = PY_SERVERS
+) -> Iterator[Setup]:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(directory / "id")], check=True
     )
@@ -277,22 +339,20 @@ def started(directory: Path, size: int, handshakes: int) -> Iterator[Setup]:
         "LogLevel": "ERROR",
         "Ciphers": ",".join(c for c, _ in CIPHERS),
         "MACs": "hmac-sha2-256-etm@openssh.com,hmac-sha2-256",
-        "MaxStartups": "200:30:400",
+        "MaxStartups": "1000",  # the concurrency row: no refusals by design
     }
     sshd = Sshd(directory / "sshd", make_host_keys(directory / "keys"), options).start()
     servers: dict[str, subprocess.Popen[str]] = {}
     try:
-        ours = {}
-        for name in OUR_SERVERS:
-            argv = [sys.executable, "-W", "ignore", str(HERE / "peers.py"), "serve"]
+        ports = {}
+        for name in names:
+            argv = [sys.executable, "-W", "ignore", str(HERE / "peers.py"), "serve", name]
             argv += ["--authorized-keys", str(directory / "ak")]
             argv += ["--host-key", str(directory / "host")]
-            if name == "ours-sync":
-                argv.append("--blocking")
             server = servers[name] = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
             assert server.stdout is not None
-            ours[name] = (int(server.stdout.readline()), server.pid)
-        yield Setup(directory, directory / "id", sshd, ours, upload, size, handshakes)
+            ports[name] = (int(server.stdout.readline()), server.pid)
+        yield Setup(directory, directory / "id", sshd, ports, upload, size, handshakes)
     finally:
         for server in servers.values():
             server.terminate()
@@ -305,8 +365,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mib", type=int, default=256, help="bulk size per run (MiB)")
     parser.add_argument("--repeat", type=int, default=3, help="bulk runs per row")
     parser.add_argument("--handshakes", type=int, default=10, help="handshakes per row")
-    parser.add_argument("--only", default="handshake,up,down,sftp", help="tests to run")
+    parser.add_argument("--only", default="handshake,up,down,concurrent,sftp", help="tests")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="clients to run")
+    parser.add_argument("--servers", default=",".join(PY_SERVERS), help="servers beside sshd")
     parser.add_argument("--out", default=str(HERE / "results"), help="JSON and PNG go here")
     parser.add_argument("--name", default="latest", help="file name stem under --out")
     parser.add_argument("--render", metavar="JSON", help="print and chart a saved run, no run")
@@ -319,13 +380,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     only = set(args.only.split(","))
     clients = tuple(c for c in args.clients.split(",") if c)
+    servers = tuple(s for s in args.servers.split(",") if s)
     rows: list[Row] = []
     started_at = datetime.datetime.now(datetime.timezone.utc)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        started(Path(tmp), args.mib * MIB, args.handshakes) as setup,
+        started(Path(tmp), args.mib * MIB, args.handshakes, servers) as setup,
     ):
-        for row, cipher, mac, kex in plan(only, clients):
+        for row, cipher, mac, kex in plan(only, clients, servers):
             try:
                 measure(setup, row, args.repeat, cipher, mac, kex)
             except Exception as exc:  # a peer without this algorithm: a row that says so

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import resource
@@ -322,10 +323,14 @@ def client_main(a: Args) -> None:
     print(json.dumps({"seconds": seconds, "cpu": cpu, "rss": rss}))
 
 
-# -- our server ----------------------------------------------------------------------------
+# -- the servers ----------------------------------------------------------------------------
 
 
-def serve_main(authorized_keys: str, host_key: str, blocking: bool) -> None:
+def _announce(port: int) -> None:
+    print(port, flush=True)
+
+
+def serve_ours(authorized_keys: str, host_key: str, blocking: bool) -> None:
     """Our server (asyncio, or ``blocking``) with the ready-made ProcessHandler; prints
     its port, serves on."""
     from ssh_auth import StandardPolicy, authorized_keys_file
@@ -341,7 +346,7 @@ def serve_main(authorized_keys: str, host_key: str, blocking: bool) -> None:
             StandardPolicy(authorized_keys=authorized_keys_file(authorized_keys)),
             session_handler=ProcessHandler(),
         )
-        print(server.listen("127.0.0.1", 0), flush=True)
+        _announce(server.listen("127.0.0.1", 0))
         server.serve_forever()
         return
 
@@ -352,11 +357,157 @@ def serve_main(authorized_keys: str, host_key: str, blocking: bool) -> None:
             session_handler=AsyncProcessHandler(),
             max_sessions=10,
         )
-        port = await server.listen("127.0.0.1", 0)
-        print(port, flush=True)
+        _announce(await server.listen("127.0.0.1", 0))
         await server.serve_forever()
 
     asyncio.run(run())
+
+
+def serve_asyncssh(authorized_keys: str, host_key: str) -> None:
+    """AsyncSSH's server, each exec run through ``/bin/sh -c``, its pipes copied to and
+    from the channel's streams 1 MiB at a time (as ours; AsyncSSH's ``redirect`` copies
+    8 KiB at a time by default, and may drop output still in flight when the command
+    exits)."""
+    import asyncssh
+
+    async def copy(reader: Any, writer: Any) -> None:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+
+    async def feed(reader: Any, stdin: Any) -> None:
+        with contextlib.suppress(OSError, asyncssh.Error):
+            await copy(reader, stdin)
+        stdin.close()
+
+    async def handle(process: Any) -> None:
+        command = process.command if process.command is not None else "exec /bin/sh"
+        local = await asyncio.create_subprocess_exec(
+            "/bin/sh",
+            "-c",
+            command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        feeder = asyncio.ensure_future(feed(process.stdin, local.stdin))
+        await asyncio.gather(copy(local.stdout, process.stdout), copy(local.stderr, process.stderr))
+        status = await local.wait()
+        feeder.cancel()
+        process.exit(status)
+
+    async def run() -> None:
+        server = await asyncssh.listen(
+            "127.0.0.1",
+            0,
+            server_host_keys=[host_key],
+            authorized_client_keys=authorized_keys,
+            process_factory=handle,
+            encoding=None,
+            allow_scp=False,
+        )
+        _announce(server.sockets[0].getsockname()[1])
+        await server.wait_closed()
+
+    asyncio.run(run())
+
+
+def serve_paramiko(authorized_keys: str, host_key: str) -> None:
+    """Paramiko's server: a Transport per connection in a thread of its own (Paramiko's
+    model), each exec run through ``/bin/sh -c`` with a thread per pipe."""
+    import logging
+    import subprocess
+    import threading
+
+    import paramiko
+
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # refused kex/ciphers: rows say
+    allowed = {line.split()[1] for line in Path(authorized_keys).read_text().splitlines() if line}
+    key = paramiko.Ed25519Key.from_private_key_file(host_key)
+
+    class Server(paramiko.ServerInterface):
+        def __init__(self) -> None:
+            self.command: bytes | None = None
+            self.ready = threading.Event()
+
+        def get_allowed_auths(self, username: str) -> str:
+            return "publickey"
+
+        def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+            if key.get_base64() in allowed:
+                return paramiko.AUTH_SUCCESSFUL
+            return paramiko.AUTH_FAILED
+
+        def check_channel_request(self, kind: str, chanid: int) -> int:
+            if kind == "session":
+                return paramiko.OPEN_SUCCEEDED
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+        def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+            self.command = command
+            self.ready.set()
+            return True
+
+    def copy_in(channel: paramiko.Channel, stdin: Any) -> None:
+        with contextlib.suppress(OSError):
+            while data := channel.recv(CHUNK):
+                stdin.write(data)
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+    def copy_out(source: Any, send: Callable[[bytes], None]) -> None:
+        while data := source.read1(CHUNK):
+            send(data)
+
+    def session(sock: socket.socket) -> None:
+        transport = paramiko.Transport(sock)
+        transport.add_server_key(key)
+        server = Server()
+        try:
+            transport.start_server(server=server)
+            channel = transport.accept(30)
+            if channel is None or not server.ready.wait(30) or server.command is None:
+                return
+            process = subprocess.Popen(
+                ["/bin/sh", "-c", server.command.decode()],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            feeder = threading.Thread(target=copy_in, args=(channel, process.stdin), daemon=True)
+            feeder.start()
+            errors = threading.Thread(
+                target=copy_out, args=(process.stderr, channel.sendall_stderr), daemon=True
+            )
+            errors.start()
+            copy_out(process.stdout, channel.sendall)
+            errors.join()
+            channel.send_exit_status(process.wait())
+            channel.shutdown_write()
+            channel.close()
+            transport.join(30)  # until the client hangs up: closing first resets it
+        except (paramiko.SSHException, OSError, EOFError):
+            pass
+        finally:
+            transport.close()
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=512)
+    _announce(listener.getsockname()[1])
+    while True:
+        sock, _ = listener.accept()
+        threading.Thread(target=session, args=(sock,), daemon=True).start()
+
+
+SERVERS = ("ours", "ours-sync", "asyncssh", "paramiko")
+
+
+def serve_main(impl: str, authorized_keys: str, host_key: str) -> None:
+    if impl == "asyncssh":
+        serve_asyncssh(authorized_keys, host_key)
+    elif impl == "paramiko":
+        serve_paramiko(authorized_keys, host_key)
+    else:
+        serve_ours(authorized_keys, host_key, blocking=impl == "ours-sync")
 
 
 def main() -> None:
@@ -376,10 +527,10 @@ def main() -> None:
     serve = sub.add_parser("serve")
     serve.add_argument("--authorized-keys", required=True)
     serve.add_argument("--host-key", required=True)
-    serve.add_argument("--blocking", action="store_true", help="the blocking SSHServer")
+    serve.add_argument("impl", choices=SERVERS, help="ours: asyncio; ours-sync: blocking")
     args = parser.parse_args()
     if args.mode == "serve":
-        serve_main(args.authorized_keys, args.host_key, args.blocking)
+        serve_main(args.impl, args.authorized_keys, args.host_key)
     else:
         client_main(parser.parse_args(namespace=Args()))
 
