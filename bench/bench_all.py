@@ -307,7 +307,7 @@ def plan(
 
 def sftp_rows(setup: Setup, repeat: int) -> list[Row]:
     """The SFTP slot: ``bench/bench_sftp_rows.py`` with ``rows(setup, repeat) -> list[Row]``
-    plugs in here once ssh-sftp has a client and server; until then one pending row."""
+    (the SFTP clients against sshd); without it, one pending row."""
     try:
         import bench_sftp_rows  # type: ignore[import-not-found]
     except ImportError:
@@ -340,6 +340,7 @@ def started(
         "Ciphers": ",".join(c for c, _ in CIPHERS),
         "MACs": "hmac-sha2-256-etm@openssh.com,hmac-sha2-256",
         "MaxStartups": "1000",  # the concurrency row: no refusals by design
+        "Subsystem": "sftp /usr/lib/openssh/sftp-server",  # the SFTP rows
     }
     sshd = Sshd(directory / "sshd", make_host_keys(directory / "keys"), options).start()
     servers: dict[str, subprocess.Popen[str]] = {}
@@ -396,6 +397,9 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(row)
         if "sftp" in only:
             rows += sftp_rows(setup, args.repeat)
+            for row in rows:
+                if row.test.startswith("sftp"):
+                    print(_progress(row), file=sys.stderr, flush=True)
     meta = {
         "date": started_at.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 MIB = 1 << 20
+BULK_AND_HANDSHAKE = ("handshake", "up", "down", "sftp-get", "sftp-put")
+#: The server columns, OpenSSH's ssh as the client; ratios are to the first, ours.
+SERVERS = ("ours", "ours-sync", "asyncssh", "paramiko", "sshd")
 
 
 class RowLike(Protocol):
@@ -68,6 +71,8 @@ def table(rows: Sequence[RowLike], meta: dict[str, Any]) -> str:
         "",
     ]
     for (test, algorithm), group in _groups(rows).items():
+        if test == "concurrent":
+            continue  # concurrency_summary
         unit = "ms" if test == "handshake" else "MB/s"
         cpu_unit = "CPU ms each" if test == "handshake" else "CPU s/GiB"
         clients = [r for r in group if r.server == "sshd"]
@@ -79,7 +84,7 @@ def table(rows: Sequence[RowLike], meta: dict[str, Any]) -> str:
         servers = [r for r in group if r.client == "openssh"]
         if servers and any(r.server == "ours" for r in servers):
             ours = next(r for r in servers if r.server == "ours")
-            order = {"ours": 0, "ours-sync": 1, "sshd": 2}
+            order = {name: i for i, name in enumerate(SERVERS)}
             out += ["", f"**{test} {algorithm}**: servers, OpenSSH's ssh as the client", ""]
             out.append(HEADER.format("server", unit, cpu_unit))
             for row in sorted(servers, key=lambda r: order.get(r.server, 3)):
@@ -103,19 +108,19 @@ def summary(rows: Sequence[RowLike]) -> str:
     """One line per test: each client's median against sshd (ratio to ours-sync), then
     our server and sshd with OpenSSH's ssh (ratio to ours)."""
     clients = list(dict.fromkeys(r.client for r in rows if r.server == "sshd"))
-    head = ["test", "unit", *clients, "server: ours", "ours-sync", "sshd"]
+    head = ["test", "unit", *clients, f"server: {SERVERS[0]}", *SERVERS[1:]]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (test, algorithm), group in _groups(rows).items():
-        if test not in ("handshake", "up", "down"):
+        if test not in BULK_AND_HANDSHAKE:
             continue
         by_client = {r.client: r for r in group if r.server == "sshd"}
         servers = {r.server: r for r in group if r.client == "openssh"}
-        ours, ours_sync = servers.get("ours"), servers.get("ours-sync")
+        ours = servers.get("ours")
         cells = [_cell(by_client.get(c), by_client.get("ours-sync")) for c in clients]
-        sshd = by_client.get("openssh")
         unit = "ms" if test == "handshake" else "MB/s"
         name = f"{test} {algorithm.replace('@openssh.com', '')}"
-        tail = [_cell(ours, None), _cell(ours_sync, ours), _cell(sshd, ours) if ours else ""]
+        tail = [_cell(ours, None)]
+        tail += [_cell(servers.get(s), ours) if ours else "" for s in SERVERS[1:]]
         out.append(f"| {name} | {unit} | " + " | ".join(cells + tail) + " |")
     return "\n".join(out)
 
@@ -124,7 +129,7 @@ def cpu_summary(rows: Sequence[RowLike]) -> str:
     """CPU s/GiB (bulk) or ms per handshake of the process under test, medians: clients
     against sshd, then the servers with OpenSSH's ssh (their commands' CPU included)."""
     clients = list(dict.fromkeys(r.client for r in rows if r.server == "sshd"))
-    head = ["test", "unit", *clients, "server: ours", "ours-sync", "sshd"]
+    head = ["test", "unit", *clients, f"server: {SERVERS[0]}", *SERVERS[1:]]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (test, algorithm), group in _groups(rows).items():
         if test not in ("handshake", "up", "down") or all(r.error for r in group):
@@ -136,7 +141,7 @@ def cpu_summary(rows: Sequence[RowLike]) -> str:
             return "" if values is None else _num(_median(values), 2)
 
         cells = [cell(by_client[c].cpu if c in by_client else None) for c in clients]
-        for server in ("ours", "ours-sync", "sshd"):
+        for server in SERVERS:
             cells.append(cell(servers[server].server_cpu if server in servers else None))
         unit = "ms each" if test == "handshake" else "s/GiB"
         name = f"{test} {algorithm.replace('@openssh.com', '')}"
@@ -144,11 +149,49 @@ def cpu_summary(rows: Sequence[RowLike]) -> str:
     return "\n".join(out)
 
 
+def concurrency_summary(rows: Sequence[RowLike]) -> str:
+    """The concurrency rows: wall time until the last of the clients exited (ratio to our
+    server), how many failed, the server's CPU seconds in all and its peak RSS."""
+    chosen = sorted(
+        (r for r in rows if r.test == "concurrent"),
+        key=lambda r: SERVERS.index(r.server) if r.server in SERVERS else len(SERVERS),
+    )
+    if not chosen:
+        return ""
+    ours = next((r for r in chosen if r.server == "ours"), None)
+    out = [
+        f"**{chosen[0].algorithm}**, OpenSSH's ssh as the clients, all started at once",
+        "",
+        "| server | wall s | x ours | failed | server CPU s | peak RSS MiB | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in chosen:
+        failures = getattr(row, "failures", None)
+        failed = "-" if failures is None else str(failures)
+        if row.error or not row.values:
+            note = " ".join((row.error or "").split())[:70].replace("|", "/")
+            out.append(f"| {row.server} | n/a | | {failed} | | | {note} |")
+            continue
+        wall = _median(row.values)
+        base = _median(ours.values) if ours and ours.values and not ours.error else None
+        ratio = f"{wall / base:.2f}" if wall and base else "-"
+        cpu = _num(_median(row.server_cpu), 1)
+        out.append(
+            f"| {row.server} | {_num(wall)} | {ratio} | {failed} | {cpu} "
+            f"| {_mib(row.server_rss)} | |"
+        )
+    return "\n".join(out)
+
+
 def print_table(rows: Sequence[RowLike], meta: dict[str, Any]) -> None:
     print(summary(rows))
     print()
-    print(cpu_summary(rows))
-    print()
+    if (cpu := cpu_summary(rows)).count("\n") > 1:  # more than its header
+        print(cpu)
+        print()
+    if text := concurrency_summary(rows):
+        print(text)
+        print()
     print(table(rows, meta))
 
 
@@ -188,7 +231,8 @@ def write_chart(rows: Sequence[RowLike], meta: dict[str, Any], path: Path) -> No
             ax.bar(xs, ys, width, label=name)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups, fontsize=7)
         ax.set_title(title)
-        ax.legend(fontsize=7, ncol=len(names))
+        if names:  # a run with --only may leave a panel empty
+            ax.legend(fontsize=7, ncol=len(names))
     fig.suptitle(f"{meta['date']}, {meta['machine'].split(',')[1].strip()}, noisy loopback")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
