@@ -16,6 +16,7 @@ REPORT = (
     "print(fcntl.fcntl(0, fcntl.F_GETPIPE_SZ), fcntl.fcntl(1, fcntl.F_GETPIPE_SZ))"
 )
 
+
 def _sizes(output: bytes) -> list[int]:
     return [int(x) for x in output.split()]
 
