@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "interop"))
@@ -383,7 +384,26 @@ def main(argv: list[str] | None = None) -> None:
     clients = tuple(c for c in args.clients.split(",") if c)
     servers = tuple(s for s in args.servers.split(",") if s)
     rows: list[Row] = []
+    loads: list[float] = []  # the 1-minute load average after each row
     started_at = datetime.datetime.now(datetime.timezone.utc)
+    meta: dict[str, Any] = {
+        "date": started_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "python": platform.python_version(),
+        "mib": args.mib,
+        "repeat": args.repeat,
+        "handshakes": args.handshakes,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        """After every row: a run stopped half way keeps what it measured."""
+        if loads:
+            meta["load"] = f"{min(loads):.0f}-{max(loads):.0f}"
+        data = {"meta": meta, "rows": [asdict(r) for r in rows]}
+        (out / f"{args.name}.json").write_text(json.dumps(data, indent=1) + "\n")
+
     with (
         tempfile.TemporaryDirectory() as tmp,
         started(Path(tmp), args.mib * MIB, args.handshakes, servers) as setup,
@@ -395,24 +415,14 @@ def main(argv: list[str] | None = None) -> None:
                 row.error = " ".join((str(exc) or type(exc).__name__).split())[:200]
             print(_progress(row), file=sys.stderr, flush=True)
             rows.append(row)
+            loads.append(os.getloadavg()[0])
+            save()
         if "sftp" in only:
-            rows += sftp_rows(setup, args.repeat)
-            for row in rows:
-                if row.test.startswith("sftp"):
-                    print(_progress(row), file=sys.stderr, flush=True)
-    meta = {
-        "date": started_at.strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "python": platform.python_version(),
-        "mib": args.mib,
-        "repeat": args.repeat,
-        "handshakes": args.handshakes,
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.json").write_text(
-        json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=1) + "\n"
-    )
+            for row in sftp_rows(setup, args.repeat):
+                print(_progress(row), file=sys.stderr, flush=True)
+                rows.append(row)
+            loads.append(os.getloadavg()[0])
+            save()
     print_table(rows, meta)
     write_chart(rows, meta, out / f"{args.name}.png")
 

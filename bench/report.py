@@ -65,7 +65,8 @@ HEADER = "| {} | {} | min-max | x ours | {} | peak RSS MiB | note |\n|---|---|--
 def table(rows: Sequence[RowLike], meta: dict[str, Any]) -> str:
     out = [
         f"{meta['date']}; {meta['machine']}; Python {meta['python']}; bulk {meta['mib']} MiB "
-        f"x {meta['repeat']}, {meta['handshakes']} handshakes per row.",
+        f"x {meta['repeat']}, {meta['handshakes']} handshakes per row"
+        + (f"; load average {meta['load']} during the run." if "load" in meta else "."),
         "Handshake rows: ms (lower is better); bulk rows: MB/s (higher is better); "
         "'x ours' is the row's median over ours (blocking client; our server).",
         "",
