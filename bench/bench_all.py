@@ -2,7 +2,7 @@
 
     hatch run bench:all [--mib 256] [--repeat 3] [--handshakes 10] [--only up,down,...]
 
-It starts a private OpenSSH sshd and our asyncio server (``peers.py serve``) and measures
+It starts a private OpenSSH sshd and the Python servers (``peers.py serve``) and measures
 (see bench/README.md for what each row means):
 
 - handshake (connect + kex + publickey auth + exec ``true`` + exit status), median ms;
