@@ -188,13 +188,22 @@ class SessionEnded:
 ServerEvent = FileSystemCall | SessionEnded
 
 
-def answer_inline(core: SFTPServerCore, fs: FileSystem) -> bool:
-    """Answer every pending call from a synchronous filesystem, in order; True once the
-    session has ended. The one code path for stdio and for blocking channels."""
+def answer_inline(
+    core: SFTPServerCore, fs: FileSystem, output_limit: int | None = None
+) -> bool:
+    """Answer pending calls from a synchronous filesystem, in order; True once the
+    session has ended. The one code path for stdio and for blocking channels.
+
+    With ``output_limit``, stop early once that many reply bytes wait in
+    :meth:`~SFTPServerCore.data_to_send` (calls may remain: see ``pending_events``). A
+    driver that sends them and comes back streams replies while later calls run, rather
+    than answering a whole window of reads before the client gets the first byte."""
     while (event := core.next_event()) is not None:
         if isinstance(event, SessionEnded):
             return True
         event.answer(event.run(fs))
+        if output_limit is not None and core.pending_output >= output_limit:
+            return False
     return core.ended
 
 
@@ -242,6 +251,7 @@ class SFTPServerCore:
         # Replies as pieces, joined once in data_to_send: a DATA reply's payload is
         # copied once on its way out, not once per layer.
         self._outbox: list[bytes] = []
+        self._outbox_size = 0
         self._events: deque[ServerEvent] = deque()
         self._handles: dict[bytes, tuple[str, Any]] = {}
         self._next_handle = 0
@@ -277,7 +287,18 @@ class SFTPServerCore:
     def data_to_send(self) -> bytes:
         out = b"".join(self._outbox)
         self._outbox.clear()
+        self._outbox_size = 0
         return out
+
+    @property
+    def pending_output(self) -> int:
+        """How many bytes :meth:`data_to_send` would return now."""
+        return self._outbox_size
+
+    @property
+    def pending_events(self) -> int:
+        """How many events :meth:`next_event` has queued."""
+        return len(self._events)
 
     def next_event(self) -> ServerEvent | None:
         return self._events.popleft() if self._events else None
@@ -377,7 +398,9 @@ class SFTPServerCore:
     # -- replies ------------------------------------------------------------------------
 
     def _packet(self, body: bytes, tail: bytes = b"") -> None:
-        self._outbox += (_U32.pack(len(body) + len(tail)), body, tail)
+        size = len(body) + len(tail)
+        self._outbox += (_U32.pack(size), body, tail)
+        self._outbox_size += 4 + size
 
     def _send_version(self) -> None:
         body = bytearray(bytes([_VERSION]) + _U32.pack(3))
