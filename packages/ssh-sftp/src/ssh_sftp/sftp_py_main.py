@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from ssh_connection import sync as ssh
+from ssh_connection.sync import connect
 from ssh_keys import read_private_key_file
 from ssh_wire import SSHError
 
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"sftp-py: {args.identity}: {exc}\n")
             return 255
     try:
-        conn = ssh.connect(host, args.port, user or None, signers=signers,
+        conn = connect(host, args.port, user or None, signers=signers,
                            ssh_config=args.config or True)  # fmt: skip
     except (OSError, SSHError, ValueError) as exc:
         sys.stderr.write(f"sftp-py: {host}: {exc}\n")
