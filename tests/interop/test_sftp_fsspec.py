@@ -136,9 +136,10 @@ def test_get_put_copy_and_move(fs: SFTPFileSystem, tmp_path: Path) -> None:
     fs.cp_file(str(tmp_path / "remote.bin"), str(tmp_path / "copy.bin"))
     fs.mv(str(tmp_path / "copy.bin"), str(tmp_path / "moved.bin"))
     assert not (tmp_path / "copy.bin").exists()
-    assert hashlib.sha256((tmp_path / "moved.bin").read_bytes()).digest() == hashlib.sha256(
-        data
-    ).digest()
+    assert (
+        hashlib.sha256((tmp_path / "moved.bin").read_bytes()).digest()
+        == hashlib.sha256(data).digest()
+    )
 
 
 def test_pandas_style_fsspec_open_with_a_url(

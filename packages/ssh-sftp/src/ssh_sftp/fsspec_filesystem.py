@@ -74,7 +74,7 @@ class SFTPFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec has no
         if isinstance(path, list):
             return [cls._strip_protocol(p) for p in path]
         if "://" in path:
-            path = infer_storage_options(path)["path"]
+            path = str(infer_storage_options(path)["path"])
         return path.rstrip("/") or "/"
 
     @staticmethod
@@ -123,7 +123,7 @@ class SFTPFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec has no
         names = [posixpath.join(path, e.filename) for e in entries]
         if not detail:
             return names
-        return [self._details(n, e.attrs) for n, e in zip(names, entries)]
+        return [self._details(n, e.attrs) for n, e in zip(names, entries, strict=True)]
 
     def modified(self, path: str) -> datetime.datetime:
         mtime = self.info(path)["mtime"]

@@ -188,9 +188,7 @@ class SessionEnded:
 ServerEvent = FileSystemCall | SessionEnded
 
 
-def answer_inline(
-    core: SFTPServerCore, fs: FileSystem, output_limit: int | None = None
-) -> bool:
+def answer_inline(core: SFTPServerCore, fs: FileSystem, output_limit: int | None = None) -> bool:
     """Answer pending calls from a synchronous filesystem, in order; True once the
     session has ended. The one code path for stdio and for blocking channels.
 
