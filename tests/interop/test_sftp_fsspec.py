@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -160,3 +161,22 @@ def test_url_parts_become_connect_arguments() -> None:
     kwargs = SFTPFileSystem._get_kwargs_from_urls("sftp-py://alice@example.org:2222/srv/x")
     assert kwargs == {"host": "example.org", "port": 2222, "username": "alice"}
     assert SFTPFileSystem._strip_protocol("sftp-py://alice@example.org:2222/srv/x/") == "/srv/x"
+
+
+def test_the_readme_example_runs_with_fsspecs_configured_options(
+    ssh_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = Path(__file__).resolve().parents[2] / "packages/ssh-sftp/README.md"
+    (block,) = [b for b in re.findall(r"^```python\n(.*?)^```", readme.read_text(), re.M | re.S)
+                if "sftp-py" in b]  # fmt: skip
+    # fsspec's per-protocol defaults stand in for the user's ~/.ssh/config.
+    monkeypatch.setitem(fsspec.config.conf, "sftp-py", {"ssh_config": str(ssh_config)})
+    namespace: dict[str, object] = {}
+    exec(compile(block, str(readme), "exec"), namespace)
+    try:
+        run = namespace["publish_and_read"]
+        lines = run("box", str(tmp_path / "reports"))  # type: ignore[operator]
+    finally:
+        SFTPFileSystem.clear_instance_cache()
+    assert lines == ["day,visits\n", "mon,3\n"]
+    assert (tmp_path / "reports" / "week.csv").read_bytes() == b"day,visits\nmon,3\n"
