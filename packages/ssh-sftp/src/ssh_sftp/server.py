@@ -316,20 +316,26 @@ class SFTPServerCore:
 
     def _pump(self) -> None:
         inbox = self._inbox
-        while not self.ended and self._in_flight < self.max_in_flight and len(inbox) >= 4:
-            (length,) = _U32.unpack_from(inbox)
-            if length < 1 or length > self.max_request_length:
-                self._fail(f"request length {length} outside 1..{self.max_request_length}")
-                return
-            if len(inbox) < 4 + length:
-                break
-            packet = bytes(inbox[4 : 4 + length])
-            del inbox[: 4 + length]
-            try:
-                self._dispatch(packet)
-            except DecodeError as exc:
-                self._fail(f"malformed request: {exc}", exc)
-                return
+        # Walk the buffer and cut what was used once at the end: deleting each request
+        # as it was taken moved the rest of a 1 MiB read down once per WRITE in it.
+        pos, size = 0, len(inbox)
+        try:
+            while not self.ended and self._in_flight < self.max_in_flight and size - pos >= 4:
+                (length,) = _U32.unpack_from(inbox, pos)
+                if length < 1 or length > self.max_request_length:
+                    self._fail(f"request length {length} outside 1..{self.max_request_length}")
+                    return
+                if size - pos < 4 + length:
+                    break
+                packet = inbox[pos + 4 : pos + 4 + length]  # one copy, the request's own
+                pos += 4 + length
+                try:
+                    self._dispatch(packet)
+                except DecodeError as exc:
+                    self._fail(f"malformed request: {exc}", exc)
+                    return
+        finally:
+            del inbox[:pos]  # (already empty if the session ended)
         if self._eof and not self.ended and len(inbox) < 4 + _peek_length(inbox):
             self._finish(None)  # the rest, if any, is a request cut short
 
@@ -359,7 +365,7 @@ class SFTPServerCore:
             )
         self._events.append(SessionEnded(self._error))
 
-    def _dispatch(self, packet: bytes) -> None:
+    def _dispatch(self, packet: bytes | bytearray) -> None:
         kind = packet[0]
         reader = Reader(memoryview(packet)[1:])
         if not self._initialized:
