@@ -222,10 +222,13 @@ def test_long_names_match_openssh_sftp_server(remote: Path) -> None:
     os.chmod(remote / "setuid", 0o4755)
     os.link(remote / "file", remote / "hard")
     os.mkfifo(remote / "fifo")
+    (remote / "epoch").write_bytes(b"")
+    os.utime(remote / "epoch", (0, 0))  # mtime 0 is a date like any other
     ours = raw_longnames([sys.executable, "-m", "ssh_sftp"], remote)
     theirs = raw_longnames([OPENSSH_SFTP_SERVER], remote)
     assert ours == theirs
-    assert len(ours) == 9
+    assert len(ours) == 10
+    assert b" 1970 epoch" in ours[b"epoch"]
 
 
 def test_a_broken_client_ends_the_server_with_a_logged_error() -> None:

@@ -137,6 +137,13 @@ def test_longname_future_file_shows_the_year_and_unknown_links_a_question_mark()
     assert line == "lrwxrwxrwx    ? a-very-long-user g               1 Dec  3  2026 l"
 
 
-def test_longname_without_mtime_leaves_the_date_empty() -> None:
-    attrs = SFTPAttributes(permissions=stat.S_IFREG | 0o4755)
-    assert longname("x", attrs, now=NOW, tz=UTC) == "-rwsr-xr-x    ? 0        0               0  x"
+def test_longname_of_mtime_0_or_none_is_the_epoch_as_openssh_prints_it() -> None:
+    for mtime in (0, None):
+        attrs = SFTPAttributes(permissions=stat.S_IFREG | 0o4755, atime=0, mtime=mtime)
+        line = longname("x", attrs, now=NOW, tz=UTC)
+        assert line == "-rwsr-xr-x    ? 0        0               0 Jan  1  1970 x"
+
+
+def test_longname_of_a_time_localtime_cannot_convert_leaves_the_date_empty() -> None:
+    attrs = SFTPAttributes(permissions=stat.S_IFREG | 0o644, atime=0, mtime=2**62)
+    assert longname("x", attrs, now=NOW, tz=UTC) == "-rw-r--r--    ? 0        0               0  x"

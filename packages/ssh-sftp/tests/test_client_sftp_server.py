@@ -289,7 +289,9 @@ def test_listdir_and_scandir_show_names_attributes_and_openssh_long_names(
     random_file(root / "f", 5)
     (root / "d").mkdir()
     os.symlink("f", root / "l")
-    assert sorted(sftp.listdir()) == ["d", "f", "l"]
+    random_file(root / "e", 0)
+    os.utime(root / "e", (0, 0))  # OpenSSH prints mtime 0 as a date: ours must too
+    assert sorted(sftp.listdir()) == ["d", "e", "f", "l"]
     entries = {e.filename: e for e in sftp.scandir(".")}
     assert entries["f"].attrs.size == 5 and entries["f"].attrs.is_file()
     assert entries["d"].attrs.is_dir()

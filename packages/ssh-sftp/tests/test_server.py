@@ -301,3 +301,63 @@ def test_offsets_the_os_cannot_take_are_bad_messages(client: Client) -> None:
 def test_no_root_mode_refuses_nul_too(tmp_path: Path) -> None:
     client = Client(SFTPServerCore(), LocalFileSystem(None, start=str(tmp_path)))
     assert status(client.call(m.Stat, path=b"a\0b")) == StatusCode.BAD_MESSAGE
+
+
+# -- streaming replies ------------------------------------------------------------------------
+
+
+def test_answer_inline_with_an_output_limit_stops_once_a_reply_is_ready(
+    client: Client, root: Path
+) -> None:
+    (root / "big").write_bytes(os.urandom(3 * 200_000))
+    handle = client.open(b"/big")
+    core = client.core
+    # Three READs arrive in one go: the first DATA reply must not wait for the others.
+    client.inbox = b""
+    for i in range(3):
+        client.send(m.Read(request_id=100 + i, handle=handle, offset=i * 200_000, length=200_000))
+    assert core.pending_events == 3
+    assert answer_inline(core, client.fs, 1 << 17) is False  # type: ignore[arg-type]
+    assert core.pending_events == 2
+    assert 200_000 < core.pending_output < 2 * 200_000
+    first = core.data_to_send()
+    assert core.pending_output == 0 and len(first) == 4 + 9 + 200_000
+    assert answer_inline(core, client.fs, 1 << 17) is False  # type: ignore[arg-type]
+    assert answer_inline(core, client.fs, 1 << 17) is False  # type: ignore[arg-type]
+    assert core.pending_events == 0
+    rest = core.data_to_send()
+    data = first[13:] + rest[13 : 13 + 200_000] + rest[13 + 200_000 + 13 :]
+    assert data == (root / "big").read_bytes()
+
+
+def test_without_a_limit_answer_inline_answers_everything_queued(
+    client: Client, root: Path
+) -> None:
+    (root / "f").write_bytes(b"x" * 1000)
+    handle = client.open(b"/f")
+    for i in range(5):
+        client.send(m.Read(request_id=200 + i, handle=handle, offset=i * 100, length=100))
+    assert answer_inline(client.core, client.fs) is False  # type: ignore[arg-type]
+    assert client.core.pending_events == 0
+    assert client.core.pending_output == 5 * (4 + 9 + 100)
+
+
+def test_many_requests_in_one_read_are_all_decoded_and_the_input_cut_once(
+    client: Client, root: Path
+) -> None:
+    (root / "f").write_bytes(b"")
+    handle = client.open(b"/f", OPEN_WRITE)
+    chunks = [os.urandom(1000 + i) for i in range(20)]
+    wire, offset = b"", 0
+    for i, chunk in enumerate(chunks):
+        wire += m.frame(m.Write(request_id=300 + i, handle=handle, offset=offset,
+                                data=chunk).encode())  # fmt: skip
+        offset += len(chunk)
+    tail = m.frame(m.Stat(request_id=999, path=b"/f").encode())
+    client.core.receive_data(wire + tail[:7])  # and the start of one more request
+    assert client.core.pending_events == 20
+    replies = client.replies()
+    assert [status(r) for r in replies] == [StatusCode.OK] * 20
+    client.core.receive_data(tail[7:])
+    (reply,) = client.replies()
+    assert isinstance(reply, m.AttrsReply) and reply.attrs.size == sum(map(len, chunks))

@@ -53,7 +53,10 @@ SFTPSessionHandler = Callable[[SFTPSession], Awaitable[int]]
 #: Makes the filesystem one session serves.
 FileSystemFactory = Callable[[SFTPSession], FileSystem]
 
-_READ_SIZE = 1 << 18
+_READ_SIZE = 1 << 20
+#: Send replies once this many bytes wait (one full DATA reply does it): the client gets
+#: each one while later calls run, rather than a whole window of READs at once.
+_FLUSH_AT = 1 << 17
 
 
 def home_filesystem(session: SFTPSession) -> FileSystem:
@@ -71,7 +74,7 @@ def home_filesystem(session: SFTPSession) -> FileSystem:
 
 
 def _answer(job: tuple[SFTPServerCore, FileSystem]) -> bool:
-    return answer_inline(*job)
+    return answer_inline(*job, _FLUSH_AT)
 
 
 def sftp_handler(
@@ -98,7 +101,9 @@ def sftp_handler(
         try:
             ended = False
             while not ended:
-                if core.wants_data:
+                # Read once every request read so far is answered (what came meanwhile
+                # waits in the channel), so replies stream out between reads.
+                if core.wants_data and not core.pending_events:
                     try:
                         data = await channel.read(_READ_SIZE)
                     except Exception:  # the connection went away: as EOF

@@ -228,8 +228,9 @@ _HALF_YEAR = 365 * 24 * 60 * 60 // 2
 
 
 def _when(mtime: int, now: float, tz: datetime.tzinfo | None) -> str:
-    if not mtime:
-        return ""
+    # No special case for 0 (or no mtime at all, which OpenSSH reads as 0): its ls_file
+    # formats the epoch like any date, "Jan  1  1970"; only a time localtime() cannot
+    # convert leaves the date empty.
     try:
         if tz is None:
             t = datetime.datetime.fromtimestamp(mtime)

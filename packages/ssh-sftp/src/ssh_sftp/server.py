@@ -188,13 +188,20 @@ class SessionEnded:
 ServerEvent = FileSystemCall | SessionEnded
 
 
-def answer_inline(core: SFTPServerCore, fs: FileSystem) -> bool:
-    """Answer every pending call from a synchronous filesystem, in order; True once the
-    session has ended. The one code path for stdio and for blocking channels."""
+def answer_inline(core: SFTPServerCore, fs: FileSystem, output_limit: int | None = None) -> bool:
+    """Answer pending calls from a synchronous filesystem, in order; True once the
+    session has ended. The one code path for stdio and for blocking channels.
+
+    With ``output_limit``, stop early once that many reply bytes wait in
+    :meth:`~SFTPServerCore.data_to_send` (calls may remain: see ``pending_events``). A
+    driver that sends them and comes back streams replies while later calls run, rather
+    than answering a whole window of reads before the client gets the first byte."""
     while (event := core.next_event()) is not None:
         if isinstance(event, SessionEnded):
             return True
         event.answer(event.run(fs))
+        if output_limit is not None and core.pending_output >= output_limit:
+            return False
     return core.ended
 
 
@@ -242,6 +249,7 @@ class SFTPServerCore:
         # Replies as pieces, joined once in data_to_send: a DATA reply's payload is
         # copied once on its way out, not once per layer.
         self._outbox: list[bytes] = []
+        self._outbox_size = 0
         self._events: deque[ServerEvent] = deque()
         self._handles: dict[bytes, tuple[str, Any]] = {}
         self._next_handle = 0
@@ -277,7 +285,18 @@ class SFTPServerCore:
     def data_to_send(self) -> bytes:
         out = b"".join(self._outbox)
         self._outbox.clear()
+        self._outbox_size = 0
         return out
+
+    @property
+    def pending_output(self) -> int:
+        """How many bytes :meth:`data_to_send` would return now."""
+        return self._outbox_size
+
+    @property
+    def pending_events(self) -> int:
+        """How many events :meth:`next_event` has queued."""
+        return len(self._events)
 
     def next_event(self) -> ServerEvent | None:
         return self._events.popleft() if self._events else None
@@ -297,20 +316,26 @@ class SFTPServerCore:
 
     def _pump(self) -> None:
         inbox = self._inbox
-        while not self.ended and self._in_flight < self.max_in_flight and len(inbox) >= 4:
-            (length,) = _U32.unpack_from(inbox)
-            if length < 1 or length > self.max_request_length:
-                self._fail(f"request length {length} outside 1..{self.max_request_length}")
-                return
-            if len(inbox) < 4 + length:
-                break
-            packet = bytes(inbox[4 : 4 + length])
-            del inbox[: 4 + length]
-            try:
-                self._dispatch(packet)
-            except DecodeError as exc:
-                self._fail(f"malformed request: {exc}", exc)
-                return
+        # Walk the buffer and cut what was used once at the end: deleting each request
+        # as it was taken moved the rest of a 1 MiB read down once per WRITE in it.
+        pos, size = 0, len(inbox)
+        try:
+            while not self.ended and self._in_flight < self.max_in_flight and size - pos >= 4:
+                (length,) = _U32.unpack_from(inbox, pos)
+                if length < 1 or length > self.max_request_length:
+                    self._fail(f"request length {length} outside 1..{self.max_request_length}")
+                    return
+                if size - pos < 4 + length:
+                    break
+                packet = inbox[pos + 4 : pos + 4 + length]  # one copy, the request's own
+                pos += 4 + length
+                try:
+                    self._dispatch(packet)
+                except DecodeError as exc:
+                    self._fail(f"malformed request: {exc}", exc)
+                    return
+        finally:
+            del inbox[:pos]  # (already empty if the session ended)
         if self._eof and not self.ended and len(inbox) < 4 + _peek_length(inbox):
             self._finish(None)  # the rest, if any, is a request cut short
 
@@ -340,7 +365,7 @@ class SFTPServerCore:
             )
         self._events.append(SessionEnded(self._error))
 
-    def _dispatch(self, packet: bytes) -> None:
+    def _dispatch(self, packet: bytes | bytearray) -> None:
         kind = packet[0]
         reader = Reader(memoryview(packet)[1:])
         if not self._initialized:
@@ -377,7 +402,9 @@ class SFTPServerCore:
     # -- replies ------------------------------------------------------------------------
 
     def _packet(self, body: bytes, tail: bytes = b"") -> None:
-        self._outbox += (_U32.pack(len(body) + len(tail)), body, tail)
+        size = len(body) + len(tail)
+        self._outbox += (_U32.pack(size), body, tail)
+        self._outbox_size += 4 + size
 
     def _send_version(self) -> None:
         body = bytearray(bytes([_VERSION]) + _U32.pack(3))

@@ -155,12 +155,18 @@ def serve_stdio(
                           clock=time.time)  # fmt: skip
     status = 0
     while True:
-        try:
-            data = os.read(fd_in, 1 << 18)
-        except OSError:
-            data = b""
-        core.receive_data(data)
-        ended = answer_inline(core, fs)
+        # Read only when every request read so far is answered: what the client sent
+        # meanwhile waits in the pipe, and one big read takes several WRITEs at once.
+        if not core.pending_events:
+            try:
+                data = os.read(fd_in, _READ_SIZE)
+            except OSError:
+                data = b""
+            core.receive_data(data)
+        # Replies go out as they are made (a DATA reply at a time), not once a whole
+        # window of READs is answered: the client reads and asks again while we read
+        # the file, instead of both sides taking turns to wait.
+        ended = answer_inline(core, fs, _FLUSH_AT)
         out = memoryview(core.data_to_send())
         try:
             while out:
@@ -172,6 +178,12 @@ def serve_stdio(
     if core.error is not None:
         status = 1  # logged by the core (to stderr with -e)
     return status
+
+
+#: One read of stdin: several full WRITE requests.
+_READ_SIZE = 1 << 20
+#: Send queued replies once this many bytes wait (one full DATA reply does it).
+_FLUSH_AT = 1 << 17
 
 
 def _widen_pipes(*fds: int) -> None:
