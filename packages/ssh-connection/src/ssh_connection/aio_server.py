@@ -115,6 +115,9 @@ class AsyncSSHServer:
     With ``announce_host_keys`` every host key is announced after login
     (``hostkeys-00@openssh.com``) and proven on request, so clients with ``UpdateHostKeys``
     learn new keys before the old one is retired.
+    ``channel_timeouts`` close channels idle for their type's interval and
+    ``unused_connection_timeout`` ends a connection left without channels, as sshd's
+    ChannelTimeout and UnusedConnectionTimeout (see :class:`ConnectionCore`).
     """
 
     def __init__(
@@ -139,6 +142,8 @@ class AsyncSSHServer:
         login_grace_time: float | None = 120.0,
         max_auth_tries: int = 6,
         connection_limits: Mapping[str, Any] | None = None,
+        channel_timeouts: Sequence[tuple[str, float]] = (),
+        unused_connection_timeout: float | None = None,
     ) -> None:
         keys = tuple(k if isinstance(k, HostKey) else HostKey(k) for k in host_keys)
         if not keys:
@@ -161,6 +166,8 @@ class AsyncSSHServer:
         self.login_grace_time = login_grace_time
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
+        self.channel_timeouts = tuple(channel_timeouts)
+        self.unused_connection_timeout = unused_connection_timeout
         self._listener: net.Listener | None = None
         self._transports: set[AsyncTransport] = set()
         self._closing = False
@@ -258,7 +265,12 @@ class _ServerConnection:
         self._sockets = AsyncStreamlocalForwards(self.mux, transport)
 
     async def run(self) -> None:
-        limits = self.server.connection_limits
+        server = self.server
+        limits = {
+            "channel_timeouts": server.channel_timeouts,
+            "unused_connection_timeout": server.unused_connection_timeout,
+            **server.connection_limits,
+        }
 
         def make(lower: StreamCore) -> ConnectionCore:
             return ConnectionCore(lower, Role.SERVER, now=backend.monotonic(), **limits)

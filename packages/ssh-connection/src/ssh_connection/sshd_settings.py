@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from ssh_keys import (
@@ -23,6 +23,9 @@ from ssh_keys import (
 )
 from ssh_transport import HostKey, TransportConfig
 
+from . import forwarding as fw
+from .channel_timeouts import parse_channel_timeouts
+from .restrictions import ForwardRequest
 from .sshd_config import (
     SshdConfig,
     SshdSettings,
@@ -30,6 +33,7 @@ from .sshd_config import (
     parse_sshd_config,
     system_groups,
 )
+from .sshd_config_keywords import parse_time
 from .sshd_config_match import split_keyword
 from .sshd_log import log
 
@@ -255,16 +259,46 @@ def server_options(settings: SshdSettings) -> dict[str, Any]:
     if interval:
         limits["keepalive_interval"] = float(interval)
         limits["keepalive_count_max"] = max(1, settings.integer("clientalivecountmax"))
-    return {
+    streamlocal = settings.text("allowstreamlocalforwarding")
+    unused = settings["unusedconnectiontimeout"]
+    timeouts = [f"{kind}={parse_time(value)}" for kind, _, value in _split_timeouts(settings)]
+    options: dict[str, Any] = {
         "accept_env": settings.words("acceptenv"),
-        # Per user, AllowTcpForwarding travels in the decisions; this is the master switch.
+        # Per user, AllowTcpForwarding, AllowAgentForwarding and X11Forwarding travel in
+        # the decisions (with the key's and certificate's options); these are master
+        # switches.
         "allow_tcp_forwarding": True,
+        "allow_agent_forwarding": True,
+        "allow_x11_forwarding": True,
+        "allow_streamlocal_forwarding": streamlocal != "no",
         "gateway_ports": settings.text("gatewayports") != "no",
         "max_sessions": settings.integer("maxsessions"),
         "login_grace_time": float(grace) if grace else None,
         "max_auth_tries": settings.integer("maxauthtries"),
         "connection_limits": limits,
+        "channel_timeouts": parse_channel_timeouts(timeouts),
+        "unused_connection_timeout": float(unused) if isinstance(unused, int) and unused else None,
     }
+    if streamlocal in ("local", "remote"):
+        options["forwarding_check"] = streamlocal_direction(streamlocal)
+    return options
+
+
+def _split_timeouts(settings: SshdSettings) -> list[tuple[str, str, str]]:
+    return [item.rpartition("=") for item in settings.words("channeltimeout")]
+
+
+def streamlocal_direction(
+    allowed: str,
+) -> Callable[[ForwardRequest], Coroutine[Any, Any, bool]]:
+    """AllowStreamLocalForwarding local (connect to sockets here) or remote (listen on
+    them here) as a forwarding check; TCP forwardings pass (AllowTcpForwarding decides)."""
+    refused = fw.STREAMLOCAL_FORWARD if allowed == "local" else fw.DIRECT_STREAMLOCAL
+
+    async def check(request: ForwardRequest) -> bool:  # a coroutine: no worker thread
+        return request.kind != refused
+
+    return check
 
 
 def unhonoured(config: SshdConfig, settings: SshdSettings) -> list[str]:
@@ -277,24 +311,6 @@ def unhonoured(config: SshdConfig, settings: SshdSettings) -> list[str]:
     if settings.flag("usepam"):
         out.append("UsePAM yes: sshd-py has no PAM; ignored")
     checks = [
-        ("x11forwarding", settings.flag("x11forwarding"), "X11 forwarding is not served yet"),
-        (
-            "allowagentforwarding",
-            "allowagentforwarding" in settings.explicit and settings.flag("allowagentforwarding"),
-            "agent forwarding is not served yet (requests are refused)",
-        ),
-        (
-            "allowstreamlocalforwarding",
-            "allowstreamlocalforwarding" in settings.explicit
-            and settings.text("allowstreamlocalforwarding") != "no",
-            "Unix socket forwarding is not served yet (requests are refused)",
-        ),
-        ("channeltimeout", bool(settings.words("channeltimeout")), "not enforced yet"),
-        (
-            "unusedconnectiontimeout",
-            settings["unusedconnectiontimeout"] is not None,
-            "not enforced yet",
-        ),
         (
             "gatewayports",
             settings.text("gatewayports") == "clientspecified",
