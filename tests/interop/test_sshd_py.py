@@ -516,7 +516,7 @@ def test_login_grace_time_ends_a_silent_connection(sshd_py: SshdPy) -> None:
     assert process.stdin is not None and process.stdout is not None
     # The client never sends its version line: sshd-py must give up by itself.
     assert process.stdout.readline().startswith(b"SSH-2.0-")
-    assert process.wait(timeout=60) == 0
+    assert process.wait(timeout=60) == 255  # no login: sshd -i fails too
     process.stdin.close()
     process.stdout.close()
     assert "[preauth]" in log.read_text()
@@ -725,8 +725,14 @@ def test_update_host_keys_learns_every_host_key(sshd_py: SshdPy, tmp_path: Path)
         "-h", str(tmp_path / "host_ecdsa"),
     )  # fmt: skip
     options += [
-        "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
-        "-o", "UpdateHostKeys=yes", "-o", "HostKeyAlias=sshd-py",
+        "-o",
+        f"UserKnownHostsFile={known}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "UpdateHostKeys=yes",
+        "-o",
+        "HostKeyAlias=sshd-py",
     ]  # fmt: skip (ssh prefers the algorithm known_hosts has: ed25519)
     result = sshd_py.ssh("true", port="", extra=options)
     assert result.returncode == 0, result.stderr
@@ -747,3 +753,38 @@ def test_unused_connection_timeout_ends_a_connection_without_channels(sshd_py: S
     unused = proxy(sshd_py, "-o", "UnusedConnectionTimeout=1")
     result = sshd_py.ssh(port="", extra=[*unused, "-N"])  # would wait forever
     assert result.returncode == 255, result.stderr
+
+
+# -- a protocol 1 client, config errors in -i mode ------------------------------------------
+
+
+def test_inetd_mode_exits_255_for_a_protocol_1_client(sshd_py: SshdPy) -> None:
+    result = subprocess.run(
+        [*SSHD_PY, "-i", "-f", str(sshd_py.config)],
+        input=b"SSH-1.5-HALLO\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 255, result.stderr
+    assert result.stdout.startswith(b"SSH-2.0-")
+
+
+def test_the_daemon_drops_a_protocol_1_client_and_serves_on(sshd_py: SshdPy) -> None:
+    with socket.create_connection(("127.0.0.1", sshd_py.ports["main"]), timeout=60) as sock:
+        sock.sendall(b"SSH-1.5-HALLO\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # until the server closes: no hang
+            received += chunk
+    assert received.startswith(b"SSH-2.0-")
+    result = sshd_py.ssh("echo still-serving")
+    assert result.stdout == b"still-serving\n", result.stderr
+
+
+def test_inetd_mode_config_error_goes_to_the_log_file(tmp_path: Path) -> None:
+    config = tmp_path / "bad_config"
+    config.write_text("Port 2222\nNoSuchKeyword yes\n")
+    log = tmp_path / "sshd.log"
+    result = run_sshd_py("-i", "-f", str(config), "-E", str(log))
+    assert result.returncode == 255
+    assert f"{config}: line 2: Bad configuration option: NoSuchKeyword" in log.read_text()

@@ -258,16 +258,29 @@ def copy_suite(destination: Path, with_sk: bool) -> Path:
 
 
 def leave_out_key_types(script: Path, key_types: Sequence[str]) -> None:
-    """Drop ``key_types`` from the ``SSH_KEYTYPES`` test-exec.sh computed, for this script.
+    """Drop ``key_types`` from the key types the script uses: the ``SSH_KEYTYPES`` and
+    ``SSH_HOSTKEY_TYPES`` test-exec.sh computed, and the lists scripts make themselves
+    from ``ssh -Q key-plain | maybe_filter_sk`` (cert-userkey.sh).
 
     test-exec.sh sources the script after listing every type ``ssh -Q key-plain`` knows;
-    a line at the script's top narrows that list (the rest of the script is unchanged).
+    lines at the script's top narrow those lists and wrap test-exec.sh's
+    ``maybe_filter_sk`` (the rest of the script is unchanged).
     """
     if not key_types:
         return
     patterns = " ".join(f"-e '{t}'" for t in key_types)
-    line = f'SSH_KEYTYPES=`echo "$SSH_KEYTYPES" | grep -v -x {patterns}`  # run_openssh_regress\n'
-    script.write_text(line + script.read_text())
+    mark = "  # run_openssh_regress"
+    lines = [
+        *(
+            f'{name}=`echo "${name}" | grep -v -x {patterns}`{mark}'
+            for name in ("SSH_KEYTYPES", "SSH_HOSTKEY_TYPES")
+        ),
+        # test-exec.sh's filter (sk-* out unless a provider is set), then ours.
+        "maybe_filter_sk() {"
+        f' if test -z "$SSH_SK_PROVIDER"; then grep -v ^sk; else cat; fi | grep -v -x {patterns};'
+        f" }}{mark}",
+    ]
+    script.write_text("\n".join(lines) + "\n" + script.read_text())
 
 
 def printable(data: bytes) -> str:

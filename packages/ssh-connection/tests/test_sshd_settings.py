@@ -268,3 +268,13 @@ def test_key_environment_needs_permit_user_environment(tmp_path: Path) -> None:
     )
     decision = policy.check_publickey(ME, key, CONTEXT)
     assert Restrictions.from_decisions([decision]).environment == (("FOO", "bar"), ("X", "1"))
+
+
+def test_host_key_algorithm_patterns_offer_only_what_a_key_serves() -> None:
+    from ssh_connection.sshd_settings import transport_config
+    from ssh_transport import HostKey
+
+    settings = parse_sshd_config("HostKeyAlgorithms *\n").settings()
+    keys = [HostKey(generate_private_key("ed25519"))]
+    offered = transport_config(settings, keys).algorithm_lists().host_key
+    assert offered == ("ssh-ed25519",)  # not sk-*, DSA, RSA or ECDSA: no key for them

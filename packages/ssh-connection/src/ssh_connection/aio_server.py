@@ -586,6 +586,9 @@ class _ServerConnection:
             except HostKeyProofError as exc:
                 log.info("hostkeys-prove refused: %s", exc)
                 return None
+            except Exception as exc:  # a key that cannot sign: a failure reply, not silence
+                log.warning("hostkeys-prove failed: %s", exc)
+                return None
 
         reply = await backend.call_handler(sign, event.data, True)
         await self.transport.call(lambda: event.answer(reply))

@@ -151,9 +151,14 @@ def load_host_keys(settings: SshdSettings) -> list[HostKey]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # sshd refuses readable-by-others keys
-                keys.append(read_private_key_file(path))
+                key = read_private_key_file(path)
         except (OSError, KeyFormatError, Warning) as exc:
             log.error("Unable to load host key %s: %s", path, exc)
+            continue
+        if not key.signature_algorithms:  # DSA: loads, never signs; sk-*: needs a token
+            log.error("Unable to load host key %s: %s keys cannot sign", path, key.algorithm)
+            continue
+        keys.append(key)
     if not keys:
         raise HostKeyError("no hostkeys available -- exiting.")
     certificates: dict[bytes, Certificate] = {}
@@ -229,7 +234,24 @@ def _algorithms(settings: SshdSettings, keyword: str, field_name: str) -> str | 
     return ",".join(kept)
 
 
-def transport_config(settings: SshdSettings) -> TransportConfig:
+def _servable(names: str | None, host_keys: Sequence[HostKey]) -> str | None:
+    """As sshd: of the configured host key algorithms, offer those a loaded key can serve
+    (``HostKeyAlgorithms *`` names sk-* and DSA too); None (the defaults) if none can."""
+    if names is None or not host_keys:
+        return names
+    kept = []
+    for name in names.split(","):
+        try:
+            TransportConfig(host_key_algorithms=name, host_keys=tuple(host_keys)).algorithm_lists()
+        except ValueError:
+            continue
+        kept.append(name)
+    return ",".join(kept) or None
+
+
+def transport_config(settings: SshdSettings, host_keys: Sequence[HostKey] = ()) -> TransportConfig:
+    """The transport's settings; with ``host_keys``, host key algorithms no key can serve
+    are left out, as sshd offers only what it has keys for."""
     limit = settings["rekeylimit"]
     assert isinstance(limit, tuple)
     size, seconds = int(limit[0]), int(limit[1])
@@ -238,7 +260,9 @@ def transport_config(settings: SshdSettings) -> TransportConfig:
         "kex_algorithms": _algorithms(settings, "kexalgorithms", "kex_algorithms") or _DEFAULT_KEX,
         "ciphers": _algorithms(settings, "ciphers", "ciphers"),
         "macs": _algorithms(settings, "macs", "macs"),
-        "host_key_algorithms": _algorithms(settings, "hostkeyalgorithms", "host_key_algorithms"),
+        "host_key_algorithms": _servable(
+            _algorithms(settings, "hostkeyalgorithms", "host_key_algorithms"), host_keys
+        ),
         "services": ("ssh-userauth",),
     }
     if size:
