@@ -19,7 +19,7 @@ import fnmatch
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ssh_transport.aio_backend as backend
 from ssh_auth import AuthPolicy, UserAuthenticated
@@ -34,14 +34,16 @@ from . import events as ev
 from . import forwarding as fw
 from . import session as se
 from ._aio_channels import AsyncChannelMux, AsyncSSHChannel, pipe
-from ._aio_server_agent import AsyncAgentForwarder
 from ._aio_server_streamlocal import AsyncStreamlocalForwards
-from ._aio_server_x11 import AsyncX11Listener
 from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
-from .x11 import ServerX11
+
+if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts faster
+    from ._aio_server_agent import AsyncAgentForwarder
+    from ._aio_server_x11 import AsyncX11Listener
+    from .x11 import ServerX11
 
 __all__ = ["AsyncSSHServer", "AsyncServerSession", "AsyncSessionHandler", "ForwardRequest"]
 
@@ -426,6 +428,8 @@ class _ServerConnection:
             return False
         if session.kind is not None or session._agent is not None:
             return False
+        from ._aio_server_agent import AsyncAgentForwarder
+
         try:
             agent = AsyncAgentForwarder(self.mux, self.server.agent_socket_dir)
         except OSError as exc:
@@ -442,6 +446,8 @@ class _ServerConnection:
             return False
         if session.kind is not None or session._x11 is not None:
             return False
+        from ._aio_server_x11 import AsyncX11Listener
+
         try:
             display = AsyncX11Listener(self.mux, request, self.server.x11_display_offset)
         except (OSError, ValueError) as exc:

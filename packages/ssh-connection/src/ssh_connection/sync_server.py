@@ -9,7 +9,7 @@ import fnmatch
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ssh_transport.sync_backend as backend
 from ssh_auth import AuthPolicy, UserAuthenticated
@@ -24,14 +24,16 @@ from . import events as ev
 from . import forwarding as fw
 from . import session as se
 from ._sync_channels import ChannelMux, SSHChannel, pipe
-from ._sync_server_agent import AgentForwarder
 from ._sync_server_streamlocal import StreamlocalForwards
-from ._sync_server_x11 import X11Listener
 from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
-from .x11 import ServerX11
+
+if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts faster
+    from ._sync_server_agent import AgentForwarder
+    from ._sync_server_x11 import X11Listener
+    from .x11 import ServerX11
 
 __all__ = ["SSHServer", "ServerSession", "SessionHandler", "ForwardRequest"]
 
@@ -407,6 +409,8 @@ class _ServerConnection:
             return False
         if session.kind is not None or session._agent is not None:
             return False
+        from ._sync_server_agent import AgentForwarder
+
         try:
             agent = AgentForwarder(self.mux, self.server.agent_socket_dir)
         except OSError as exc:
@@ -423,6 +427,8 @@ class _ServerConnection:
             return False
         if session.kind is not None or session._x11 is not None:
             return False
+        from ._sync_server_x11 import X11Listener
+
         try:
             display = X11Listener(self.mux, request, self.server.x11_display_offset)
         except (OSError, ValueError) as exc:
