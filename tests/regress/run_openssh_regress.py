@@ -360,10 +360,23 @@ def stop_leftovers(marker: str, session: int) -> list[str]:
 
 
 def script_environment(
-    obj: Path, programs: Programs, port: int, marker: str, fail_fatal: bool = False
+    obj: Path,
+    programs: Programs,
+    port: int,
+    marker: str,
+    fail_fatal: bool = False,
+    pycache: Path | None = None,
 ) -> dict[str, str]:
-    """The variables make passes in Debian's run-tests, with our programs and port."""
+    """The variables make passes in Debian's run-tests, with our programs and port.
+
+    ``pycache`` is where our programs' Python keeps its bytecode (PYTHONPYCACHEPREFIX):
+    a script starts sshd-py hundreds of times, and compiling every module each time
+    (PYTHONDONTWRITEBYTECODE, or a read-only tree) costs about as much as the rest.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_SSH", "SSH_"))}
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
     env.update(
         SUDO="",  # as root there is nothing to gain; as a user scripts must not sudo
         TEST_SHELL="sh",
@@ -393,11 +406,13 @@ def run_script(
     leave_out: Sequence[str] = (),
     fail_fatal: bool = False,
     log_lines: int = 60,
+    pycache: Path | None = None,
 ) -> Result:
     """Run one regress script in a fresh copy of the suite under ``workdir``.
 
-    ``leave_out`` names key types to drop from the script's ``SSH_KEYTYPES``;
-    ``fail_fatal`` ends the script at its first failure.
+    ``leave_out`` names key types to drop from the script's key type lists;
+    ``fail_fatal`` ends the script at its first failure; ``pycache`` (default
+    ``workdir/pycache``, shared by the scripts of one run) keeps our programs' bytecode.
     """
     if "hostkey" in str(workdir).lower():
         # hostkey-rotate.sh drops every sshd_config line matching "hostkey" (grep -vi),
@@ -409,7 +424,8 @@ def run_script(
         raise FileNotFoundError(script)
     leave_out_key_types(script, leave_out)
     marker = uuid.uuid4().hex
-    env = script_environment(obj, programs, free_port_pair(), marker, fail_fatal)
+    cache = workdir / "pycache" if pycache is None else pycache
+    env = script_environment(obj, programs, free_port_pair(), marker, fail_fatal, cache)
     started = time.monotonic()
     # stdin is /dev/zero as in Debian's run-tests: the scripts were made to pass that way.
     # Output goes to a file, not a pipe: a process the script leaves behind may hold it open.

@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+# Eager: the function shares its module's name, and once any import loads the module,
+# the package attribute would be the module and __getattr__ would never run.
+from .randomart import randomart
+
 if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
     from .algorithms import (
         AlgorithmSpec,
@@ -121,7 +125,6 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
         register_key_type,
         split_signature,
     )
-    from .randomart import randomart
     from .signer import AsyncSigner, Signer
     from .sshsig import AllowedSigner, AllowedSigners, SSHSignature, parse_signature
     from .sshsig import sign as sshsig_sign
@@ -362,7 +365,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "register_key_type",
         "split_signature",
     ),
-    ".randomart": ("randomart",),
     ".signer": ("AsyncSigner", "Signer"),
     ".sshsig": ("AllowedSigner", "AllowedSigners", "SSHSignature", "parse_signature"),
 }
