@@ -213,8 +213,8 @@ class StandardPolicy(BasePolicy):
       :func:`authorized_keys_file`). Key lines need ``from=`` to match the client and
       ``expiry-time`` not passed; ``cert-authority`` lines accept user certificates from that
       CA, for the user's name or one of the line's ``principals=`` (a certificate with no
-      principals, under a line without ``principals=``, fits any user, as in sshd). ``restrict``/``no-*``,
-      ``command=`` and the rest travel up in the decision.
+      principals, under a line without ``principals=``, fits any user, as in sshd).
+      ``restrict``/``no-*``, ``command=`` and the rest travel up in the decision.
     - ``trusted_user_ca_keys`` accept certificates signed by these CAs when one of the
       certificate's principals is in ``authorized_principals(user)`` (or is the user name
       when that gives None).
