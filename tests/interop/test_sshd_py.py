@@ -696,7 +696,7 @@ def _through_socket_forward(sshd_py: SshdPy, tmp_path: Path, setting: str) -> by
     process = subprocess.Popen([*argv, f"{ME}@127.0.0.1"], stdin=subprocess.DEVNULL)
     try:
         _wait_listening(local, process, sshd_py.log)
-        with socket.create_connection(("127.0.0.1", local), timeout=30) as sock:
+        with socket.create_connection(("127.0.0.1", local), timeout=120) as sock:
             try:
                 return sock.recv(16)
             except ConnectionResetError:
@@ -742,7 +742,8 @@ def test_update_host_keys_learns_every_host_key(sshd_py: SshdPy, tmp_path: Path)
 
 def test_channel_timeout_closes_an_idle_command(sshd_py: SshdPy) -> None:
     idle = proxy(sshd_py, "-o", "ChannelTimeout=session:command=1")
-    result = sshd_py.ssh("sleep 4; exit 23", port="", extra=idle)
+    # Long enough that only the timeout ends it in time (even under load).
+    result = sshd_py.ssh("sleep 20; exit 23", port="", extra=idle)
     assert result.returncode == 255, result.stderr  # closed without an exit status
     other = proxy(sshd_py, "-o", "ChannelTimeout=session:shell=1")
     result = sshd_py.ssh("sleep 2; exit 23", port="", extra=other)
