@@ -516,7 +516,7 @@ def test_login_grace_time_ends_a_silent_connection(sshd_py: SshdPy) -> None:
     assert process.stdin is not None and process.stdout is not None
     # The client never sends its version line: sshd-py must give up by itself.
     assert process.stdout.readline().startswith(b"SSH-2.0-")
-    assert process.wait(timeout=60) == 0
+    assert process.wait(timeout=60) == 255  # no login: sshd -i fails too
     process.stdin.close()
     process.stdout.close()
     assert "[preauth]" in log.read_text()
@@ -628,3 +628,164 @@ def test_force_command_internal_sftp_serves_sftp(sshd_py: SshdPy, tmp_path: Path
         extra=["-o", f"ProxyCommand={command} -o ForceCommand=internal-sftp"],
     )
     assert b"not-sftp" not in shell.stdout
+
+
+# -- forwarding switches, host key rotation and timeouts, through -i ---------------------
+
+
+def test_agent_forwarding_reaches_the_remote_command(sshd_py: SshdPy, tmp_path: Path) -> None:
+    socket_path = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        _wait_for(socket_path.exists, "ssh-agent's socket")
+        env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        subprocess.run(["ssh-add", "-q", str(sshd_py.identity)], env=env, check=True)
+        forwarded = proxy(sshd_py, "-o", "AllowAgentForwarding=yes")
+        extra = [*forwarded, "-A", "-o", f"IdentityAgent={socket_path}"]
+        result = sshd_py.ssh("ssh-add -l", port="", extra=extra, env=env)
+        assert result.returncode == 0, result.stderr
+        assert fingerprint(sshd_py.identity.with_suffix(".pub")).encode() in result.stdout
+        refused = proxy(sshd_py, "-o", "AllowAgentForwarding=no")
+        result = sshd_py.ssh(
+            "echo ${SSH_AUTH_SOCK:-none}", port="", extra=[*refused, "-A"], env=env
+        )
+        assert result.stdout == b"none\n", result.stderr
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+
+
+def test_x11_forwarding_sets_display_only_when_allowed(sshd_py: SshdPy) -> None:
+    env = {**os.environ, "DISPLAY": "127.0.0.1:97"}  # ssh -Y only needs one to forward
+    command = "echo ${DISPLAY:-none}"
+    allowed = sshd_py.ssh(
+        command, port="", extra=[*proxy(sshd_py, "-o", "X11Forwarding=yes"), "-Y"], env=env
+    )
+    assert re.fullmatch(rb"localhost:\d+\.0\n|127\.0\.0\.1:\d+\.0\n", allowed.stdout), (
+        allowed.stdout,
+        allowed.stderr,
+    )
+    default = sshd_py.ssh(command, port="", extra=[*proxy(sshd_py), "-Y"], env=env)
+    assert default.stdout == b"none\n", default.stderr  # X11Forwarding defaults to no
+
+
+def _unix_server(path: Path, greeting: bytes) -> socket.socket:
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(4)
+
+    def serve() -> None:  # every connection: waiting for the port makes one too
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    conn.sendall(greeting)
+
+    import threading
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def _through_socket_forward(sshd_py: SshdPy, tmp_path: Path, setting: str) -> bytes:
+    remote = tmp_path / f"remote-{setting}.sock"
+    server = _unix_server(remote, b"unix-ok")
+    local = free_port()
+    argv = [SSH, "-F", "/dev/null", *proxy(sshd_py, "-o", f"AllowStreamLocalForwarding={setting}")]
+    argv += [*client_options(sshd_py.identity), "-N", "-L", f"{local}:{remote}"]
+    process = subprocess.Popen([*argv, f"{ME}@127.0.0.1"], stdin=subprocess.DEVNULL)
+    try:
+        _wait_listening(local, process, sshd_py.log)
+        with socket.create_connection(("127.0.0.1", local), timeout=120) as sock:
+            try:
+                return sock.recv(16)
+            except ConnectionResetError:
+                return b""
+    finally:
+        server.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("yes", b"unix-ok"), ("remote", b"")])
+def test_allow_streamlocal_forwarding(
+    sshd_py: SshdPy, tmp_path: Path, setting: str, expected: bytes
+) -> None:
+    assert _through_socket_forward(sshd_py, tmp_path, setting) == expected
+
+
+def test_update_host_keys_learns_every_host_key(sshd_py: SshdPy, tmp_path: Path) -> None:
+    run_keygen("-t", "rsa", "-b", "2048", "-N", "", "-f", tmp_path / "host_rsa")
+    run_keygen("-t", "ecdsa", "-N", "", "-f", tmp_path / "host_ecdsa")
+    known = tmp_path / "known_hosts"
+    line = (sshd_py.directory / "host_ed25519.pub").read_text().split()
+    known.write_text(f"sshd-py {line[0]} {line[1]}\n")
+    options = proxy(
+        sshd_py, "-h", str(sshd_py.directory / "host_ed25519"), "-h", str(tmp_path / "host_rsa"),
+        "-h", str(tmp_path / "host_ecdsa"),
+    )  # fmt: skip
+    options += [
+        "-o",
+        f"UserKnownHostsFile={known}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "UpdateHostKeys=yes",
+        "-o",
+        "HostKeyAlias=sshd-py",
+    ]  # fmt: skip (ssh prefers the algorithm known_hosts has: ed25519)
+    result = sshd_py.ssh("true", port="", extra=options)
+    assert result.returncode == 0, result.stderr
+    learned = {entry.split()[1] for entry in known.read_text().splitlines() if entry.strip()}
+    assert learned == {"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256"}
+
+
+def test_channel_timeout_closes_an_idle_command(sshd_py: SshdPy) -> None:
+    idle = proxy(sshd_py, "-o", "ChannelTimeout=session:command=1")
+    # Long enough that only the timeout ends it in time (even under load).
+    result = sshd_py.ssh("sleep 20; exit 23", port="", extra=idle)
+    assert result.returncode == 255, result.stderr  # closed without an exit status
+    other = proxy(sshd_py, "-o", "ChannelTimeout=session:shell=1")
+    result = sshd_py.ssh("sleep 2; exit 23", port="", extra=other)
+    assert result.returncode == 23, result.stderr
+
+
+def test_unused_connection_timeout_ends_a_connection_without_channels(sshd_py: SshdPy) -> None:
+    unused = proxy(sshd_py, "-o", "UnusedConnectionTimeout=1")
+    result = sshd_py.ssh(port="", extra=[*unused, "-N"])  # would wait forever
+    assert result.returncode == 255, result.stderr
+
+
+# -- a protocol 1 client, config errors in -i mode ------------------------------------------
+
+
+def test_inetd_mode_exits_255_for_a_protocol_1_client(sshd_py: SshdPy) -> None:
+    result = subprocess.run(
+        [*SSHD_PY, "-i", "-f", str(sshd_py.config)],
+        input=b"SSH-1.5-HALLO\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 255, result.stderr
+    assert result.stdout.startswith(b"SSH-2.0-")
+
+
+def test_the_daemon_drops_a_protocol_1_client_and_serves_on(sshd_py: SshdPy) -> None:
+    with socket.create_connection(("127.0.0.1", sshd_py.ports["main"]), timeout=60) as sock:
+        sock.sendall(b"SSH-1.5-HALLO\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # until the server closes: no hang
+            received += chunk
+    assert received.startswith(b"SSH-2.0-")
+    result = sshd_py.ssh("echo still-serving")
+    assert result.stdout == b"still-serving\n", result.stderr
+
+
+def test_inetd_mode_config_error_goes_to_the_log_file(tmp_path: Path) -> None:
+    config = tmp_path / "bad_config"
+    config.write_text("Port 2222\nNoSuchKeyword yes\n")
+    log = tmp_path / "sshd.log"
+    result = run_sshd_py("-i", "-f", str(config), "-E", str(log))
+    assert result.returncode == 255
+    assert f"{config}: line 2: Bad configuration option: NoSuchKeyword" in log.read_text()

@@ -92,6 +92,20 @@ def test_cert_authority_principals_option() -> None:
     assert not policy.check_certificate("alice", cert(("alice",)), CTX).allowed
 
 
+def test_empty_principals_under_a_cert_authority_line_match_any_user() -> None:
+    # sshd (cert-userkey.sh "empty principals"): a wildcard under cert-authority alone,
+    # refused with principals= and with TrustedUserCAKeys.
+    assert (
+        policy_for(line("cert-authority", ca=True))
+        .check_certificate("alice", cert(()), CTX)
+        .allowed
+    )
+    limited = policy_for(line('cert-authority,principals="ops"', ca=True))
+    assert not limited.check_certificate("alice", cert(()), CTX).allowed
+    trusted = StandardPolicy(trusted_user_ca_keys=[CA.public_key], clock=lambda: NOW)
+    assert not trusted.check_certificate("alice", cert(()), CTX).allowed
+
+
 def test_certificate_validity_and_critical_options() -> None:
     policy = StandardPolicy(trusted_user_ca_keys=[CA.public_key], clock=lambda: NOW)
     assert policy.check_certificate("alice", cert(), CTX).allowed

@@ -60,6 +60,53 @@ def test_server_options_follow_the_config() -> None:
     assert options["connection_limits"] == {"keepalive_interval": 15.0, "keepalive_count_max": 2}
 
 
+def test_channel_and_unused_connection_timeouts_reach_the_server() -> None:
+    text = "ChannelTimeout session:command=1 direct-tcpip=5m\nUnusedConnectionTimeout 1m\n"
+    options = server_options(parse_sshd_config(text).settings())
+    assert options["channel_timeouts"] == [("session:command", 1.0), ("direct-tcpip", 300.0)]
+    assert options["unused_connection_timeout"] == 60.0
+    defaults = server_options(parse_sshd_config("").settings())
+    assert defaults["channel_timeouts"] == [] and defaults["unused_connection_timeout"] is None
+
+
+def test_forwarding_switches_are_on_and_decided_per_user() -> None:
+    options = server_options(parse_sshd_config("").settings())
+    assert options["allow_agent_forwarding"] and options["allow_x11_forwarding"]
+    assert options["allow_streamlocal_forwarding"] and "forwarding_check" not in options
+    off = server_options(parse_sshd_config("AllowStreamLocalForwarding no\n").settings())
+    assert not off["allow_streamlocal_forwarding"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "connect", "listen"), [("local", True, False), ("remote", False, True)]
+)
+def test_streamlocal_forwarding_one_direction(setting: str, connect: bool, listen: bool) -> None:
+    import asyncio
+
+    from ssh_connection.restrictions import ForwardRequest
+
+    settings = parse_sshd_config(f"AllowStreamLocalForwarding {setting}\n").settings()
+    check = server_options(settings)["forwarding_check"]
+
+    def allowed(kind: str) -> bool:
+        return bool(asyncio.run(check(ForwardRequest(kind, ME, "/tmp/x.sock", 0))))
+
+    assert allowed("direct-streamlocal@openssh.com") is connect
+    assert allowed("streamlocal-forward@openssh.com") is listen
+    assert allowed("direct-tcpip") and allowed("tcpip-forward")
+
+
+def test_served_settings_get_no_warning() -> None:
+    from ssh_connection.sshd_settings import unhonoured
+
+    text = (
+        "X11Forwarding yes\nAllowAgentForwarding yes\nAllowStreamLocalForwarding yes\n"
+        "ChannelTimeout session:*=10\nUnusedConnectionTimeout 10\n"
+    )
+    config = parse_sshd_config(text)
+    assert unhonoured(config, config.settings()) == []
+
+
 def test_connection_spec() -> None:
     assert parse_connection_spec("user=a,addr=1.2.3.4,lport=22") == {
         "user": "a",
@@ -221,3 +268,13 @@ def test_key_environment_needs_permit_user_environment(tmp_path: Path) -> None:
     )
     decision = policy.check_publickey(ME, key, CONTEXT)
     assert Restrictions.from_decisions([decision]).environment == (("FOO", "bar"), ("X", "1"))
+
+
+def test_host_key_algorithm_patterns_offer_only_what_a_key_serves() -> None:
+    from ssh_connection.sshd_settings import transport_config
+    from ssh_transport import HostKey
+
+    settings = parse_sshd_config("HostKeyAlgorithms *\n").settings()
+    keys = [HostKey(generate_private_key("ed25519"))]
+    offered = transport_config(settings, keys).algorithm_lists().host_key
+    assert offered == ("ssh-ed25519",)  # not sk-*, DSA, RSA or ECDSA: no key for them

@@ -212,8 +212,9 @@ class StandardPolicy(BasePolicy):
     - ``authorized_keys(user)`` gives the user's :class:`~ssh_keys.AuthorizedKeys` (see
       :func:`authorized_keys_file`). Key lines need ``from=`` to match the client and
       ``expiry-time`` not passed; ``cert-authority`` lines accept user certificates from that
-      CA, for the user's name or one of the line's ``principals=``. ``restrict``/``no-*``,
-      ``command=`` and the rest travel up in the decision.
+      CA, for the user's name or one of the line's ``principals=`` (a certificate with no
+      principals, under a line without ``principals=``, fits any user, as in sshd).
+      ``restrict``/``no-*``, ``command=`` and the rest travel up in the decision.
     - ``trusted_user_ca_keys`` accept certificates signed by these CAs when one of the
       certificate's principals is in ``authorized_principals(user)`` (or is the user name
       when that gives None).
@@ -313,9 +314,10 @@ class StandardPolicy(BasePolicy):
 
     def _check_certificate_itself(self, cert: Certificate, context: AuthContext) -> str | None:
         try:
+            # Principals are matched by the caller (empty ones only fit a bare cert-authority).
             cert.check(
                 self._clock(), None, CertType.USER, context.client_address,
-                require_principal=True,
+                require_principal=False,
             )  # fmt: skip
         except CertificateInvalid as exc:
             return str(exc)
@@ -333,7 +335,11 @@ class StandardPolicy(BasePolicy):
         for entry in keys.find(certificate) if keys is not None else ():
             options = entry.options
             wanted = options.principals if options.principals is not None else (username,)
-            if listed.isdisjoint(wanted):
+            # As sshd: under a cert-authority line without principals=, a certificate
+            # naming no principals is valid for any user (TrustedUserCAKeys, principals=
+            # and AuthorizedPrincipalsFile always want a listed name).
+            wildcard = not listed and options.principals is None
+            if not wildcard and listed.isdisjoint(wanted):
                 reason = "no certificate principal is allowed for this user"
                 continue
             why = self._options_ok(options, context)

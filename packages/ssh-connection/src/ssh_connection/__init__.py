@@ -9,88 +9,92 @@ importing this package imports none of them, and no event loop, socket or thread
 
 from __future__ import annotations
 
-from ssh_transport import ConnectionTerminated, Role
-from ssh_wire import ChannelOpenFailure as OpenFailureReason
-from ssh_wire import ExtendedDataType
+import importlib
+from typing import TYPE_CHECKING
 
-from . import forwarding, messages, session
-from .channel import (
-    ALLOWED,
-    DEFAULT_MAX_BUFFER,
-    DEFAULT_MAX_PACKET,
-    DEFAULT_WINDOW,
-    Channel,
-    ChannelState,
-)
-from .config import (
-    DEFAULT_GLOBAL_KNOWN_HOSTS_FILES,
-    DEFAULT_IDENTITY_FILES,
-    DEFAULT_USER_KNOWN_HOSTS_FILES,
-    ConfigError,
-    Forward,
-    HostConfig,
-    LocalContext,
-    ProxyHop,
-    RunExec,
-    SSHConfig,
-    transport_config,
-)
-from .connection import CLIENT_CHANNEL_TYPES, SERVER_CHANNEL_TYPES, ConnectionCore
-from .errors import ChannelClosedError, ChannelOpenError, ExitSignal, RequestRefused, RunResult
-from .events import (
-    ChannelClosed,
-    ChannelData,
-    ChannelEOF,
-    ChannelExtendedData,
-    ChannelOpened,
-    ChannelOpenFailed,
-    ChannelOpenRequested,
-    ChannelRequestFailed,
-    ChannelRequestReceived,
-    ChannelRequestSucceeded,
-    ChannelWritable,
-    ConnectionEvent,
-    ExitSignalReceived,
-    ExitStatusReceived,
-    GlobalRequestFailed,
-    GlobalRequestReceived,
-    GlobalRequestSucceeded,
-    OpenAnswer,
-    Rejection,
-)
-from .host_keys import (
-    AskCallback,
-    CallbackPolicy,
-    HostCertificateInvalid,
-    HostKeyCallable,
-    HostKeyChanged,
-    HostKeyCheck,
-    HostKeyError,
-    HostKeyOutcome,
-    HostKeyPolicy,
-    HostKeyRevoked,
-    HostKeyUnknown,
-    KnownHostsPolicy,
-    insecure_accept_any_host_key,
-    known_hosts,
-    policy_from_config,
-)
-from .restrictions import ForwardRequest, Restrictions
-from .session import TerminalMode, decode_terminal_modes, encode_terminal_modes
-from .socks import SocksError, SocksHandshake, SocksTarget
-from .sshd_config import (
-    DEFAULT_CONFIG_DIR,
-    DEFAULT_CONFIG_FILE,
-    GroupsOf,
-    MatchConnection,
-    SshdConfig,
-    SshdConfigError,
-    SshdSettings,
-    UnsupportedOption,
-    load_sshd_config,
-    parse_sshd_config,
-    system_groups,
-)
+if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
+    from ssh_transport import ConnectionTerminated, Role
+    from ssh_wire import ChannelOpenFailure as OpenFailureReason
+    from ssh_wire import ExtendedDataType
+
+    from . import forwarding, messages, session
+    from .channel import (
+        ALLOWED,
+        DEFAULT_MAX_BUFFER,
+        DEFAULT_MAX_PACKET,
+        DEFAULT_WINDOW,
+        Channel,
+        ChannelState,
+    )
+    from .config import (
+        DEFAULT_GLOBAL_KNOWN_HOSTS_FILES,
+        DEFAULT_IDENTITY_FILES,
+        DEFAULT_USER_KNOWN_HOSTS_FILES,
+        ConfigError,
+        Forward,
+        HostConfig,
+        LocalContext,
+        ProxyHop,
+        RunExec,
+        SSHConfig,
+        transport_config,
+    )
+    from .connection import CLIENT_CHANNEL_TYPES, SERVER_CHANNEL_TYPES, ConnectionCore
+    from .errors import ChannelClosedError, ChannelOpenError, ExitSignal, RequestRefused, RunResult
+    from .events import (
+        ChannelClosed,
+        ChannelData,
+        ChannelEOF,
+        ChannelExtendedData,
+        ChannelOpened,
+        ChannelOpenFailed,
+        ChannelOpenRequested,
+        ChannelRequestFailed,
+        ChannelRequestReceived,
+        ChannelRequestSucceeded,
+        ChannelWritable,
+        ConnectionEvent,
+        ExitSignalReceived,
+        ExitStatusReceived,
+        GlobalRequestFailed,
+        GlobalRequestReceived,
+        GlobalRequestSucceeded,
+        OpenAnswer,
+        Rejection,
+    )
+    from .host_keys import (
+        AskCallback,
+        CallbackPolicy,
+        HostCertificateInvalid,
+        HostKeyCallable,
+        HostKeyChanged,
+        HostKeyCheck,
+        HostKeyError,
+        HostKeyOutcome,
+        HostKeyPolicy,
+        HostKeyRevoked,
+        HostKeyUnknown,
+        KnownHostsPolicy,
+        insecure_accept_any_host_key,
+        known_hosts,
+        policy_from_config,
+    )
+    from .restrictions import ForwardRequest, Restrictions
+    from .session import TerminalMode, decode_terminal_modes, encode_terminal_modes
+    from .socks import SocksError, SocksHandshake, SocksTarget
+    from .sshd_config import (
+        DEFAULT_CONFIG_DIR,
+        DEFAULT_CONFIG_FILE,
+        GroupsOf,
+        MatchConnection,
+        SshdConfig,
+        SshdConfigError,
+        SshdSettings,
+        UnsupportedOption,
+        load_sshd_config,
+        parse_sshd_config,
+        system_groups,
+    )
 
 __version__ = "0.2.0"
 
@@ -192,3 +196,116 @@ __all__ = [
     "session",
     "forwarding",
 ]
+
+#: Where each public name lives, imported on first use so that importing the package
+#: costs little (``sshd-py -i`` starts a process per connection).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "ssh_transport": ("ConnectionTerminated", "Role"),
+    "ssh_wire": ("ExtendedDataType",),
+    ".channel": (
+        "ALLOWED",
+        "DEFAULT_MAX_BUFFER",
+        "DEFAULT_MAX_PACKET",
+        "DEFAULT_WINDOW",
+        "Channel",
+        "ChannelState",
+    ),
+    ".config": (
+        "DEFAULT_GLOBAL_KNOWN_HOSTS_FILES",
+        "DEFAULT_IDENTITY_FILES",
+        "DEFAULT_USER_KNOWN_HOSTS_FILES",
+        "ConfigError",
+        "Forward",
+        "HostConfig",
+        "LocalContext",
+        "ProxyHop",
+        "RunExec",
+        "SSHConfig",
+        "transport_config",
+    ),
+    ".connection": ("CLIENT_CHANNEL_TYPES", "SERVER_CHANNEL_TYPES", "ConnectionCore"),
+    ".errors": (
+        "ChannelClosedError",
+        "ChannelOpenError",
+        "ExitSignal",
+        "RequestRefused",
+        "RunResult",
+    ),
+    ".events": (
+        "ChannelClosed",
+        "ChannelData",
+        "ChannelEOF",
+        "ChannelExtendedData",
+        "ChannelOpened",
+        "ChannelOpenFailed",
+        "ChannelOpenRequested",
+        "ChannelRequestFailed",
+        "ChannelRequestReceived",
+        "ChannelRequestSucceeded",
+        "ChannelWritable",
+        "ConnectionEvent",
+        "ExitSignalReceived",
+        "ExitStatusReceived",
+        "GlobalRequestFailed",
+        "GlobalRequestReceived",
+        "GlobalRequestSucceeded",
+        "OpenAnswer",
+        "Rejection",
+    ),
+    ".host_keys": (
+        "AskCallback",
+        "CallbackPolicy",
+        "HostCertificateInvalid",
+        "HostKeyCallable",
+        "HostKeyChanged",
+        "HostKeyCheck",
+        "HostKeyError",
+        "HostKeyOutcome",
+        "HostKeyPolicy",
+        "HostKeyRevoked",
+        "HostKeyUnknown",
+        "KnownHostsPolicy",
+        "insecure_accept_any_host_key",
+        "known_hosts",
+        "policy_from_config",
+    ),
+    ".restrictions": ("ForwardRequest", "Restrictions"),
+    ".session": ("TerminalMode", "decode_terminal_modes", "encode_terminal_modes"),
+    ".socks": ("SocksError", "SocksHandshake", "SocksTarget"),
+    ".sshd_config": (
+        "DEFAULT_CONFIG_DIR",
+        "DEFAULT_CONFIG_FILE",
+        "GroupsOf",
+        "MatchConnection",
+        "SshdConfig",
+        "SshdConfigError",
+        "SshdSettings",
+        "UnsupportedOption",
+        "load_sshd_config",
+        "parse_sshd_config",
+        "system_groups",
+    ),
+}
+_ALIASES: dict[str, tuple[str, str]] = {
+    "OpenFailureReason": ("ssh_wire", "ChannelOpenFailure"),
+}
+_SUBMODULES = frozenset({"forwarding", "messages", "session"})
+_WHERE = {name: (module, name) for module, names in _EXPORTS.items() for name in names}
+_WHERE.update(_ALIASES)
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        value: object = importlib.import_module(f".{name}", __name__)
+    else:
+        try:
+            module, attribute = _WHERE[name]
+        except KeyError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        value = getattr(importlib.import_module(module, __name__), attribute)
+    globals()[name] = value  # once: later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

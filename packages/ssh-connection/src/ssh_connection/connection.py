@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from ssh_transport import ConnectionTerminated, Event, Role, StackedCore, StreamCore
@@ -44,6 +44,7 @@ from .channel import (
     ChannelState,
     ProtocolViolation,
 )
+from .channel_timeouts import ChannelTimeouts, timeout_type
 from .global_requests import GlobalRequests, answer_once
 from .helpers import RequestHelpers
 from .replies import ReplyQueue, ReplySlot
@@ -92,7 +93,14 @@ def _encode(payload: bytes | Struct) -> bytes:
 
 class ConnectionCore(RequestHelpers, StackedCore):
     """One end of the connection protocol. ``role`` decides which opens and requests the
-    peer may make; limits are per connection unless named per channel."""
+    peer may make; limits are per connection unless named per channel.
+
+    ``channel_timeouts`` are sshd's ChannelTimeout: (type pattern, seconds) pairs, the
+    first match deciding, by the type names of sshd_config(5) (``session:command``,
+    ``session:shell``, ``session:subsystem:sftp``, ``direct-tcpip``, ``forwarded-tcpip``,
+    ``x11-connection``, ``agent-connection``, ...; ``global`` times all channels together);
+    a channel with no data either way for that long is closed. ``unused_connection_timeout``
+    ends a connection that has had no channel for that long (UnusedConnectionTimeout)."""
 
     def __init__(
         self,
@@ -112,6 +120,8 @@ class ConnectionCore(RequestHelpers, StackedCore):
         global_requests: Iterable[str] = (),
         keepalive_interval: float | None = None,
         keepalive_count_max: int = 3,
+        channel_timeouts: Sequence[tuple[str, float]] = (),
+        unused_connection_timeout: float | None = None,
         now: float = 0.0,
     ) -> None:
         if keepalive_interval is not None and keepalive_interval <= 0:
@@ -170,6 +180,10 @@ class ConnectionCore(RequestHelpers, StackedCore):
         self._keepalive_count_max = keepalive_count_max
         self._keepalives_unanswered = 0
         self._next_keepalive = None if keepalive_interval is None else now + keepalive_interval
+        # sshd's ChannelTimeout (type pattern, seconds) and UnusedConnectionTimeout.
+        self._timeouts = ChannelTimeouts(channel_timeouts, unused_connection_timeout, now)
+        if self._timeouts.active:
+            self._now = now  # stamps before the driver's first read or timer
 
     # -- inspection -------------------------------------------------------------------------
 
@@ -245,6 +259,8 @@ class ConnectionCore(RequestHelpers, StackedCore):
                 break
         if ch.buffered <= ch.low_water:
             ch.writable_armed = False
+        if taken:
+            self._timeouts.sent(ch.local_id)
         return taken
 
     def send_eof(self, channel_id: int) -> None:
@@ -326,9 +342,34 @@ class ConnectionCore(RequestHelpers, StackedCore):
                 self._next_keepalive = now + self._keepalive_interval
 
     def _own_timer(self) -> float | None:
-        return None if self._terminated or self.lower.closed else self._next_keepalive
+        if self._terminated or self.lower.closed:
+            return None
+        deadline = self._timeouts.deadline() if self._timeouts.active else None
+        keepalive = self._next_keepalive
+        if deadline is None or keepalive is None:
+            return keepalive if deadline is None else deadline
+        return min(keepalive, deadline)
 
     def _handle_own_timer(self, now: float) -> None:
+        if self._timeouts.active:
+            self._expire(now)
+        if self._next_keepalive is not None and now >= self._next_keepalive:
+            self._send_keepalive(now)
+
+    def _expire(self, now: float) -> None:
+        channels, unused = self._timeouts.expired(now)
+        for channel_id in channels:
+            ch = self._channels.get(channel_id)
+            if ch is None or ch.state is ChannelState.ACCEPTING or self.lower.closed:
+                continue
+            log.info("channel %d (%s): closed after its inactivity timeout", channel_id, ch.kind)
+            self.close_channel(channel_id, discard=True)
+        if unused and not self.lower.closed:
+            log.info("no channels for the unused connection timeout: disconnecting")
+            self.lower.close(DisconnectReason.BY_APPLICATION, "unused connection timeout")
+            self._pump()
+
+    def _send_keepalive(self, now: float) -> None:
         assert self._keepalive_interval is not None
         if self._keepalives_unanswered >= self._keepalive_count_max:
             self._next_keepalive = None
@@ -384,6 +425,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
     def _on_data(self, payload: bytes) -> None:
         recipient, data = m.decode_data(payload)
         ch = self._channel_for(_DATA, payload)
+        self._timeouts.received(recipient, self._now)
         if ch.receive(len(data)) and data:
             self._emit(ev.ChannelData(recipient, data))
 
@@ -391,6 +433,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
         if number == _M.CHANNEL_EXTENDED_DATA:
             recipient, code, data = m.decode_extended_data(payload)
             ch = self._channel_for(number, payload)
+            self._timeouts.received(recipient, self._now)
             if ch.receive(len(data)) and data:
                 self._emit(ev.ChannelExtendedData(recipient, code, data))
         elif number == _M.CHANNEL_WINDOW_ADJUST:
@@ -479,6 +522,10 @@ class ConnectionCore(RequestHelpers, StackedCore):
         elif session and name in self._session_requests:
             decoded = se.decode_request(name, msg.data)
             payload = msg.data if decoded is None else decoded
+            if name in (se.EXEC, se.SHELL, se.SUBSYSTEM) and self.role is Role.SERVER:
+                subsystem = decoded.name if isinstance(decoded, se.SubsystemRequest) else None
+                kind = timeout_type(ch.kind, name, subsystem)
+                self._timeouts.retype(channel_id, kind, self._now)
         else:
             if want_reply:
                 ch.replies.automatic(self._channel_reply(ch, False))
@@ -632,6 +679,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
             replies=ReplyQueue(self.max_pending_requests, self._send),
         )
         self._channels[local_id] = ch
+        self._timeouts.opened(local_id, timeout_type(kind), self._now)
         return ch
 
     def _release(self, ch: Channel) -> None:
@@ -641,6 +689,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
         ch.replies.clear()
         del self._channels[ch.local_id]
         heapq.heappush(self._free_ids, ch.local_id)
+        self._timeouts.closed(ch.local_id, self._now)
 
     def _writable(self, channel_id: int) -> Channel:
         self._check_alive()

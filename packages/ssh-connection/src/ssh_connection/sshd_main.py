@@ -147,9 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, default_mode = load_config(o.config, o.lines, o.ports, o.state_dir)
     except ConfigError as exc:
-        print(f"{exc.file}: line {exc.line}: {exc.message}", file=sys.stderr)
-        print(f"{exc.file}: terminating, 1 bad configuration options", file=sys.stderr)
-        return 1
+        lines = (
+            f"{exc.file}: line {exc.line}: {exc.message}\n"
+            f"{exc.file}: terminating, 1 bad configuration options\n"
+        )
+        sys.stderr.write(lines)
+        if o.log_file is not None:  # as sshd: with -E the error is in the log too
+            with contextlib.suppress(OSError), open(o.log_file, "a", encoding="utf-8") as f:
+                f.write(lines)
+        return 255 if o.inetd else 1
     except OSError as exc:
         return _fail(f"{o.config}: {exc.strerror or exc}")
 

@@ -203,7 +203,7 @@ class SshdServer:
             BasePolicy(),  # never used: each connection gets its own SshdPolicy
             session_handler=_Sessions(processes),
             subsystems=subsystem_handlers(settings.subsystems, processes),
-            config=transport_config(settings),
+            config=transport_config(settings, host_keys),
             **server_options(settings),
         )
         startups = settings["maxstartups"]
@@ -228,7 +228,9 @@ class SshdServer:
         chance = rate + (100 - rate) * (pending - start) / max(1, full - start)
         return random.random() * 100 < chance  # noqa: S311 - load shedding, not secrecy
 
-    async def serve_connection(self, stream: AsyncStream | _FdStream, peer: Peer) -> None:
+    async def serve_connection(self, stream: AsyncStream | _FdStream, peer: Peer) -> bool:
+        """Serve one connection; whether its user authenticated (sshd -i exits 255
+        otherwise: a bad version line, a failed kex or login, a client gone early)."""
         self._count += 1
         if self._drop():
             log.info(
@@ -236,7 +238,7 @@ class SshdServer:
                 self._count - 1, peer.address, peer.port, peer.local_address, peer.local_port,
             )  # fmt: skip
             await stream.close()
-            return
+            return False
         log.log(
             VERBOSE,
             "Connection from %s port %d on %s port %s",
@@ -265,6 +267,7 @@ class SshdServer:
                 log.info("Connection closed by %s [preauth]", peer)
             if self.on_connection_end is not None:
                 self.on_connection_end()
+        return bool(users)
 
     # -- listening -----------------------------------------------------------------------
 
@@ -333,9 +336,10 @@ async def run_listening(
 
 
 async def run_inetd(server: SshdServer) -> int:
+    """One connection on stdin/stdout: 0 after a login, 255 otherwise, as sshd -i."""
     stream, peer = await stdio_stream()
-    await server.serve_connection(stream, peer)
+    authenticated = await server.serve_connection(stream, peer)
     with contextlib.suppress(Exception):
         await stream.close()
     sys.stdout.flush()
-    return 0
+    return 0 if authenticated else 255

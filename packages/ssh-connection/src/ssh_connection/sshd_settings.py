@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from ssh_keys import (
@@ -23,6 +23,9 @@ from ssh_keys import (
 )
 from ssh_transport import HostKey, TransportConfig
 
+from . import forwarding as fw
+from .channel_timeouts import parse_channel_timeouts
+from .restrictions import ForwardRequest
 from .sshd_config import (
     SshdConfig,
     SshdSettings,
@@ -30,6 +33,7 @@ from .sshd_config import (
     parse_sshd_config,
     system_groups,
 )
+from .sshd_config_keywords import parse_time
 from .sshd_config_match import split_keyword
 from .sshd_log import log
 
@@ -147,9 +151,14 @@ def load_host_keys(settings: SshdSettings) -> list[HostKey]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # sshd refuses readable-by-others keys
-                keys.append(read_private_key_file(path))
+                key = read_private_key_file(path)
         except (OSError, KeyFormatError, Warning) as exc:
             log.error("Unable to load host key %s: %s", path, exc)
+            continue
+        if not key.signature_algorithms:  # DSA: loads, never signs; sk-*: needs a token
+            log.error("Unable to load host key %s: %s keys cannot sign", path, key.algorithm)
+            continue
+        keys.append(key)
     if not keys:
         raise HostKeyError("no hostkeys available -- exiting.")
     certificates: dict[bytes, Certificate] = {}
@@ -225,7 +234,24 @@ def _algorithms(settings: SshdSettings, keyword: str, field_name: str) -> str | 
     return ",".join(kept)
 
 
-def transport_config(settings: SshdSettings) -> TransportConfig:
+def _servable(names: str | None, host_keys: Sequence[HostKey]) -> str | None:
+    """As sshd: of the configured host key algorithms, offer those a loaded key can serve
+    (``HostKeyAlgorithms *`` names sk-* and DSA too); None (the defaults) if none can."""
+    if names is None or not host_keys:
+        return names
+    kept = []
+    for name in names.split(","):
+        try:
+            TransportConfig(host_key_algorithms=name, host_keys=tuple(host_keys)).algorithm_lists()
+        except ValueError:
+            continue
+        kept.append(name)
+    return ",".join(kept) or None
+
+
+def transport_config(settings: SshdSettings, host_keys: Sequence[HostKey] = ()) -> TransportConfig:
+    """The transport's settings; with ``host_keys``, host key algorithms no key can serve
+    are left out, as sshd offers only what it has keys for."""
     limit = settings["rekeylimit"]
     assert isinstance(limit, tuple)
     size, seconds = int(limit[0]), int(limit[1])
@@ -234,7 +260,9 @@ def transport_config(settings: SshdSettings) -> TransportConfig:
         "kex_algorithms": _algorithms(settings, "kexalgorithms", "kex_algorithms") or _DEFAULT_KEX,
         "ciphers": _algorithms(settings, "ciphers", "ciphers"),
         "macs": _algorithms(settings, "macs", "macs"),
-        "host_key_algorithms": _algorithms(settings, "hostkeyalgorithms", "host_key_algorithms"),
+        "host_key_algorithms": _servable(
+            _algorithms(settings, "hostkeyalgorithms", "host_key_algorithms"), host_keys
+        ),
         "services": ("ssh-userauth",),
     }
     if size:
@@ -255,16 +283,46 @@ def server_options(settings: SshdSettings) -> dict[str, Any]:
     if interval:
         limits["keepalive_interval"] = float(interval)
         limits["keepalive_count_max"] = max(1, settings.integer("clientalivecountmax"))
-    return {
+    streamlocal = settings.text("allowstreamlocalforwarding")
+    unused = settings["unusedconnectiontimeout"]
+    timeouts = [f"{kind}={parse_time(value)}" for kind, _, value in _split_timeouts(settings)]
+    options: dict[str, Any] = {
         "accept_env": settings.words("acceptenv"),
-        # Per user, AllowTcpForwarding travels in the decisions; this is the master switch.
+        # Per user, AllowTcpForwarding, AllowAgentForwarding and X11Forwarding travel in
+        # the decisions (with the key's and certificate's options); these are master
+        # switches.
         "allow_tcp_forwarding": True,
+        "allow_agent_forwarding": True,
+        "allow_x11_forwarding": True,
+        "allow_streamlocal_forwarding": streamlocal != "no",
         "gateway_ports": settings.text("gatewayports") != "no",
         "max_sessions": settings.integer("maxsessions"),
         "login_grace_time": float(grace) if grace else None,
         "max_auth_tries": settings.integer("maxauthtries"),
         "connection_limits": limits,
+        "channel_timeouts": parse_channel_timeouts(timeouts),
+        "unused_connection_timeout": float(unused) if isinstance(unused, int) and unused else None,
     }
+    if streamlocal in ("local", "remote"):
+        options["forwarding_check"] = streamlocal_direction(streamlocal)
+    return options
+
+
+def _split_timeouts(settings: SshdSettings) -> list[tuple[str, str, str]]:
+    return [item.rpartition("=") for item in settings.words("channeltimeout")]
+
+
+def streamlocal_direction(
+    allowed: str,
+) -> Callable[[ForwardRequest], Coroutine[Any, Any, bool]]:
+    """AllowStreamLocalForwarding local (connect to sockets here) or remote (listen on
+    them here) as a forwarding check; TCP forwardings pass (AllowTcpForwarding decides)."""
+    refused = fw.STREAMLOCAL_FORWARD if allowed == "local" else fw.DIRECT_STREAMLOCAL
+
+    async def check(request: ForwardRequest) -> bool:  # a coroutine: no worker thread
+        return request.kind != refused
+
+    return check
 
 
 def unhonoured(config: SshdConfig, settings: SshdSettings) -> list[str]:
@@ -277,24 +335,6 @@ def unhonoured(config: SshdConfig, settings: SshdSettings) -> list[str]:
     if settings.flag("usepam"):
         out.append("UsePAM yes: sshd-py has no PAM; ignored")
     checks = [
-        ("x11forwarding", settings.flag("x11forwarding"), "X11 forwarding is not served yet"),
-        (
-            "allowagentforwarding",
-            "allowagentforwarding" in settings.explicit and settings.flag("allowagentforwarding"),
-            "agent forwarding is not served yet (requests are refused)",
-        ),
-        (
-            "allowstreamlocalforwarding",
-            "allowstreamlocalforwarding" in settings.explicit
-            and settings.text("allowstreamlocalforwarding") != "no",
-            "Unix socket forwarding is not served yet (requests are refused)",
-        ),
-        ("channeltimeout", bool(settings.words("channeltimeout")), "not enforced yet"),
-        (
-            "unusedconnectiontimeout",
-            settings["unusedconnectiontimeout"] is not None,
-            "not enforced yet",
-        ),
         (
             "gatewayports",
             settings.text("gatewayports") == "clientspecified",

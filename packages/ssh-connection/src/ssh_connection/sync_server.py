@@ -9,7 +9,7 @@ import fnmatch
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ssh_transport.sync_backend as backend
 from ssh_auth import AuthPolicy, UserAuthenticated
@@ -24,14 +24,16 @@ from . import events as ev
 from . import forwarding as fw
 from . import session as se
 from ._sync_channels import ChannelMux, SSHChannel, pipe
-from ._sync_server_agent import AgentForwarder
 from ._sync_server_streamlocal import StreamlocalForwards
-from ._sync_server_x11 import X11Listener
 from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
-from .x11 import ServerX11
+
+if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts faster
+    from ._sync_server_agent import AgentForwarder
+    from ._sync_server_x11 import X11Listener
+    from .x11 import ServerX11
 
 __all__ = ["SSHServer", "ServerSession", "SessionHandler", "ForwardRequest"]
 
@@ -96,6 +98,9 @@ class SSHServer:
     With ``announce_host_keys`` every host key is announced after login
     (``hostkeys-00@openssh.com``) and proven on request, so clients with ``UpdateHostKeys``
     learn new keys before the old one is retired.
+    ``channel_timeouts`` close channels idle for their type's interval and
+    ``unused_connection_timeout`` ends a connection left without channels, as sshd's
+    ChannelTimeout and UnusedConnectionTimeout (see :class:`ConnectionCore`).
     """
 
     def __init__(
@@ -120,6 +125,8 @@ class SSHServer:
         login_grace_time: float | None = 120.0,
         max_auth_tries: int = 6,
         connection_limits: Mapping[str, Any] | None = None,
+        channel_timeouts: Sequence[tuple[str, float]] = (),
+        unused_connection_timeout: float | None = None,
     ) -> None:
         keys = tuple(k if isinstance(k, HostKey) else HostKey(k) for k in host_keys)
         if not keys:
@@ -142,6 +149,8 @@ class SSHServer:
         self.login_grace_time = login_grace_time
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
+        self.channel_timeouts = tuple(channel_timeouts)
+        self.unused_connection_timeout = unused_connection_timeout
         self._listener: net.Listener | None = None
         self._transports: set[SyncTransport] = set()
         self._closing = False
@@ -239,7 +248,12 @@ class _ServerConnection:
         self._sockets = StreamlocalForwards(self.mux, transport)
 
     def run(self) -> None:
-        limits = self.server.connection_limits
+        server = self.server
+        limits = {
+            "channel_timeouts": server.channel_timeouts,
+            "unused_connection_timeout": server.unused_connection_timeout,
+            **server.connection_limits,
+        }
 
         def make(lower: StreamCore) -> ConnectionCore:
             return ConnectionCore(lower, Role.SERVER, now=backend.monotonic(), **limits)
@@ -395,6 +409,8 @@ class _ServerConnection:
             return False
         if session.kind is not None or session._agent is not None:
             return False
+        from ._sync_server_agent import AgentForwarder
+
         try:
             agent = AgentForwarder(self.mux, self.server.agent_socket_dir)
         except OSError as exc:
@@ -411,6 +427,8 @@ class _ServerConnection:
             return False
         if session.kind is not None or session._x11 is not None:
             return False
+        from ._sync_server_x11 import X11Listener
+
         try:
             display = X11Listener(self.mux, request, self.server.x11_display_offset)
         except (OSError, ValueError) as exc:
@@ -554,6 +572,9 @@ class _ServerConnection:
                 return prove_host_keys(keys, request, session_id, kex_algorithm)
             except HostKeyProofError as exc:
                 log.info("hostkeys-prove refused: %s", exc)
+                return None
+            except Exception as exc:  # a key that cannot sign: a failure reply, not silence
+                log.warning("hostkeys-prove failed: %s", exc)
                 return None
 
         reply = backend.call_handler(sign, event.data, True)

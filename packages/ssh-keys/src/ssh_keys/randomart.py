@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
-from .public import PublicKey, PublicKeyLine, as_public_key
+if TYPE_CHECKING:  # imported when used: the package imports this module eagerly
+    from .public import PublicKey, PublicKeyLine
 
 __all__ = ["randomart"]
 
@@ -30,6 +32,8 @@ def _border(label: str) -> str:
 
 def randomart(key: PublicKey | PublicKeyLine, hash: str = "sha256") -> str:
     """The picture as lines joined by newlines, without a trailing newline."""
+    from .public import as_public_key
+
     key = as_public_key(key)
     digest, hash_label = _digest(key, hash)
     field = [[0] * _HEIGHT for _ in range(_WIDTH)]
