@@ -35,6 +35,7 @@ from ssh_keys import (
     parse_public_key_blob,
     split_signature,
 )
+from ssh_keys.algorithms import is_legacy_signature_algorithm
 from ssh_transport import ConnectionTerminated, Event, StackedCore, Transport
 from ssh_wire import (
     DecodeError,
@@ -364,7 +365,8 @@ class AuthServer(StackedCore):
             name, _ = split_signature(signature)
             if name != expected:
                 return False
-            key.verify(data, signature, allow_sha1=expected == "ssh-rsa")
+            # SHA-1 (ssh-rsa, ssh-dss) only gets here when the accepted list names it.
+            key.verify(data, signature, allow_sha1=is_legacy_signature_algorithm(expected))
         except SignatureInvalid:
             return False
         return True

@@ -60,7 +60,7 @@ __all__ = ["main"]
 
 PROG = "ssh-keys"
 _PPK_MAGIC = "PuTTY-User-Key-File-"
-_KEY_TYPES = ("ed25519", "ecdsa", "rsa")
+_KEY_TYPES = ("ed25519", "ecdsa", "rsa", "dsa")
 _PRIVATE_FORMATS = ("openssh", "pem", "pkcs8", "ppk")
 _CONVERT_FORMATS = (*_PRIVATE_FORMATS, "rfc4716")
 _RANDOMART_WIDTH = 17
