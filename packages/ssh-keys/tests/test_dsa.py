@@ -39,7 +39,7 @@ def test_signature_is_ssh_dss_with_sha1_and_40_bytes() -> None:
     assert len(body) == 40
     # The blob is r || s over SHA-1 of the data, as cryptography checks it.
     der = encode_dss_signature(int.from_bytes(body[:20], "big"), int.from_bytes(body[20:], "big"))
-    KEY.crypto_key.public_key().verify(der, b"data", hashes.SHA1())  # type: ignore[attr-defined]  # noqa: S303
+    KEY.crypto_key.public_key().verify(der, b"data", hashes.SHA1())  # type: ignore[attr-defined]
 
 
 def test_verifies_only_with_sha1_allowed() -> None:

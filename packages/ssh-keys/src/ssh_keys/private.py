@@ -274,5 +274,6 @@ def generate_private_key(
     if kind == "dsa":
         if bits not in (None, 1024):
             raise ValueError("DSA keys are always 1024 bits (as ssh-keygen makes them)")
-        return DSAPrivateKey(dsa.generate_private_key(1024), comment)
+        # ssh-dss fixes 160-bit q, so 1024 is all it allows: a legacy opt-in, weak by design.
+        return DSAPrivateKey(dsa.generate_private_key(1024), comment)  # noqa: S505
     raise ValueError(f"unknown key kind {kind!r} (ed25519, ecdsa, rsa, dsa)")
