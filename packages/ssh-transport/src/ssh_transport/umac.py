@@ -78,13 +78,12 @@ class _Iteration:
 
         Word j of each block pairs with word j + 4; sums of message and key words
         wrap at 32 bits, products and their sum at 64 (the caller masks)."""
-        s = [x & _M32 for x in map(add, words, self.l1)]
-        return (
-            sum(map(mul, s[0::8], s[4::8]))
-            + sum(map(mul, s[1::8], s[5::8]))
-            + sum(map(mul, s[2::8], s[6::8]))
-            + sum(map(mul, s[3::8], s[7::8]))
-        )
+        s: list[int] = [x & _M32 for x in map(add, words, self.l1)]
+        total: int = sum(map(mul, s[0::8], s[4::8]))
+        total += sum(map(mul, s[1::8], s[5::8]))
+        total += sum(map(mul, s[2::8], s[6::8]))
+        total += sum(map(mul, s[3::8], s[7::8]))
+        return total
 
     def l3_hash(self, value: int) -> int:
         """RFC 4418 5.4: eight 16-bit words times the L3 key, mod 2^36 - 5, then 32 bits."""
