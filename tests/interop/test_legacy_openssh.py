@@ -13,6 +13,7 @@ import getpass
 import os
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,27 @@ def connect(sshd: Sshd, check: HostKeyLog | None = None, **config: object) -> Sy
     stream = SocketStream(sshd.connect_socket())
     cfg = TransportConfig(**config)  # type: ignore[arg-type]
     return SyncTransport(stream, Role.CLIENT, cfg, host_key_check=check or HostKeyLog())
+
+
+@pytest.mark.parametrize("fmt", ["openssh", "pem"])
+def test_ssh_keys_generates_dsa_keys_ssh_keygen_reads(tmp_path: Path, fmt: str) -> None:
+    key = tmp_path / "id_dsa"
+    subprocess.run(
+        [sys.executable, "-m", "ssh_keys", "generate", "-t", "dsa", "-q", "-N", "", "-f", str(key),
+         "--format", fmt, "-C", "made-here"],
+        check=True, capture_output=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    out = subprocess.run(
+        ["ssh-keygen", "-y", "-f", str(key)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split()[:2] == (tmp_path / "id_dsa.pub").read_text().split()[:2]
+    assert out.stdout.startswith("ssh-dss ")
+    assert (
+        "1024"
+        in subprocess.run(
+            ["ssh-keygen", "-l", "-f", str(key)], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 # -- our client, OpenSSH's sshd -----------------------------------------------------------
