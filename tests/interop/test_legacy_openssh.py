@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,23 +122,27 @@ def test_client_verifies_sshd_dss_host_key_only_when_named(sshd: Sshd, keys: Pat
 def test_client_logs_in_with_a_legacy_signature(
     sshd: Sshd, keys: Path, name: str, algorithm: str
 ) -> None:
+    start = len(sshd.log_text())
     with connect(sshd) as t:
         done = authenticate(
             t, USER, signers=[private(keys, name)], methods=["publickey"],
             publickey_algorithms=[algorithm],
         )  # fmt: skip
         assert done.methods == ("publickey",)
-    fingerprint = public(keys, name).fingerprint()
-    assert f"pkalg {algorithm} pkblob" in sshd.log_text()
-    assert f"Accepted publickey for {USER} from 127.0.0.1" in sshd.log_text()
-    assert fingerprint in sshd.log_text()
+    log = sshd.log_text()[start:]
+    assert f"pkalg {algorithm} pkblob" in log
+    assert f"Accepted publickey for {USER} from 127.0.0.1" in log
+    assert public(keys, name).fingerprint() in log
 
 
 def test_client_never_signs_sha1_unless_asked(sshd: Sshd, keys: Path) -> None:
     # sshd lists ssh-rsa and ssh-dss in server-sig-algs here; we still pick SHA-2 for RSA...
+    start = len(sshd.log_text())
     with connect(sshd) as t:
         authenticate(t, USER, signers=[private(keys, "rsa")], methods=["publickey"])
-    assert f"Accepted publickey for {USER}" in sshd.log_text()
+    log = sshd.log_text()[start:]
+    assert "pkalg rsa-sha2-512 pkblob" in log
+    assert "pkalg ssh-rsa " not in log
     # ...and a DSA key is not offered at all.
     with connect(sshd) as t, pytest.raises(AuthenticationFailed):
         authenticate(t, USER, signers=[private(keys, "dsa")], methods=["publickey"])
@@ -270,6 +275,7 @@ def test_ssh_logs_in_to_sshd_through_our_agent(
     agent: OurAgent, sshd: Sshd, keys: Path, name: str, algorithm: str
 ) -> None:
     agent.ssh_add(keys / name)
+    start = len(sshd.log_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_")}
     log = ssh(
         sshd.port, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -277,4 +283,47 @@ def test_ssh_logs_in_to_sshd_through_our_agent(
         "-o", "IdentityFile=/dev/null", env=env,
     )  # fmt: skip
     assert "Authenticated to 127.0.0.1" in log, log[-3000:]
-    assert f"pkalg {algorithm} pkblob" in sshd.log_text()
+    assert f"pkalg {algorithm} pkblob" in sshd.log_text()[start:]
+
+
+@pytest.fixture
+def openssh_agent(tmp_path: Path, keys: Path) -> Iterator[Path]:
+    sock = tmp_path / "openssh-agent.sock"
+    proc = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(1000):
+            if sock.exists():
+                break
+            time.sleep(0.01)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        for name in ("dsa", "rsa"):
+            subprocess.run(["ssh-add", "-q", str(keys / name)], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+        yield sock
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+@pytest.mark.parametrize(("index", "algorithm"), [(0, "ssh-dss"), (1, "ssh-rsa")])
+def test_client_logs_in_with_openssh_agent_legacy_signatures(
+    sshd: Sshd, openssh_agent: Path, index: int, algorithm: str
+) -> None:
+    """Agent keys sign SHA-1 only when the caller names it: the request goes without the
+    SHA-2 flags, and sshd checks what comes back."""
+    from ssh_agent.sync import AgentClient
+
+    start = len(sshd.log_text())
+    with AgentClient.connect(openssh_agent) as agent:
+        signer = agent.list_identities()[index]
+        assert algorithm not in signer.algorithms
+        with connect(sshd) as t:
+            done = authenticate(
+                t, USER, signers=[signer], methods=["publickey"],
+                publickey_algorithms=[algorithm],
+            )  # fmt: skip
+            assert done.methods == ("publickey",)
+    assert f"pkalg {algorithm} pkblob" in sshd.log_text()[start:]
