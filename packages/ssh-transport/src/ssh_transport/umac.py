@@ -143,6 +143,7 @@ class UMAC:
         return block[index * size : (index + 1) * size]
 
     def tag(self, nonce: bytes, *parts: bytes | bytearray | memoryview) -> bytes:
+        """UHASH(message) xor PDF(nonce), ``tag_size`` bytes."""
         message = b"".join(parts)
         length = len(message)
         iterations = self._iterations
@@ -165,8 +166,8 @@ class UMAC:
             # L2 only past one chunk; a lone L1 word is taken as 8 zero bytes || the word.
             value = out[0] if length <= _CHUNK else self._l2(it, out)
             result = (result << 32) | it.l3_hash(value)
-        hashed = result.to_bytes(self.tag_size, "big")
-        return bytes(a ^ b for a, b in zip(hashed, self._pad(nonce), strict=True))
+        pad = int.from_bytes(self._pad(nonce), "big")
+        return (result ^ pad).to_bytes(self.tag_size, "big")
 
     @staticmethod
     def _l2(it: _Iteration, l1: list[int]) -> int:
