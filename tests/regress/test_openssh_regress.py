@@ -20,6 +20,7 @@ from run_openssh_regress import SCRIPTS, SUITE, Programs, resolve_programs, run_
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
+
 class KnownFailure(AssertionError):
     """The script failed the way the table expects (any other failure is a plain one)."""
 
