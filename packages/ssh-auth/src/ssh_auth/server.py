@@ -32,10 +32,11 @@ from ssh_keys import (
     KeyFormatError,
     PublicKey,
     SignatureInvalid,
+    UnsupportedAlgorithm,
+    algorithm_spec,
     parse_public_key_blob,
     split_signature,
 )
-from ssh_keys.algorithms import is_legacy_signature_algorithm
 from ssh_transport import ConnectionTerminated, Event, StackedCore, Transport
 from ssh_wire import (
     DecodeError,
@@ -76,6 +77,14 @@ MAX_KBDINT_ROUNDS = 16
 #: Messages held while a check waits for the application (a client should wait for our
 #: answer; a few pipelined ones are kept, more is a protocol error).
 MAX_HELD_MESSAGES = 8
+
+
+def _is_sha1(algorithm: str) -> bool:
+    """A request algorithm that signs with SHA-1 (ssh-rsa, ssh-dss and their certificates)."""
+    try:
+        return algorithm_spec(algorithm).legacy
+    except UnsupportedAlgorithm:
+        return False
 
 
 class ServerState(enum.Enum):
@@ -366,7 +375,7 @@ class AuthServer(StackedCore):
             if name != expected:
                 return False
             # SHA-1 (ssh-rsa, ssh-dss) only gets here when the accepted list names it.
-            key.verify(data, signature, allow_sha1=is_legacy_signature_algorithm(expected))
+            key.verify(data, signature, allow_sha1=_is_sha1(algorithm))
         except SignatureInvalid:
             return False
         return True
