@@ -24,11 +24,6 @@ from run_openssh_regress import SCRIPTS, SUITE, Programs, resolve_programs, run_
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
-# ssh-keys loads DSA keys but never signs with them (DSA is retired), so ssh-agent-py
-# refuses `ssh-add` of an ssh-dss key; the legacy opt-in DSA signing is another part of
-# issue 12. The scripts add every `ssh -Q key-plain` type, ssh-dss among them.
-NO_DSA = "ssh-agent-py refuses ssh-dss keys: ssh-keys has no DSA signing yet (issue 12, legacy)"
-
 
 class KnownFailure(AssertionError):
     """The script failed the way the table expects (any other failure is a plain one)."""
@@ -47,12 +42,11 @@ class Case:
 
 
 # ssh-agent-py as TEST_SSH_SSHAGENT, with OpenSSH's ssh, ssh-add and sshd (through -i).
+# Every `ssh -Q key-plain` type, ssh-dss included (ssh-agent-py signs DSA since issue 12's
+# legacy part).
 AGENT_CASES = (
-    Case("agent", leave_out=("ssh-dss",)),
-    Case("agent-timeout", leave_out=("ssh-dss",)),  # sleeps 20 s: keys added with -t 10
-    # The whole scripts, stopped at their first failure (cheap) until DSA signing lands.
-    Case("agent", xfail=NO_DSA, failure="ssh-add failed exit code"),
-    Case("agent-timeout", xfail=NO_DSA, failure="ssh-add did succeed exit code"),
+    Case("agent"),
+    Case("agent-timeout"),  # sleeps 20 s: keys added with -t 10
 )
 
 

@@ -247,15 +247,14 @@ def test_eof_closes(pair):
     assert isinstance(pair.server.next_event(), ConnectionClosed)
 
 
-def test_cannot_add_keys_that_cannot_sign(pair):
-    from cryptography.hazmat.primitives.asymmetric import dsa
-
-    from ssh_keys import DSAPrivateKey
-
-    key = DSAPrivateKey(dsa.generate_private_key(1024))
-    with pytest.raises(AgentFailure):
-        pair.call(pair.client.add_identity(key))
-    assert len(pair.store) == 0
+def test_dsa_keys_are_held_and_sign_ssh_dss(pair):
+    key = generate_private_key("dsa")
+    pair.call(pair.client.add_identity(key, "old"))
+    assert len(pair.store) == 1
+    # A request without flags, as ssh and ssh-add send for a DSA key.
+    sig = pair.call(pair.client.sign(key.public_key.blob, b"data", 0))
+    assert sig.startswith(b"\x00\x00\x00\x07ssh-dss")
+    key.public_key.verify(b"data", sig, allow_sha1=True)
 
 
 def test_destination_helper_builds_a_valid_constraint(pair, ed_key):

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ssh_keys import (
-    DSAPrivateKey,
     KeyFormatError,
     PublicKey,
     SignatureInvalid,
@@ -315,6 +314,10 @@ class AgentServerCore:
                 # No flags: SHA-1, as the protocol defines it (ssh-add -T and old clients
                 # ask this way). The client decided it wants it; we only sign.
                 algorithm = "ssh-rsa"
+        elif not entry.key.signature_algorithms:
+            # A retired type (ssh-dss) has only its legacy algorithm: a client that added
+            # the key and asks for a signature has chosen it, as with OpenSSH's agent.
+            algorithm = next(iter(entry.key.legacy_algorithms), None)
         pending = _PendingSign(req.key_blob, req.data, algorithm)
         self._check_sign(entry, pending)
         if entry.confirm:
@@ -369,7 +372,7 @@ class AgentServerCore:
             raise _Refused(f"unsupported constraint {constraints.unknown_extensions[0]}")
         if constraints.maxsign is not None or constraints.associated_certs:
             raise _Refused("constraint not valid for this key")
-        if isinstance(entry.key, (SKPrivateKey, DSAPrivateKey)):
+        if isinstance(entry.key, SKPrivateKey):
             raise _Refused(f"this agent cannot sign with {entry.key.algorithm} keys")
         self.keystore.add(
             entry.key,

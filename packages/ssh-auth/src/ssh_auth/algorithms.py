@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterable
 
 import ssh_keys
-from ssh_keys import Certificate, PublicKey, Signer, UnsupportedAlgorithm
+from ssh_keys import Certificate, PublicKey, Signer, UnsupportedAlgorithm, signer_algorithms
 
 __all__ = [
     "key_type_for",
@@ -49,17 +49,23 @@ def request_algorithm(key: PublicKey, signature_algorithm: str) -> str:
     return signature_algorithm
 
 
-def choose_signature_algorithm(signer: Signer, server_sig_algs: Iterable[str] | None) -> str | None:
+def choose_signature_algorithm(
+    signer: Signer, server_sig_algs: Iterable[str] | None, legacy: Iterable[str] = ()
+) -> str | None:
     """What the client signs with, or None when nothing both sides support exists.
 
     RSA has a choice: the first of the signer's algorithms the server lists in
     server-sig-algs; a server that sent no list gets the signer's first (rsa-sha2-512 for
-    our keys: SHA-1 ``ssh-rsa`` is never chosen by default, only when asked for by name).
-    Other key types have one algorithm, sent whatever the list says (as OpenSSH does).
+    our keys). Other key types have one algorithm, sent whatever the list says (as OpenSSH
+    does). SHA-1 ones (``ssh-rsa``, ``ssh-dss``) are never chosen by default: only those
+    in ``legacy`` (the names the caller's own accepted list gives) join, after the others.
     """
     key = signer.public_key
     plain = key.key if isinstance(key, Certificate) else key
-    usable = [a for a in signer.algorithms if a in plain.signature_algorithms]
+    wanted = set(legacy)
+    extra = [a for a in signer_algorithms(signer, legacy=True) if a in wanted]
+    candidates = dict.fromkeys([*signer.algorithms, *extra])
+    usable = [a for a in candidates if a in plain.signature_algorithms]
     if not usable:
         return None
     if plain.algorithm != "ssh-rsa" or server_sig_algs is None:

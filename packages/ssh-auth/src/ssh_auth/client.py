@@ -19,7 +19,7 @@ import enum
 import logging
 from collections.abc import Sequence
 
-from ssh_keys import Signer
+from ssh_keys import Signer, signer_algorithms
 from ssh_transport import ConnectionTerminated, StackedCore, Transport
 from ssh_transport import Event as TransportEvent
 from ssh_wire import (
@@ -310,8 +310,15 @@ class AuthClient(StackedCore):
         if accepted is None:
             return choose_signature_algorithm(signer, listed)
         # Our own list narrows the server's (or stands for it when the server sent none).
+        # SHA-1 names in it are the caller's opt-in (ssh's +ssh-rsa, +ssh-dss); for a
+        # certificate the list names its certificate algorithm, e.g. ssh-rsa-cert-v01.
         listed = tuple(accepted) if listed is None else tuple(n for n in listed if n in accepted)
-        chosen = choose_signature_algorithm(signer, listed)
+        legacy = [
+            a
+            for a in signer_algorithms(signer, legacy=True)
+            if a in accepted or request_algorithm(signer.public_key, a) in accepted
+        ]
+        chosen = choose_signature_algorithm(signer, listed, legacy)
         if chosen is None:
             return None
         name = request_algorithm(signer.public_key, chosen)

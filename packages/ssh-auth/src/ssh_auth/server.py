@@ -32,6 +32,8 @@ from ssh_keys import (
     KeyFormatError,
     PublicKey,
     SignatureInvalid,
+    UnsupportedAlgorithm,
+    algorithm_spec,
     parse_public_key_blob,
     split_signature,
 )
@@ -75,6 +77,14 @@ MAX_KBDINT_ROUNDS = 16
 #: Messages held while a check waits for the application (a client should wait for our
 #: answer; a few pipelined ones are kept, more is a protocol error).
 MAX_HELD_MESSAGES = 8
+
+
+def _is_sha1(algorithm: str) -> bool:
+    """A request algorithm that signs with SHA-1 (ssh-rsa, ssh-dss and their certificates)."""
+    try:
+        return algorithm_spec(algorithm).legacy
+    except UnsupportedAlgorithm:
+        return False
 
 
 class ServerState(enum.Enum):
@@ -364,7 +374,8 @@ class AuthServer(StackedCore):
             name, _ = split_signature(signature)
             if name != expected:
                 return False
-            key.verify(data, signature, allow_sha1=expected == "ssh-rsa")
+            # SHA-1 (ssh-rsa, ssh-dss) only gets here when the accepted list names it.
+            key.verify(data, signature, allow_sha1=_is_sha1(algorithm))
         except SignatureInvalid:
             return False
         return True

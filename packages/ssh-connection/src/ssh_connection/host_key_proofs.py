@@ -62,5 +62,7 @@ def prove_host_keys(
         algorithm: str | None = None
         if key.signer.public_key.algorithm == "ssh-rsa":
             algorithm = kex_algorithm if kex_algorithm in _RSA_ALGORITHMS else "rsa-sha2-512"
+        elif key.signer.public_key.algorithm == "ssh-dss":
+            algorithm = "ssh-dss"  # its only algorithm, never a default: named here
         signatures.append(key.signer.sign(prove_data(session_id, blob), algorithm))
     return fw.encode_strings(signatures)

@@ -155,7 +155,7 @@ def load_host_keys(settings: SshdSettings) -> list[HostKey]:
         except (OSError, KeyFormatError, Warning) as exc:
             log.error("Unable to load host key %s: %s", path, exc)
             continue
-        if not key.signature_algorithms:  # DSA: loads, never signs; sk-*: needs a token
+        if not (key.signature_algorithms or key.legacy_algorithms):  # sk-*: needs a token
             log.error("Unable to load host key %s: %s keys cannot sign", path, key.algorithm)
             continue
         keys.append(key)

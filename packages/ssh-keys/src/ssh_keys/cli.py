@@ -60,7 +60,7 @@ __all__ = ["main"]
 
 PROG = "ssh-keys"
 _PPK_MAGIC = "PuTTY-User-Key-File-"
-_KEY_TYPES = ("ed25519", "ecdsa", "rsa")
+_KEY_TYPES = ("ed25519", "ecdsa", "rsa", "dsa")
 _PRIVATE_FORMATS = ("openssh", "pem", "pkcs8", "ppk")
 _CONVERT_FORMATS = (*_PRIVATE_FORMATS, "rfc4716")
 _RANDOMART_WIDTH = 17
@@ -814,7 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="generate a key pair (ssh-keygen -t)")
     p.add_argument("-t", dest="type", choices=_KEY_TYPES, default="ed25519")
-    p.add_argument("-b", dest="bits", type=int, help="key size (ecdsa: 256/384/521, rsa)")
+    p.add_argument("-b", dest="bits", type=int, help="key size (ecdsa 256/384/521, rsa, dsa 1024)")
     p.add_argument("-C", dest="comment", help="comment (default user@host)")
     p.add_argument("-f", dest="file", required=True, metavar="PATH", help="writes PATH, PATH.pub")
     p.add_argument("--format", choices=_PRIVATE_FORMATS, default="openssh")

@@ -169,7 +169,9 @@ class RSAPrivateKey(PrivateKey):
 
 
 class DSAPrivateKey(PrivateKey):
-    """ssh-dss keys load (to convert or inspect them) but never sign: DSA is retired."""
+    """ssh-dss (RFC 4253 6.6: DSA over SHA-1, r and s as 20 bytes each). Retired, so it has
+    no default signature: it signs only when ``sign(data, "ssh-dss")`` names the algorithm
+    (a server or client configured with ``+ssh-dss``, an agent sign request)."""
 
     __slots__ = ("crypto_key",)
 
@@ -181,10 +183,23 @@ class DSAPrivateKey(PrivateKey):
 
     @property
     def signature_algorithms(self) -> tuple[str, ...]:
-        return ()
+        return key_type_spec("ssh-dss").default_signature_algorithms
+
+    @property
+    def legacy_algorithms(self) -> tuple[str, ...]:
+        return key_type_spec("ssh-dss").legacy_signature_algorithms
 
     def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
-        raise UnsupportedAlgorithm("ssh-dss keys are supported for loading and verifying only")
+        name = self._choose(algorithm)
+        public = self._public
+        assert isinstance(public, DSAPublicKey)
+        if public.q.bit_length() != 160:
+            # The blob has room for 160-bit r and s only (FIPS 186-2 keys, as OpenSSH makes).
+            raise UnsupportedAlgorithm(
+                f"ssh-dss needs a 160-bit q, this key has {public.q.bit_length()}"
+            )
+        r, s = decode_dss_signature(self.crypto_key.sign(data, hashes.SHA1()))  # noqa: S303
+        return _signature(name, r.to_bytes(20, "big") + s.to_bytes(20, "big"))
 
 
 class SKPrivateKey(PrivateKey):
@@ -238,7 +253,8 @@ _ECDSA_SIZES = {256: "nistp256", 384: "nistp384", 521: "nistp521"}
 def generate_private_key(
     kind: str = "ed25519", bits: int | None = None, comment: str = ""
 ) -> PrivateKey:
-    """Generate a key: ``ed25519``, ``ecdsa`` (256/384/521) or ``rsa`` (default 3072, min 2048)."""
+    """Generate a key: ``ed25519``, ``ecdsa`` (256/384/521), ``rsa`` (default 3072, min 2048)
+    or, for legacy peers only, ``dsa`` (1024 bits, the one size ssh-dss allows)."""
     kind = kind.lower()
     if kind == "ed25519":
         if bits not in (None, 256):
@@ -255,4 +271,9 @@ def generate_private_key(
         if size < RSA_MIN_GENERATE_BITS or size > 16384:
             raise ValueError(f"RSA key size must be {RSA_MIN_GENERATE_BITS}..16384 bits")
         return RSAPrivateKey(rsa.generate_private_key(65537, size), comment)
-    raise ValueError(f"unknown key kind {kind!r} (ed25519, ecdsa, rsa)")
+    if kind == "dsa":
+        if bits not in (None, 1024):
+            raise ValueError("DSA keys are always 1024 bits (as ssh-keygen makes them)")
+        # ssh-dss fixes 160-bit q, so 1024 is all it allows: a legacy opt-in, weak by design.
+        return DSAPrivateKey(dsa.generate_private_key(1024), comment)  # noqa: S505
+    raise ValueError(f"unknown key kind {kind!r} (ed25519, ecdsa, rsa, dsa)")

@@ -295,7 +295,7 @@ class RSAPublicKey(PublicKey):
 
 
 class DSAPublicKey(PublicKey):
-    """ssh-dss: load and verify only (OpenSSH has dropped it; SHA-1, 1024 bits)."""
+    """ssh-dss: SHA-1 and 1024 bits, retired by OpenSSH; verified only with ``allow_sha1``."""
 
     algorithm = "ssh-dss"
     key_type_label = "DSA"

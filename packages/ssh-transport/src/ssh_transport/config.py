@@ -116,7 +116,7 @@ class TransportConfig:
 
     def _check_servable(self, host_key: tuple[str, ...]) -> None:
         """A server must be able to serve each host key algorithm it was explicitly told
-        to offer (``+ssh-rsa`` with no RSA key, or ``ssh-dss``, which we never sign with):
+        to offer (``+ssh-rsa`` with no RSA key, ``+ssh-dss`` with no DSA key):
         a name asked for is never dropped in silence. Default names without a key are
         simply not offered."""
         servable = hostkeys.host_key_algorithms_for(list(self.host_keys))

@@ -1,7 +1,12 @@
 """MAC registry (RFC 4253 6.4, RFC 6668, OpenSSH PROTOCOL 1.5 for the -etm variants).
 
-A MAC is computed over ``uint32 sequence_number || data``: the plaintext packet for the
-classic MACs, the length field and ciphertext for encrypt-then-MAC (``etm``).
+An HMAC is computed over ``uint32 sequence_number || data``: the plaintext packet for the
+classic MACs, the length field and ciphertext for encrypt-then-MAC (``etm``). The ``-96``
+HMACs send the first 12 bytes of the digest (RFC 2104 truncation; the key is full size).
+UMAC (``umac-64/128@openssh.com``, RFC 4418) hashes the data alone and takes the sequence
+number as its nonce, as a 64-bit big-endian integer (OpenSSH's mac.c).
+
+Only the SHA-2 HMACs are defaults; MD5, SHA-1 and UMAC are opt-in (``+name``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .ciphers import Buffer
+from .umac import UMAC
 
 __all__ = [
     "MacAlgorithm",
@@ -65,18 +71,33 @@ class MacSpec:
 class _HMAC(MacAlgorithm):
     """HMAC keyed once; each packet copies the keyed state instead of re-deriving the pads."""
 
-    __slots__ = ("_keyed",)
+    __slots__ = ("_keyed", "_size")
 
-    def __init__(self, key: bytes, hash_name: str) -> None:
+    def __init__(self, key: bytes, hash_name: str, size: int | None = None) -> None:
         # A string digestmod selects OpenSSL's HMAC (fast C copy()).
         self._keyed = hmac.new(key, digestmod=hash_name)
+        self._size = size
 
     def digest(self, seq: int, head: Buffer, body: Buffer) -> bytes:
         mac = self._keyed.copy()
         mac.update((seq & _MASK32).to_bytes(4, "big"))
         mac.update(head)
         mac.update(body)
-        return mac.digest()
+        out = mac.digest()
+        return out if self._size is None else out[: self._size]
+
+
+class _UMAC(MacAlgorithm):
+    """UMAC over the data, the 64-bit sequence number as nonce (the key tables cached)."""
+
+    __slots__ = ("_umac",)
+
+    def __init__(self, key: bytes, tag_size: int) -> None:
+        self._umac = UMAC(key, tag_size)
+
+    def digest(self, seq: int, head: Buffer, body: Buffer) -> bytes:
+        # The sequence number is 32 bits on the wire (OpenSSH widens its u_int32 to 64).
+        return self._umac.tag((seq & _MASK32).to_bytes(8, "big"), head, body)
 
 
 class _NullMac(MacAlgorithm):
@@ -86,9 +107,16 @@ class _NullMac(MacAlgorithm):
         return b""
 
 
-def _hmac_factory(hash_name: str) -> MacFactory:
+def _hmac_factory(hash_name: str, size: int | None = None) -> MacFactory:
     def create(key: bytes) -> MacAlgorithm:
-        return _HMAC(key, hash_name)
+        return _HMAC(key, hash_name, size)
+
+    return create
+
+
+def _umac_factory(tag_size: int) -> MacFactory:
+    def create(key: bytes) -> MacAlgorithm:
+        return _UMAC(key, tag_size)
 
     return create
 
@@ -107,6 +135,16 @@ _BUILTIN: tuple[MacSpec, ...] = (
     MacSpec("hmac-sha2-512", 64, 64, False, _hmac_factory("sha512")),
     MacSpec("hmac-sha1-etm@openssh.com", 20, 20, True, _hmac_factory("sha1"), legacy=True),
     MacSpec("hmac-sha1", 20, 20, False, _hmac_factory("sha1"), legacy=True),
+    MacSpec("umac-64-etm@openssh.com", 16, 8, True, _umac_factory(8), legacy=True),
+    MacSpec("umac-128-etm@openssh.com", 16, 16, True, _umac_factory(16), legacy=True),
+    MacSpec("umac-64@openssh.com", 16, 8, False, _umac_factory(8), legacy=True),
+    MacSpec("umac-128@openssh.com", 16, 16, False, _umac_factory(16), legacy=True),
+    MacSpec("hmac-sha1-96-etm@openssh.com", 20, 12, True, _hmac_factory("sha1", 12), legacy=True),
+    MacSpec("hmac-sha1-96", 20, 12, False, _hmac_factory("sha1", 12), legacy=True),
+    MacSpec("hmac-md5-etm@openssh.com", 16, 16, True, _hmac_factory("md5"), legacy=True),
+    MacSpec("hmac-md5", 16, 16, False, _hmac_factory("md5"), legacy=True),
+    MacSpec("hmac-md5-96-etm@openssh.com", 16, 12, True, _hmac_factory("md5", 12), legacy=True),
+    MacSpec("hmac-md5-96", 16, 12, False, _hmac_factory("md5", 12), legacy=True),
 )
 
 DEFAULT_MACS: tuple[str, ...] = tuple(s.name for s in _BUILTIN if not s.legacy)
