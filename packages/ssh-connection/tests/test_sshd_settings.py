@@ -278,3 +278,19 @@ def test_host_key_algorithm_patterns_offer_only_what_a_key_serves() -> None:
     keys = [HostKey(generate_private_key("ed25519"))]
     offered = transport_config(settings, keys).algorithm_lists().host_key
     assert offered == ("ssh-ed25519",)  # not sk-*, DSA, RSA or ECDSA: no key for them
+
+
+def test_server_sig_algs_follow_pubkey_accepted_algorithms() -> None:
+    from ssh_connection.sshd_settings import transport_config
+    from ssh_transport import TransportConfig
+
+    default = transport_config(parse_sshd_config("").settings())
+    assert default.server_sig_algs == TransportConfig().server_sig_algs
+    named = transport_config(
+        parse_sshd_config("PubkeyAcceptedAlgorithms +ssh-dss,ssh-dss-cert-v01@openssh.com\n")
+        .settings()
+    )
+    assert "ssh-dss" in named.server_sig_algs
+    assert not any("-cert-v01@" in name for name in named.server_sig_algs)
+    only = transport_config(parse_sshd_config("PubkeyAcceptedAlgorithms ssh-ed25519\n").settings())
+    assert only.server_sig_algs == ("ssh-ed25519",)

@@ -265,6 +265,16 @@ def transport_config(settings: SshdSettings, host_keys: Sequence[HostKey] = ()) 
         ),
         "services": ("ssh-userauth",),
     }
+    if "pubkeyacceptedalgorithms" in settings.explicit:
+        # As sshd: server-sig-algs says what PubkeyAcceptedAlgorithms accepts (plain
+        # signature names), so a client offers ssh-dss or ssh-rsa only when they are.
+        plain = [
+            name
+            for name in settings.algorithms("pubkeyacceptedalgorithms")
+            if "-cert-v01@" not in name
+        ]
+        if plain:
+            options["server_sig_algs"] = tuple(plain)
     if size:
         options["rekey_bytes"] = int(size)
     if seconds:
