@@ -287,8 +287,9 @@ def test_server_sig_algs_follow_pubkey_accepted_algorithms() -> None:
     default = transport_config(parse_sshd_config("").settings())
     assert default.server_sig_algs == TransportConfig().server_sig_algs
     named = transport_config(
-        parse_sshd_config("PubkeyAcceptedAlgorithms +ssh-dss,ssh-dss-cert-v01@openssh.com\n")
-        .settings()
+        parse_sshd_config(
+            "PubkeyAcceptedAlgorithms +ssh-dss,ssh-dss-cert-v01@openssh.com\n"
+        ).settings()
     )
     assert "ssh-dss" in named.server_sig_algs
     assert not any("-cert-v01@" in name for name in named.server_sig_algs)
