@@ -24,7 +24,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PACKAGES = ["ssh_wire", "ssh_keys", "ssh_agent", "ssh_transport", "ssh_auth", "ssh_connection"]
+PACKAGES = [
+    "ssh_wire",
+    "ssh_keys",
+    "ssh_agent",
+    "ssh_transport",
+    "ssh_auth",
+    "ssh_connection",
+    "ssh_sftp",
+]
 
 
 def child(name: str, libfuzzer_args: list[str]) -> None:

@@ -42,7 +42,12 @@ def _subclasses(cls: type[Message]) -> Iterator[type[Message]]:
 
 @functools.cache
 def _message_classes() -> tuple[type[Message], ...]:
-    # Importing the message modules registers their schemas as Message subclasses.
+    # Importing the message modules registers their schemas as Message subclasses: all
+    # of them here, so the first byte picks the same schema whatever ran before.
+    import ssh_agent.protocol  # noqa: F401
+    import ssh_auth.messages  # noqa: F401
+    import ssh_connection.messages  # noqa: F401
+    import ssh_sftp.messages  # noqa: F401
     import ssh_transport.messages  # noqa: F401
 
     # dataclass(slots=True) leaves the pre-slots class object among the subclasses: only
@@ -362,6 +367,67 @@ def stack_server(data: bytes) -> None:
     _fuzz_stream("server", data, after_kex=True)
 
 
+# -- ssh-sftp: both cores -------------------------------------------------------------
+
+
+def sftp_module() -> Any:
+    import sftp_session  # fuzz/sftp_session.py, beside this file
+
+    return sftp_session
+
+
+@target
+def sftp_server(data: bytes) -> None:
+    """A client's byte stream, in chunks the first byte sizes, into SFTPServerCore
+    answering from LocalFileSystem in a fresh directory; then EOF. The session may only
+    end with a RemoteProtocolError, every open handle closed."""
+    from ssh_sftp.server import SFTPServerCore, answer_inline
+    from ssh_wire import RemoteProtocolError
+
+    session = sftp_module()
+    core = SFTPServerCore(max_in_flight=8)
+    with session.local_filesystem() as fs:
+
+        def receive(chunk: bytes) -> None:
+            core.receive_data(chunk)
+            answer_inline(core, fs)
+            out = core.data_to_send()
+            assert len(out) <= 2 * core.max_request_length * core.max_in_flight, len(out)
+
+        _feed(data, receive, lambda: core.ended)
+        if not core.ended:
+            core.receive_data(b"")
+        assert answer_inline(core, fs)
+        core.data_to_send()
+        assert core.error is None or isinstance(core.error, RemoteProtocolError), core.error
+        assert not core._handles, "handles left open after the session ended"
+
+
+@target
+def sftp_client(data: bytes) -> None:
+    """A server's byte stream, split at its length prefixes, into SFTPClientCore that
+    sends the scripted requests phase by phase as replies come; then EOF. Every reply
+    ends as a value or an SFTPError, and none is left waiting."""
+    from ssh_sftp import SFTPClientCore, SFTPError
+
+    session = sftp_module()
+    core = SFTPClientCore()
+    started = core.start()
+    core.data_to_send()
+    script = session.Script(core)
+    for piece in session.frames(data):
+        core.receive_data(piece)
+        if started.done:
+            script.step()
+        core.data_to_send()
+    core.receive_data(b"")
+    assert core.waiting == 0 and core.error is not None
+    for reply in [started, *script.replies]:
+        assert reply.done
+        with contextlib.suppress(SFTPError):
+            reply.result()
+
+
 # -- seeds: valid inputs the fuzzer starts from (built at run time, not stored) ------------
 
 SEEDS: dict[str, Callable[[], list[bytes]]] = {}
@@ -555,3 +621,9 @@ SEEDS["transport_client"] = lambda: _stream_seed("client", False)
 SEEDS["transport_server"] = lambda: _stream_seed("server", False)
 SEEDS["stack_client"] = lambda: _stream_seed("client", True)
 SEEDS["stack_server"] = lambda: _stream_seed("server", True)
+
+SEEDS["sftp_server"] = lambda: [
+    b"\x3f" + sftp_module().record()[0],
+    b"\x00" + sftp_module().record()[0],
+]
+SEEDS["sftp_client"] = lambda: [sftp_module().record()[1]]

@@ -342,7 +342,8 @@ _KEY_TYPES = (
     "ssh-dss,ssh-dss-cert-v01@openssh.com,ssh-rsa,ssh-rsa-cert-v01@openssh.com,rsa-sha2-256,"
     "rsa-sha2-256-cert-v01@openssh.com,rsa-sha2-512,rsa-sha2-512-cert-v01@openssh.com"
 )
-#: Every name OpenSSH 9.2 knows (``ssh -Q``), in its order: what ``+`` may add.
+#: Every name OpenSSH 9.2 knows (``ssh -Q``), in its order, and OpenSSH 10's default kex
+#: (which we speak): what ``+`` may add.
 KNOWN_ALGORITHMS = {
     "ciphers": "3des-cbc,aes128-cbc,aes192-cbc,aes256-cbc,aes128-ctr,aes192-ctr,aes256-ctr,"
     "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com",
@@ -356,7 +357,7 @@ KNOWN_ALGORITHMS = {
     "diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha1,"
     "diffie-hellman-group-exchange-sha256,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
     "ecdh-sha2-nistp521,curve25519-sha256,curve25519-sha256@libssh.org,"
-    "sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com",
+    "sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com,mlkem768x25519-sha256",
     "casignaturealgorithms": "ssh-ed25519,sk-ssh-ed25519@openssh.com,ecdsa-sha2-nistp256,"
     "ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ecdsa-sha2-nistp256@openssh.com,"
     "webauthn-sk-ecdsa-sha2-nistp256@openssh.com,ssh-dss,ssh-rsa,rsa-sha2-256,rsa-sha2-512",

@@ -88,7 +88,8 @@ class TransportConfig:
     #: Extra EXT_INFO extensions to send (server), name -> value.
     extra_extensions: dict[str, bytes] = field(default_factory=dict)
 
-    def algorithm_lists(self) -> AlgorithmLists:
+    def algorithm_lists(self, *, server: bool = False) -> AlgorithmLists:
+        """The resolved lists; ``server`` starts from the server's defaults."""
         host_key = apply_modifiers(
             hostkeys.DEFAULT_HOST_KEY_ALGORITHMS,
             self.host_key_algorithms,
@@ -99,7 +100,7 @@ class TransportConfig:
             self._check_servable(host_key)
         return AlgorithmLists(
             kex=apply_modifiers(
-                kex.default_kex(), self.kex_algorithms, kex.supported_kex(), "kex method"
+                kex.default_kex(server), self.kex_algorithms, kex.supported_kex(), "kex method"
             ),
             host_key=host_key,
             ciphers=apply_modifiers(

@@ -81,7 +81,7 @@ class Handshake:
         self._t = core
         self.role = core.role
         self.config = core.config
-        self._lists = core.config.algorithm_lists()
+        self._lists = core.config.algorithm_lists(server=core.role is Role.SERVER)
         self.host_keys: dict[str, HostKey] = {}
         if self.role is Role.SERVER:
             if not self.config.host_keys:

@@ -101,7 +101,13 @@ def supported_kex() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def default_kex() -> tuple[str, ...]:
+def default_kex(server: bool = False) -> tuple[str, ...]:
+    """The methods offered without opt-in. A server leaves out ECDH on the NIST curves
+    (ssh-audit fails them): clients that have nothing better are rare, and ``+`` brings
+    them back. A client keeps them, as OpenSSH's ssh does, for servers that only speak
+    those."""
+    if server:
+        return tuple(n for n in _DEFAULT if not n.startswith("ecdh-sha2-nistp"))
     return tuple(_DEFAULT)
 
 
