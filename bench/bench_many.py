@@ -35,11 +35,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "interop"))
 
-from openssh_tools import Sshd, make_host_keys
+from openssh_tools import Sshd, make_host_keys  # noqa: E402
 
-from ssh_connection import aio
-from ssh_keys.keyfile import read_private_key_file
-from ssh_transport import TransportConfig
+from ssh_connection import aio  # noqa: E402
+from ssh_keys.keyfile import read_private_key_file  # noqa: E402
+from ssh_transport import TransportConfig  # noqa: E402
 
 
 def raise_fd_limit() -> int:
@@ -137,7 +137,7 @@ def serve_main(args: argparse.Namespace) -> None:
             [read_private_key_file(args.host_key)],
             StandardPolicy(authorized_keys=authorized_keys_file(args.authorized_keys)),
             session_handler=AsyncProcessHandler(),
-            # max_startups=None,
+            max_startups=None,
         )
         port = await server.listen("127.0.0.1", 0)
         print(port, flush=True)
@@ -270,9 +270,11 @@ async def measure(
           " (connect + kex + login + exec true)")  # fmt: skip
     if failures:
         print(f"  failures: {summarize_failures(failures)}")
-    print(f"  client (this process): {(client['pss_kib'] - client_base['pss_kib']) / per:.1f}"
-          f" KiB per idle connection, fds {client_base['fds']} -> {client['fds']}, asyncio tasks"
-          f" {client_base['tasks']} -> {client['tasks']}, idle CPU {idle_client * 100:.1f} %")
+    print(
+        f"  client (this process): {(client['pss_kib'] - client_base['pss_kib']) / per:.1f}"
+        f" KiB per idle connection, fds {client_base['fds']} -> {client['fds']}, asyncio tasks"
+        f" {client_base['tasks']} -> {client['tasks']}, idle CPU {idle_client * 100:.1f} %"
+    )
     extra = f", {server['processes']:.0f} processes" if server["processes"] > 1 else ""
     tasks = f", asyncio tasks {server_tasks}" if server_tasks is not None else ""
     print(f"  server: {(server['pss_kib'] - server_base['pss_kib']) / per:.1f} KiB per idle"
