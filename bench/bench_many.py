@@ -11,7 +11,7 @@ descriptors and, for our two processes, asyncio tasks and CPU used while everyon
 (slow: a separate run).
 
 Run as root (sshd) from the repository root:
-``hatch run bench:python bench/bench_many.py [-n 2000] [--servers ours,sshd]``.
+``hatch run bench:many [-n 2000] [--servers ours,sshd]`` (bench/README.md).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import gc
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -122,8 +123,9 @@ def top_allocations(snapshot: tracemalloc.Snapshot, base: tracemalloc.Snapshot, 
 
 
 def serve_main(args: argparse.Namespace) -> None:
-    """Our asyncio server; prints its port, then answers each line on stdin with a JSON
-    line of figures (``stats``, ``snapshot`` to set the tracemalloc baseline)."""
+    """Our asyncio server; prints its port, answers each line sent to the Unix socket
+    ``--control`` with a JSON line of figures (``stats``; ``snapshot`` sets the tracemalloc
+    baseline, ``top N`` compares with it) and stops at the end of its stdin."""
     from ssh_auth import StandardPolicy, authorized_keys_file
     from ssh_connection.aio_process import AsyncProcessHandler
     from ssh_connection.aio_server import AsyncSSHServer
@@ -131,6 +133,19 @@ def serve_main(args: argparse.Namespace) -> None:
     raise_fd_limit()
     if args.tracemalloc:
         tracemalloc.start()
+    base: list[tracemalloc.Snapshot] = []
+
+    async def control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        command = (await reader.readline()).decode().split() or [""]
+        gc.collect()
+        reply: dict[str, Any] = {"tasks": len(asyncio.all_tasks()) - 1}  # less this one
+        if tracemalloc.is_tracing() and command[0] == "snapshot":
+            base[:] = [tracemalloc.take_snapshot()]
+        elif tracemalloc.is_tracing() and base and command[0] == "top":
+            reply["top"] = top_allocations(tracemalloc.take_snapshot(), base[0], int(command[1]))
+        writer.write(json.dumps(reply).encode() + b"\n")
+        await writer.drain()
+        writer.close()
 
     async def run() -> None:
         server = AsyncSSHServer(
@@ -140,31 +155,29 @@ def serve_main(args: argparse.Namespace) -> None:
             max_startups=None,
         )
         port = await server.listen("127.0.0.1", 0)
+        controls = await asyncio.start_unix_server(control, args.control)
         print(port, flush=True)
-        loop = asyncio.get_running_loop()
-        base: tracemalloc.Snapshot | None = None
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            command = line.split()
-            if not command:
-                break
-            gc.collect()
-            reply: dict[str, Any] = {"tasks": len(asyncio.all_tasks())}
-            if tracemalloc.is_tracing() and command[0] == "snapshot":
-                base = tracemalloc.take_snapshot()
-            elif tracemalloc.is_tracing() and base is not None and command[0] == "top":
-                reply["top"] = top_allocations(tracemalloc.take_snapshot(), base, int(command[1]))
-            print(json.dumps(reply), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        controls.close()
         await server.close()
 
     asyncio.run(run())
 
 
+def ask_server(path: str, command: str) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(path)
+        sock.sendall(command.encode() + b"\n")
+        reply: dict[str, Any] = json.loads(sock.makefile().readline())
+        return reply
+
+
 class OurServer:
     def __init__(self, directory: Path, use_tracemalloc: bool) -> None:
+        self.control = str(directory / "control")
         argv = [sys.executable, "-W", "ignore", __file__, "serve",
                 "--host-key", str(directory / "host"),
-                "--authorized-keys", str(directory / "ak")]  # fmt: skip
+                "--authorized-keys", str(directory / "ak"), "--control", self.control]  # fmt: skip
         if use_tracemalloc:
             argv.append("--tracemalloc")
         self.process = subprocess.Popen(
@@ -172,13 +185,6 @@ class OurServer:
         )
         assert self.process.stdout is not None
         self.port = int(self.process.stdout.readline())
-
-    def ask(self, command: str) -> dict[str, Any]:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        reply: dict[str, Any] = json.loads(self.process.stdout.readline())
-        return reply
 
     def stop(self) -> None:
         if self.process.stdin is not None:
@@ -297,41 +303,76 @@ async def measure(
           f" processes {after['processes']:.0f}")  # fmt: skip
 
 
+def client_main(args: argparse.Namespace) -> None:
+    """One measurement in a fresh process, so that its memory figures are its own."""
+    raise_fd_limit()
+    if args.tracemalloc:
+        tracemalloc.start()
+    key = read_private_key_file(args.key)
+    pid, control = args.server_pid, args.control
+
+    def ask(command: str) -> dict[str, Any]:
+        return ask_server(control, command) if control else {}
+
+    asyncio.run(measure(args.name, args.port, args.user, key, args,
+                        lambda: tree_figures(pid), ask))  # fmt: skip
+
+
+def run_client(args: argparse.Namespace, name: str, port: int, user: str, key: Path,
+               pid: int, control: str = "") -> None:  # fmt: skip
+    argv = [sys.executable, "-W", "ignore", __file__, "-n", str(args.count),
+            "-c", str(args.concurrency), "--kex", args.kex, "--idle", str(args.idle)]  # fmt: skip
+    if args.tracemalloc:
+        argv.append("--tracemalloc")
+    argv += ["client", "--name", name, "--port", str(port), "--user", user, "--key", str(key),
+             "--server-pid", str(pid), "--control", control]  # fmt: skip
+    subprocess.run(argv, check=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="mode")
-    serve = sub.add_parser("serve")
-    serve.add_argument("--host-key", required=True)
-    serve.add_argument("--authorized-keys", required=True)
-    serve.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("-n", "--count", type=int, default=2000)
     parser.add_argument("-c", "--concurrency", type=int, default=100,
                         help="handshakes in flight at once (default 100)")  # fmt: skip
     parser.add_argument("--servers", default="ours,sshd", help="ours,sshd (default both)")
-    parser.add_argument("--kex", default="", help="one kex algorithm (default: our defaults)")
+    parser.add_argument("--kex", default="curve25519-sha256",
+                        help="the kex (default curve25519-sha256, which both have; '' for"
+                        " our defaults)")  # fmt: skip
     parser.add_argument("--idle", type=float, default=5.0, help="seconds idle to measure CPU")
     parser.add_argument("--tracemalloc", action="store_true")
+    sub = parser.add_subparsers(dest="mode")
+    serve = sub.add_parser("serve")
+    serve.add_argument("--host-key", required=True)
+    serve.add_argument("--authorized-keys", required=True)
+    serve.add_argument("--control", required=True)
+    serve.add_argument("--tracemalloc", action="store_true")
+    client = sub.add_parser("client")
+    for option in ("--name", "--user", "--key", "--control"):
+        client.add_argument(option, default="")
+    client.add_argument("--port", type=int, required=True)
+    client.add_argument("--server-pid", type=int, required=True)
     args = parser.parse_args()
     if args.mode == "serve":
         serve_main(args)
         return
+    if args.mode == "client":
+        client_main(args)
+        return
     limit = raise_fd_limit()
-    print(f"RLIMIT_NOFILE {limit}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}")
-    if args.tracemalloc:
-        tracemalloc.start()
+    print(f"RLIMIT_NOFILE {limit}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}",
+          flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         for name in ("id", "host"):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)],
                            check=True)  # fmt: skip
         (d / "ak").write_text((d / "id.pub").read_text())
-        key = read_private_key_file(d / "id")
         servers = args.servers.split(",")
         if "ours" in servers:
             ours = OurServer(d, args.tracemalloc)
             try:
-                asyncio.run(measure("ours (AsyncSSHServer)", ours.port, "bench", key, args,
-                                    lambda: tree_figures(ours.process.pid), ours.ask))  # fmt: skip
+                run_client(args, "ours (AsyncSSHServer)", ours.port, "bench", d / "id",
+                           ours.process.pid, ours.control)  # fmt: skip
             finally:
                 ours.stop()
         if "sshd" in servers:
@@ -346,9 +387,7 @@ def main() -> None:
             sshd = Sshd(d / "sshd", make_host_keys(d / "keys"), options).start()
             try:
                 assert sshd.process is not None
-                pid = sshd.process.pid
-                asyncio.run(measure("OpenSSH sshd", sshd.port, "root", key, args,
-                                    lambda: tree_figures(pid), lambda _: {}))  # fmt: skip
+                run_client(args, "OpenSSH sshd", sshd.port, "root", d / "id", sshd.process.pid)
             finally:
                 sshd.stop()
 
