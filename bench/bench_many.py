@@ -265,7 +265,10 @@ async def measure(
     server = server_figures()
     server_tasks = ask("stats").get("tasks")
     # Idle: everyone connected, nothing said; what does keeping them cost?
-    cpu_client, cpu_server = cpu_seconds(), server_figures()["cpu"]
+    # The server's figures first: walking /proc over sshd's thousands of processes costs
+    # this process a second of CPU, which must not count as the client's idle cost.
+    cpu_server = server_figures()["cpu"]
+    cpu_client = cpu_seconds()
     await asyncio.sleep(args.idle)
     idle_client = (cpu_seconds() - cpu_client) / args.idle
     idle_server = (server_figures()["cpu"] - cpu_server) / args.idle
