@@ -39,6 +39,7 @@ from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
+from .startups import DEFAULT_MAX_STARTUPS, MaxStartups, StartupLimit
 
 if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts faster
     from ._aio_server_agent import AsyncAgentForwarder
@@ -120,6 +121,10 @@ class AsyncSSHServer:
     ``channel_timeouts`` close channels idle for their type's interval and
     ``unused_connection_timeout`` ends a connection left without channels, as sshd's
     ChannelTimeout and UnusedConnectionTimeout (see :class:`ConnectionCore`).
+    ``max_startups`` is sshd's MaxStartups over connections not yet authenticated
+    (``(start, rate, full)``, or ``full`` alone; None: unbounded, see
+    :class:`~ssh_connection.startups.StartupLimit`): past it new connections are closed at
+    once, and ``login_grace_time`` ends those that never log in.
     """
 
     def __init__(
@@ -142,6 +147,7 @@ class AsyncSSHServer:
         announce_host_keys: bool = True,
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
+        max_startups: MaxStartups = DEFAULT_MAX_STARTUPS,
         max_auth_tries: int = 6,
         connection_limits: Mapping[str, Any] | None = None,
         channel_timeouts: Sequence[tuple[str, float]] = (),
@@ -166,6 +172,8 @@ class AsyncSSHServer:
         self.max_sessions = max_sessions
         self.announce_host_keys = announce_host_keys
         self.login_grace_time = login_grace_time
+        self.startups = StartupLimit.from_setting(max_startups)
+        self._startups_lock = backend.Lock()  # the blocking server counts in many threads
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
         self.channel_timeouts = tuple(channel_timeouts)
@@ -197,14 +205,24 @@ class AsyncSSHServer:
         *,
         policy: AuthPolicy | None = None,
         on_authenticated: Callable[[UserAuthenticated], None] | None = None,
+        on_dropped: Callable[[], None] | None = None,
     ) -> None:
         """Serve one connection over ``stream`` until it ends (any byte stream works).
 
         ``policy`` replaces the server's for this connection (one that knows the peer);
-        ``on_authenticated`` is called once the user is in (to log it, say)."""
+        ``on_authenticated`` is called once the user is in (to log it, say), ``on_dropped``
+        instead of serving when ``max_startups`` drops the connection."""
         if self._closing:
             await stream.close()
             return
+        if not await self._admit():
+            if on_dropped is not None:
+                on_dropped()
+            else:
+                log.info("dropped connection from %s: max_startups", peer[0] or "a stream")
+            await stream.close()
+            return
+        pending = True
         transport = AsyncTransport(stream, Role.SERVER, self.config)
         self._transports.add(transport)
         try:
@@ -215,6 +233,8 @@ class AsyncSSHServer:
                 max_auth_tries=self.max_auth_tries,
                 login_grace_time=self.login_grace_time,
             )
+            pending = False
+            await self._release()
             if on_authenticated is not None:
                 on_authenticated(auth)
             connection = _ServerConnection(self, transport, auth, peer)
@@ -223,7 +243,20 @@ class AsyncSSHServer:
             log.debug("connection from %s ended: %s", peer[0], exc)
         finally:
             self._transports.discard(transport)
+            if pending:
+                await self._release()
             await transport.close()
+
+    async def _admit(self) -> bool:
+        if self.startups is None:
+            return True
+        async with self._startups_lock:
+            return self.startups.admit()
+
+    async def _release(self) -> None:
+        if self.startups is not None:
+            async with self._startups_lock:
+                self.startups.release()
 
     async def close(self) -> None:
         """Stop listening and end every connection (DISCONNECT by application)."""

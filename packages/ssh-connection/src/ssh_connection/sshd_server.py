@@ -1,6 +1,7 @@
 """sshd-py's asyncio driver: an :class:`~ssh_connection.aio_server.AsyncSSHServer` set up
 from an effective sshd_config, serving listening sockets (``-D`` and daemon mode) or one
-connection on stdin/stdout (``-i``), with sshd's connection log lines and MaxStartups.
+connection on stdin/stdout (``-i``), with sshd's connection log lines (the server counts
+MaxStartups).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import pwd
-import random
 import signal
 import socket
 import stat
@@ -206,10 +206,6 @@ class SshdServer:
             config=transport_config(settings, host_keys),
             **server_options(settings),
         )
-        startups = settings["maxstartups"]
-        assert isinstance(startups, tuple)
-        self._startups = (int(startups[0]), int(startups[1]), int(startups[2]))
-        self._unauthenticated = 0
         self._count = 0
         self._listeners: list[net.Listener] = []
         #: Called after each connection ends (sshd -d stops after one).
@@ -217,39 +213,29 @@ class SshdServer:
 
     # -- one connection ------------------------------------------------------------------
 
-    def _drop(self) -> bool:
-        """sshd's MaxStartups start:rate:full over unauthenticated connections."""
-        start, rate, full = self._startups
-        pending = self._unauthenticated
-        if pending >= full:
-            return True
-        if pending < start:
-            return False
-        chance = rate + (100 - rate) * (pending - start) / max(1, full - start)
-        return random.random() * 100 < chance  # noqa: S311 - load shedding, not secrecy
-
     async def serve_connection(self, stream: AsyncStream | _FdStream, peer: Peer) -> bool:
         """Serve one connection; whether its user authenticated (sshd -i exits 255
         otherwise: a bad version line, a failed kex or login, a client gone early)."""
         self._count += 1
-        if self._drop():
+        number = self._count - 1
+        drops: list[int] = []
+
+        def dropped() -> None:  # the server's max_startups (MaxStartups) said no
+            drops.append(number)
             log.info(
                 "Drop connection #%d from [%s]:%d on [%s]:%s past MaxStartups",
-                self._count - 1, peer.address, peer.port, peer.local_address, peer.local_port,
+                number, peer.address, peer.port, peer.local_address, peer.local_port,
             )  # fmt: skip
-            await stream.close()
-            return False
+
         log.log(
             VERBOSE,
             "Connection from %s port %d on %s port %s",
             peer.address, peer.port, peer.local_address or "UNKNOWN", peer.local_port or 65535,
         )  # fmt: skip
         users: list[UserAuthenticated] = []
-        self._unauthenticated += 1
 
         def authenticated(auth: UserAuthenticated) -> None:
             users.append(auth)
-            self._unauthenticated -= 1
             log_authenticated(auth, peer)
 
         try:
@@ -258,12 +244,12 @@ class SshdServer:
                 (peer.address, peer.port),
                 policy=SshdPolicy(self.config, peer),
                 on_authenticated=authenticated,
+                on_dropped=dropped,
             )
         finally:
             if users:
                 log.info("Disconnected from user %s %s", users[0].username, peer)
-            else:
-                self._unauthenticated -= 1
+            elif not drops:
                 log.info("Connection closed by %s [preauth]", peer)
             if self.on_connection_end is not None:
                 self.on_connection_end()

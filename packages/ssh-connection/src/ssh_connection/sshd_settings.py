@@ -308,6 +308,7 @@ def server_options(settings: SshdSettings) -> dict[str, Any]:
         "gateway_ports": settings.text("gatewayports") != "no",
         "max_sessions": settings.integer("maxsessions"),
         "login_grace_time": float(grace) if grace else None,
+        "max_startups": _max_startups(settings),
         "max_auth_tries": settings.integer("maxauthtries"),
         "connection_limits": limits,
         "channel_timeouts": parse_channel_timeouts(timeouts),
@@ -333,6 +334,13 @@ def streamlocal_direction(
         return request.kind != refused
 
     return check
+
+
+def _max_startups(settings: SshdSettings) -> tuple[int, int, int]:
+    value = settings["maxstartups"]
+    assert isinstance(value, tuple)
+    start, rate, full = (int(v) for v in value)
+    return (start, rate, full)
 
 
 def unhonoured(config: SshdConfig, settings: SshdSettings) -> list[str]:

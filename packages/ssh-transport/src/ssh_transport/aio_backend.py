@@ -30,6 +30,7 @@ __all__ = [
     "call_handler",
     "resolve",
     "monotonic",
+    "Alarm",
     "AsyncStream",
     "AsyncByteStream",
     "STREAM_LIMIT",
@@ -105,6 +106,31 @@ async def call_handler(handler: Callable[[Any], Any], event: Any, blocking: bool
 
 def monotonic() -> float:
     return asyncio.get_running_loop().time()
+
+
+class Alarm:
+    """Runs ``function`` in the background at a :func:`monotonic` time: one timer handle
+    in the event loop (``call_at``), nothing that wakes before it is due."""
+
+    def __init__(self, function: Background) -> None:
+        self._function = function
+        self._loop = asyncio.get_running_loop()
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None  # referenced while it runs
+
+    def set(self, when: float) -> None:
+        """Ring at ``when`` instead of any earlier setting."""
+        self.cancel()
+        self._handle = self._loop.call_at(when, self._ring)
+
+    def _ring(self) -> None:
+        self._handle = None
+        self._task = self._loop.create_task(self._function())
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 class AsyncByteStream(Protocol):

@@ -50,8 +50,6 @@ Handler = Callable[[Any], Any]
 MAX_QUEUED = 1024 * 1024
 #: Bytes waiting to be written past which an application call waits for the socket.
 MAX_OUTBOX = 1024 * 1024
-#: Longest a read waits before the timers are looked at again (an action may move them).
-MAX_READ_WAIT = 1.0
 
 C = TypeVar("C", bound=StackedCore)
 R = TypeVar("R")
@@ -102,6 +100,12 @@ class SyncTransport:
             self.on(HostKeyReceived, lambda event: check(event.key, event.algorithm))
         self._queue_output(self.transport.data_to_send())  # our identification line
         self._writer: object = None  # keeps the background writer referenced
+        # The top core's timer: an alarm set for its deadline, so an idle connection costs
+        # no wakeups. Set again only when the deadline moves earlier; one that rings early
+        # (a keepalive pushed back by traffic) just sets the next.
+        self._alarm = backend.Alarm(self._timer_rang)
+        self._alarm_at: float | None = None
+        self._set_alarm()
         self._reader = backend.spawn(self._read_loop)
 
     @classmethod
@@ -212,12 +216,8 @@ class SyncTransport:
                         self._changed.wait()
                     if self.core.closed:
                         return
-                    wait = self._read_wait()
                 try:
-                    data = self.stream.read(wait)
-                except TimeoutError:
-                    self._reader_update(self._on_timer)
-                    continue
+                    data = self.stream.read(None)
                 except OSError as exc:
                     self._reader_update(functools.partial(self._lost, f"read failed: {exc}"))
                     return
@@ -234,17 +234,28 @@ class SyncTransport:
     def _receive(self, data: bytes) -> None:
         self.core.receive_data(data, backend.monotonic())
 
-    def _read_wait(self) -> float:
-        timer = self.core.get_timer()
-        if timer is None:
-            return MAX_READ_WAIT
-        return min(MAX_READ_WAIT, max(0.0, timer - backend.monotonic()))
+    def _timer_rang(self) -> None:
+        self._reader_update(self._on_timer)
 
     def _on_timer(self) -> None:
+        self._alarm_at = None  # rung: _collect sets the next one
         now = backend.monotonic()
         timer = self.core.get_timer()
-        if timer is not None and now >= timer:
+        if timer is not None and now >= timer and not self.core.closed:
             self.core.handle_timer(now)
+
+    def _set_alarm(self) -> None:
+        """After every change (lock held): keep the alarm no later than the top core's
+        deadline (an action, a message or a new layer may move it)."""
+        if self.core.closed:
+            if self._alarm_at is not None:
+                self._alarm.cancel()
+                self._alarm_at = None
+            return
+        timer = self.core.get_timer()
+        if timer is not None and (self._alarm_at is None or timer < self._alarm_at):
+            self._alarm_at = timer
+            self._alarm.set(timer)
 
     def _lost(self, why: str) -> None:
         if self.error is None:
@@ -296,6 +307,7 @@ class SyncTransport:
                     self.error = self.error or event.error
                 self._events.append(event)
         self._queue_output(core.data_to_send())
+        self._set_alarm()
 
     def _queue_output(self, data: bytes) -> None:
         if data:
@@ -524,6 +536,7 @@ class SyncTransport:
                     self._outbox.clear()
                     self._outbox_bytes = 0
         self.stream.close()
+        self._alarm.cancel()
         backend.join(self._reader, cancel=True)
 
     def __enter__(self) -> SyncTransport:

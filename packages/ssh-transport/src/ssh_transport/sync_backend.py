@@ -32,6 +32,7 @@ __all__ = [
     "call_handler",
     "resolve",
     "monotonic",
+    "Alarm",
     "Stream",
     "SocketStream",
     "ProcessStream",
@@ -93,6 +94,32 @@ def call_handler(handler: Callable[[Any], Any], event: Any, blocking: bool) -> A
 
 
 monotonic = time.monotonic
+
+
+class Alarm:
+    """Runs ``function`` in a thread of its own at a :func:`monotonic` time (a
+    ``threading.Timer``: a thread only while one is set, nothing that wakes before)."""
+
+    def __init__(self, function: Background) -> None:
+        self._function = function
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def set(self, when: float) -> None:
+        """Ring at ``when`` instead of any earlier setting."""
+        timer = threading.Timer(max(0.0, when - time.monotonic()), self._function)
+        timer.daemon = True
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = timer
+        timer.start()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
 
 class Stream(Protocol):

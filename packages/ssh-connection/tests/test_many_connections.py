@@ -1,0 +1,82 @@
+"""Load: 200 concurrent connections from our asyncio client to our asyncio server in this
+process, each with an ed25519 publickey login and an exec; afterwards the process's file
+descriptors and asyncio tasks are back where they were (the full-size run, thousands of
+connections with figures, is bench/bench_many.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from ssh_auth import StandardPolicy
+from ssh_connection import aio
+from ssh_connection.aio_server import AsyncServerSession, AsyncSSHServer
+from ssh_keys import AuthorizedKeys, generate_private_key
+
+COUNT = 200
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def hello(session: AsyncServerSession) -> int:
+    await session.channel.write(f"hello {session.command}".encode())
+    return 7
+
+
+async def wait_until_back(baseline_fds: int, baseline_tasks: int) -> tuple[int, int]:
+    """Closing ends with tasks finishing on their own: give them until the counts return
+    (or 30 s, when the assertion below reports what was left)."""
+    for _ in range(300):
+        fds, tasks = open_fds(), len(asyncio.all_tasks())
+        if (fds, tasks) == (baseline_fds, baseline_tasks):
+            break
+        await asyncio.sleep(0.1)
+    return open_fds(), len(asyncio.all_tasks())
+
+
+@pytest.mark.slow
+def test_200_concurrent_clients_log_in_run_a_command_and_leave_nothing_behind() -> None:
+    user_key = generate_private_key("ed25519")
+    keys = AuthorizedKeys.from_text(user_key.public_key.to_line())
+
+    async def main() -> None:
+        server = AsyncSSHServer(
+            [generate_private_key("ed25519")],
+            StandardPolicy(authorized_keys=lambda user: keys),
+            session_handler=hello,
+            max_startups=None,  # all 200 are unauthenticated at once
+        )
+        port = await server.listen("127.0.0.1", 0)
+        baseline_fds, baseline_tasks = open_fds(), len(asyncio.all_tasks())
+
+        async def client(i: int) -> tuple[aio.AsyncSSHConnection, bytes, int | None]:
+            conn = await aio.connect(
+                "127.0.0.1", port, "load", signers=[user_key],
+                host_key_check=aio.insecure_accept_any_host_key, timeout=120,
+            )  # fmt: skip
+            result = await conn.run(f"#{i}", timeout=120)
+            return conn, result.stdout, result.exit_status
+
+        results = await asyncio.gather(*(client(i) for i in range(COUNT)), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        assert not failures, failures[:3]
+        done = [r for r in results if not isinstance(r, BaseException)]
+        assert [(out, status) for _, out, status in done] == [
+            (f"hello #{i}".encode(), 7) for i in range(COUNT)
+        ]
+        assert len(server._transports) == COUNT  # all still open, idle, at once
+        await asyncio.gather(*(conn.close() for conn, _, _ in done))
+        try:
+            assert await wait_until_back(baseline_fds, baseline_tasks) == (
+                baseline_fds,
+                baseline_tasks,
+            )
+            assert not server._transports
+        finally:
+            await server.close()
+
+    asyncio.run(main())

@@ -1,0 +1,54 @@
+"""StartupLimit: sshd's MaxStartups start:rate:full over unauthenticated connections."""
+
+from __future__ import annotations
+
+import pytest
+
+from ssh_connection.startups import StartupLimit
+
+
+def test_below_start_every_connection_is_admitted() -> None:
+    limit = StartupLimit(3, 30, 10, rng=lambda: 0.0)  # an rng that would always drop
+    assert [limit.admit() for _ in range(3)] == [True, True, True]
+    assert limit.pending == 3
+
+
+def test_at_full_every_connection_is_dropped_until_one_is_released() -> None:
+    limit = StartupLimit(2, 30, 4, rng=lambda: 0.999)  # an rng that would never drop
+    assert all(limit.admit() for _ in range(4))
+    assert not limit.admit() and limit.pending == 4
+    limit.release()
+    assert limit.admit()
+
+
+def test_between_start_and_full_the_drop_chance_rises_from_rate_to_100() -> None:
+    draws = iter([0.29, 0.31, 0.64, 0.66])
+    limit = StartupLimit(1, 30, 3, rng=lambda: next(draws))
+    assert limit.admit()  # pending 0: below start, no draw
+    assert not limit.admit()  # pending 1 = start: 30 %, drew 29
+    assert limit.admit()  # 30 %, drew 31
+    assert not limit.admit()  # pending 2: 30 + 70 / 2 = 65 %, drew 64
+    assert limit.admit()  # 65 %, drew 66
+    assert not limit.admit()  # pending 3 = full: no draw left, none needed
+
+
+def test_a_single_number_is_a_hard_bound() -> None:
+    limit = StartupLimit.from_setting(2)
+    assert limit is not None
+    assert [limit.admit() for _ in range(3)] == [True, True, False]
+
+
+def test_none_means_no_limit() -> None:
+    assert StartupLimit.from_setting(None) is None
+
+
+def test_release_never_goes_below_zero() -> None:
+    limit = StartupLimit(1)
+    limit.release()
+    assert limit.pending == 0 and limit.admit()
+
+
+@pytest.mark.parametrize("spec", [(0, 30, 0), (5, 30, 4), (1, 101, 2), (1, -1, 2)])
+def test_impossible_limits_are_refused(spec: tuple[int, int, int]) -> None:
+    with pytest.raises(ValueError, match="max_startups"):
+        StartupLimit.from_setting(spec)
