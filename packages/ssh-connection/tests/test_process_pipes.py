@@ -90,7 +90,7 @@ def test_closing_while_a_stdin_write_waits_keeps_its_number_until_it_is_done() -
         process.wait()
         writer.join(10)
     assert not writer.is_alive()
-    with pytest.raises(OSError) as info:
+    with pytest.raises(OSError, match="Bad file descriptor") as info:
         os.fstat(number)
     assert info.value.errno == errno.EBADF  # closed by the writer on its way out
     process.close()  # twice is harmless
