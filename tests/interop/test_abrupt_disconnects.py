@@ -23,7 +23,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ from ssh_wire import SSHError
 
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.slow,
     pytest.mark.skipif(shutil.which("sshd") is None, reason="OpenSSH sshd not installed"),
     pytest.mark.skipif(os.geteuid() != 0, reason="sshd interop needs root (CI runs as root)"),
 ]
