@@ -321,17 +321,20 @@ def test_our_shell_on_our_server_pty_resize(server: SSHServer, keydir: Path) -> 
             assert chunk, out
             out += chunk
         channel.resize(120, 40)
-        # The pty is resized when the request arrives; ask until the shell's answer shows
-        # it (one failure under heavy load timed out here, cause not found: see the notes).
+        # The pty is resized when the request arrives; ask until stty's answer shows it.
+        # Wait for each answer, not just for the terminal's echo of the command: the echo
+        # comes from the kernel at once, the answer only once the shell ran stty, and
+        # under load (50 here) 20 echoes came back before any answer did.
         out = b""
-        for _ in range(20):
+        answers: list[bytes] = []
+        while len(answers) < 20 and b"40 120" not in answers:
             channel.write(b"stty size\n")
-            chunk = channel.read(4096, timeout=10)
-            assert chunk, out
-            out += chunk
-            if b"40 120" in out:
-                break
-        assert b"40 120" in out, out
+            while len(re.findall(rb"\d+ \d+\r\n", out)) <= len(answers):
+                chunk = channel.read(4096, timeout=30)
+                assert chunk, out
+                out += chunk
+            answers = re.findall(rb"(\d+ \d+)\r\n", out)  # after the prompt, if any
+        assert b"40 120" in answers, out
         channel.write(b"exit 5\n")
         assert channel.wait(10) == 5
 
