@@ -104,6 +104,52 @@ def test_exec_killed_by_signal(server: SSHServer, keydir: Path) -> None:
     assert b"killed by signal" not in done.stdout
 
 
+def test_sessions_blocked_on_their_channels_stall_no_other_login(
+    server: SSHServer, keydir: Path
+) -> None:
+    # Handler threads blocked on their channels: cats waiting for input that never comes
+    # (a feeder blocked in read), and cats whose client reads nothing (a copier blocked in
+    # write on a shut window). Meanwhile new connections log in and run, all at once.
+    silent = [
+        subprocess.Popen(
+            [*ssh_argv(server.port, keydir), "user@127.0.0.1", "cat"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(3)
+    ]
+    stuck = [
+        subprocess.Popen(
+            [*ssh_argv(server.port, keydir), "user@127.0.0.1", "exec cat /dev/zero"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(3)
+    ]
+    try:
+        for process in stuck:  # their output fills the pipe we never read: windows shut
+            assert process.stdout is not None
+            assert len(process.stdout.read(65536)) == 65536
+        procs = [
+            subprocess.Popen(
+                [*ssh_argv(server.port, keydir), "user@127.0.0.1", f"echo {i}"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )  # fmt: skip
+            for i in range(10)
+        ]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [o[0] for o in outs] == [f"{i}\n".encode() for i in range(10)], outs
+        assert all(p.poll() is None for p in silent + stuck)  # still blocked, all of them
+    finally:
+        for process in silent + stuck:
+            process.kill()
+            process.communicate()
+
+
 def test_many_clients_at_once(server: SSHServer, keydir: Path) -> None:
     procs = [
         subprocess.Popen(
