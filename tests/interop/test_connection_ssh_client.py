@@ -116,7 +116,7 @@ def test_sessions_blocked_on_their_channels_stall_no_other_login(
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         for _ in range(3)
     ]
     stuck = [
@@ -125,7 +125,7 @@ def test_sessions_blocked_on_their_channels_stall_no_other_login(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         for _ in range(3)
     ]
     try:
@@ -138,7 +138,7 @@ def test_sessions_blocked_on_their_channels_stall_no_other_login(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-            )  # fmt: skip
+            )
             for i in range(10)
         ]
         outs = [p.communicate(timeout=120) for p in procs]
