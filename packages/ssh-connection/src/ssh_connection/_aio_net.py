@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -169,6 +170,14 @@ class Process:
         with contextlib.suppress(ProcessLookupError):
             self._process.send_signal(number)
 
+    def hang_up(self) -> None:
+        """The client is gone: SIGHUP to the command's process group (it leads one), so a
+        pipeline blocked writing output no one reads ends too."""
+        if self._process.returncode is not None:
+            return  # reaped: its pid may belong to someone else by now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGHUP)
+
     def resize(self, size: _pty.Size) -> None:
         """Pipes have no terminal size."""
 
@@ -246,6 +255,10 @@ class PtyProcess:
             return  # reaped: its pid may belong to someone else by now
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, number)
+
+    def hang_up(self) -> None:
+        """The client is gone: SIGHUP to the terminal's process group."""
+        self.send_signal(signal.SIGHUP)
 
     def resize(self, size: _pty.Size) -> None:
         with contextlib.suppress(OSError), self._master.use() as fd:

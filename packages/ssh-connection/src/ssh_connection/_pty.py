@@ -4,13 +4,12 @@ make it the child's controlling terminal. Shared by both I/O seam modules."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import struct
 import termios
-import threading
-from collections.abc import Iterator
+
+from ._fds import GuardedFd
 
 __all__ = ["open_pty", "set_size", "take_controlling_terminal", "MasterFd"]
 
@@ -37,52 +36,8 @@ def take_controlling_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-class MasterFd:
-    """A pty master that threads read, write and resize, closed so that its number is
-    never reused under them.
-
-    A bare ``os.close`` frees the number at once: a thread that took it a moment earlier
-    (a relay's next read, a write of the client's keystrokes) then reads or writes
-    whatever the process opens next with that number, such as another client's socket,
-    stealing or corrupting its bytes. Here ``close`` first points the number at /dev/null
-    (reads see EOF, writes vanish) while anyone is using it, and the last user closes it;
-    uses after ``close`` fail with EBADF without touching it.
-    """
+class MasterFd(GuardedFd):
+    """A pty master that relay threads read, write and resize (see :class:`GuardedFd`)."""
 
     def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._lock = threading.Lock()
-        self._users = 0
-        self._closed = False
-
-    @contextlib.contextmanager
-    def use(self) -> Iterator[int]:
-        with self._lock:
-            if self._closed:
-                raise OSError(errno.EBADF, "the terminal is closed")
-            self._users += 1
-        try:
-            yield self._fd
-        finally:
-            with self._lock:
-                self._users -= 1
-                self._release_if_idle()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._users:
-                null = os.open(os.devnull, os.O_RDWR)
-                try:
-                    os.dup2(null, self._fd)
-                finally:
-                    os.close(null)
-            self._release_if_idle()
-
-    def _release_if_idle(self) -> None:
-        if self._closed and not self._users and self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = -1
+        super().__init__(fd, "terminal")

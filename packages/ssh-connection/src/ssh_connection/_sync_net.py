@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from typing import IO
 
 from ssh_transport.sync_backend import SocketStream
 
 from . import _pipes, _pty
+from ._fds import GuardedFd
 
 __all__ = [
     "TcpStream",
@@ -133,43 +136,54 @@ def listen_tcp(sock: socket.socket, on_connection: OnConnection) -> Listener:
 
 
 class Process:
-    """A child process with pipes for stdin, stdout and stderr (read in threads)."""
+    """A child process with pipes for stdin, stdout and stderr (read in threads).
+
+    The pipes are bare descriptors taken from Popen's file objects, each a
+    :class:`~ssh_connection._fds.GuardedFd`: the stdin feeder thread may still be writing
+    when the handler closes the process, and a plain close would free the number under
+    that write, for the next accepted connection to receive the client's bytes."""
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self._process = process
+        self._stdin, self._stdout, self._stderr = (
+            _take_fd(process.stdin, "stdin"),
+            _take_fd(process.stdout, "stdout"),
+            _take_fd(process.stderr, "stderr"),
+        )
+        process.stdin = process.stdout = process.stderr = None  # ours now, not Popen's
 
     @property
     def pid(self) -> int:
         return self._process.pid
 
     def read_stdout(self, size: int = 65536) -> bytes:
-        assert self._process.stdout is not None
-        return os.read(self._process.stdout.fileno(), size)
+        return _read(self._stdout, size)
 
     def read_stderr(self, size: int = 65536) -> bytes:
-        assert self._process.stderr is not None
-        return os.read(self._process.stderr.fileno(), size)
+        return _read(self._stderr, size)
 
     def write_stdin(self, data: bytes) -> None:
-        stdin = self._process.stdin
-        assert stdin is not None
-        # bufsize=0: a raw FileIO, whose write() may take only part of the data (a signal
-        # during a blocking pipe write); what it did not take would be lost.
+        # A blocking pipe write may take only part of the data (a signal while it waits
+        # for the reader); what it did not take would be lost, so loop.
         view = memoryview(data)
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ValueError):
+        with contextlib.suppress(OSError), self._stdin.use() as fd:
             while view:
-                written = stdin.write(view)
-                view = view[written or 0 :]
+                view = view[os.write(fd, view) :]
 
     def close_stdin(self) -> None:
-        stdin = self._process.stdin
-        assert stdin is not None
-        with contextlib.suppress(OSError):
-            stdin.close()
+        self._stdin.close()
 
     def send_signal(self, number: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             self._process.send_signal(number)
+
+    def hang_up(self) -> None:
+        """The client is gone: SIGHUP to the command's process group (it leads one), so a
+        pipeline blocked writing output no one reads ends too."""
+        if self._process.returncode is not None:
+            return  # reaped: its pid may belong to someone else by now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signal.SIGHUP)
 
     def resize(self, size: _pty.Size) -> None:
         """Pipes have no terminal size."""
@@ -178,11 +192,24 @@ class Process:
         return self._process.wait()
 
     def close(self) -> None:
-        """Release the pipes (once the readers are done with them)."""
-        for pipe in (self._process.stdin, self._process.stdout, self._process.stderr):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        """Release the pipes (each once the threads using it are done with it)."""
+        for pipe in (self._stdin, self._stdout, self._stderr):
+            pipe.close()
+
+
+def _take_fd(pipe: IO[bytes] | None, name: str) -> GuardedFd:
+    assert pipe is not None
+    fd = os.dup(pipe.fileno())  # the file object closes its own number now, ours stays
+    pipe.close()
+    return GuardedFd(fd, f"command's {name}")
+
+
+def _read(pipe: GuardedFd, size: int) -> bytes:
+    try:
+        with pipe.use() as fd:
+            return os.read(fd, size)
+    except OSError:  # closed (EBADF): the end
+        return b""
 
 
 def start_process(argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None) -> Process:
@@ -236,6 +263,10 @@ class PtyProcess:
             return  # reaped: its pid may belong to someone else by now
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, number)
+
+    def hang_up(self) -> None:
+        """The client is gone: SIGHUP to the terminal's process group."""
+        self.send_signal(signal.SIGHUP)
 
     def resize(self, size: _pty.Size) -> None:
         with contextlib.suppress(OSError), self._master.use() as fd:

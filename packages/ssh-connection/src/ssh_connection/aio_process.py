@@ -114,14 +114,15 @@ class AsyncProcessHandler:
                 await process.close_stdin()
             if hang_up or channel.closed:
                 # The client is gone: hang up, as sshd does, rather than run on unseen.
-                process.send_signal(signal.SIGHUP)
+                process.hang_up()
 
         async def stdout() -> None:
             try:
                 while data := await process.read_stdout(_CHUNK):
                     await channel.write(data)
-            except Exception as exc:
+            except Exception as exc:  # the client is gone (its EOF may have come long ago)
                 log.debug("stdout of %d: %s", process.pid, exc)
+                process.hang_up()  # else it blocks on a full pipe, and we wait for it
 
         async def stderr() -> None:
             try:
@@ -129,6 +130,7 @@ class AsyncProcessHandler:
                     await channel.write_stderr(data)
             except Exception as exc:
                 log.debug("stderr of %d: %s", process.pid, exc)
+                process.hang_up()
 
         feeder = backend.spawn(stdin)
         readers = [backend.spawn(stdout), backend.spawn(stderr)]

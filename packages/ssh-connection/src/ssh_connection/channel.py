@@ -265,28 +265,36 @@ class Channel:
         self.buffered = 0
         self.writable_armed = False
 
-    def take_packets(self) -> list[bytes]:
-        """Encoded DATA / EXTENDED_DATA messages the peer's window and packet size allow."""
+    def take_packets(self, max_count: int | None = None) -> list[bytes]:
+        """Encoded DATA / EXTENDED_DATA messages the peer's window and packet size allow,
+        at most ``max_count`` of them."""
         out: list[bytes] = []
-        if self.remote_id is None:
-            return out
-        queue, recipient = self._queue, self.remote_id
-        limit = self.remote_max_packet
-        while queue and self.remote_window > 0 and limit > 0:
-            data_type, chunk = queue[0]
-            n = min(len(chunk), self.remote_window, limit)
-            if n == len(chunk):
-                queue.popleft()
-            else:
-                queue[0] = (data_type, chunk[n:])
-                chunk = chunk[:n]
-            if data_type:
-                out.append(encode_extended_data(recipient, data_type, chunk))
-            else:
-                out.append(encode_data(recipient, chunk))
-            self.remote_window -= n
-            self.buffered -= n
+        while max_count is None or len(out) < max_count:
+            packet = self.next_packet()
+            if packet is None:
+                break
+            out.append(packet)
         return out
+
+    def next_packet(self) -> bytes | None:
+        """The next DATA / EXTENDED_DATA message the peer's window and packet size allow
+        (taken off the queue and the window), or None."""
+        queue = self._queue
+        limit = min(self.remote_window, self.remote_max_packet)
+        if not queue or limit <= 0 or self.remote_id is None:
+            return None
+        data_type, chunk = queue[0]
+        n = min(len(chunk), limit)
+        if n == len(chunk):
+            queue.popleft()
+        else:
+            queue[0] = (data_type, chunk[n:])
+            chunk = chunk[:n]
+        self.remote_window -= n
+        self.buffered -= n
+        if data_type:
+            return encode_extended_data(self.remote_id, data_type, chunk)
+        return encode_data(self.remote_id, chunk)
 
     def became_writable(self) -> bool:
         """True once after the queue drained to the low-water mark."""

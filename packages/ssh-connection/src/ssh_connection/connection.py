@@ -19,7 +19,15 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 
-from ssh_transport import ConnectionTerminated, Event, Role, StackedCore, StreamCore
+from ssh_transport import (
+    ConnectionTerminated,
+    Event,
+    KexComplete,
+    Role,
+    StackedCore,
+    StreamCore,
+    Transport,
+)
 from ssh_wire import ChannelOpenFailure as Reason
 from ssh_wire import (
     DecodeError,
@@ -79,6 +87,12 @@ _CLIENT_REQUESTS = frozenset({se.XON_XOFF, se.EOW})
 _M = MessageNumber
 _DATA = _M.CHANNEL_DATA
 _CHANNEL_FIRST, _CHANNEL_LAST = _M.CHANNEL_OPEN_CONFIRMATION, _M.CHANNEL_FAILURE
+#: Channel data stops going down while the transport holds this many messages (or bytes)
+#: back for a key exchange; the rest stays in the channel (bounded by ``max_buffer``)
+#: until the exchange ends. The transport refuses more than 4096 messages or 32 MiB held,
+#: so this leaves room for the requests, replies and window adjusts that may follow.
+HOLD_MESSAGES = 1024
+HOLD_BYTES = 8 * 1024 * 1024
 _BARE: Mapping[int, type[m.ChannelEof | m.ChannelClose | m.ChannelSuccess | m.ChannelFailure]] = {
     _M.CHANNEL_EOF: m.ChannelEof,
     _M.CHANNEL_CLOSE: m.ChannelClose,
@@ -173,6 +187,10 @@ class ConnectionCore(RequestHelpers, StackedCore):
         )
         self._error: DisconnectError | None = None
         self._terminated = False
+        # The transport at the bottom of the stack (None in a custom stack without one):
+        # its hold queue during a key exchange is bounded, so channel data waits here.
+        self._bottom = _bottom_transport(lower)
+        self._held: set[int] = set()  # channels with data kept back until KexComplete
         # ssh's ServerAliveInterval / ServerAliveCountMax (ClientAlive* on a server): after
         # an interval with nothing from the peer, a keepalive@openssh.com; anything
         # received resets the count; count_max unanswered ones end the connection.
@@ -411,6 +429,14 @@ class ConnectionCore(RequestHelpers, StackedCore):
             if event.error is None and self._error is not None:
                 event = ConnectionTerminated(self._error)  # our own DISCONNECT, with its cause
         self._emit(event)
+        if isinstance(event, KexComplete) and self._held and not self._terminated:
+            # The transport has sent what it held: send what the channels kept back (a new
+            # exchange may start on the way; then they wait for its end).
+            held, self._held = sorted(self._held), set()
+            for channel_id in held:
+                ch = self._channels.get(channel_id)
+                if ch is not None:
+                    self._flush(ch)
 
     # -- incoming channel messages ----------------------------------------------------------
 
@@ -636,8 +662,19 @@ class ConnectionCore(RequestHelpers, StackedCore):
         state = ch.state
         if state in (ChannelState.OPENING, ChannelState.ACCEPTING, ChannelState.CLOSE_SENT):
             return
-        send = self._send
-        for packet in ch.take_packets():
+        send, bottom = self._send, self._bottom
+        while True:
+            if bottom is not None and (
+                bottom.queued_messages >= HOLD_MESSAGES or bottom.queued_bytes >= HOLD_BYTES
+            ):
+                # A key exchange holds much back already (it may have started on the way,
+                # after enough bytes): keep the rest, or the transport's bounded hold queue
+                # would refuse a packet taken off the channel, and lose it.
+                self._held.add(ch.local_id)
+                break
+            packet = ch.next_packet()
+            if packet is None:
+                break
             send(packet)
         if ch.buffered:
             if notify and ch.became_writable():
@@ -685,6 +722,7 @@ class ConnectionCore(RequestHelpers, StackedCore):
     def _release(self, ch: Channel) -> None:
         """The channel is over on both sides: its id may be reused."""
         ch.state = ChannelState.CLOSED
+        self._held.discard(ch.local_id)
         ch.drop_queue()
         ch.replies.clear()
         del self._channels[ch.local_id]
@@ -720,3 +758,15 @@ class ConnectionCore(RequestHelpers, StackedCore):
             ch.drop_queue()
             ch.replies.clear()
         self._globals.close()
+
+
+def _bottom_transport(core: StreamCore) -> Transport | None:
+    """The Transport under a stack of cores (each StackedCore's ``lower``), if any."""
+    for _ in range(16):
+        if isinstance(core, Transport):
+            return core
+        lower = getattr(core, "lower", None)
+        if lower is None:
+            return None
+        core = lower
+    return None

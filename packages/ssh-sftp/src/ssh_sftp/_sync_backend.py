@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Protocol, TypeVar
 
 __all__ = [
@@ -51,33 +53,86 @@ class SFTPStream(Protocol):
     def close(self) -> None: ...
 
 
-def _write_all(fd: int, data: bytes) -> None:
+class _Pipe:
+    """One end of a pipe that a reading or writing thread may still be using when another
+    thread closes the stream. A bare close frees the number at once, and the user's next
+    (or in-flight) read or write reaches whatever the process opens next with it, another
+    connection's socket among them. Here close points the number at /dev/null while it is
+    in use (reads see EOF, writes vanish) and the last user closes it; uses after close
+    fail with EBADF (the OSError the front ends expect) without touching it."""
+
+    def __init__(self, end: IO[bytes] | int) -> None:
+        self._end = end
+        self._fd = end if isinstance(end, int) else end.fileno()
+        self._lock = threading.Lock()
+        self._users = 0
+        self._closed = False
+        self._released = False
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[int]:
+        with self._lock:
+            if self._closed:
+                raise OSError(errno.EBADF, "the pipe is closed")
+            self._users += 1
+        try:
+            yield self._fd
+        finally:
+            with self._lock:
+                self._users -= 1
+                self._release_if_idle()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._users:
+                null = os.open(os.devnull, os.O_RDWR)
+                try:
+                    os.dup2(null, self._fd)
+                finally:
+                    os.close(null)
+            self._release_if_idle()
+
+    def _release_if_idle(self) -> None:
+        if self._closed and not self._users and not self._released:
+            self._released = True
+            with contextlib.suppress(OSError):
+                if isinstance(self._end, int):
+                    os.close(self._end)
+                else:
+                    self._end.close()
+
+
+def _read(pipe: _Pipe) -> bytes:
+    with pipe.use() as fd:
+        return os.read(fd, READ_SIZE)
+
+
+def _write_all(pipe: _Pipe, data: bytes) -> None:
     view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    with pipe.use() as fd:
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 class PipeStream:
     """Two binary file objects (or file descriptors): read from one, write to the other."""
 
     def __init__(self, reader: IO[bytes] | int, writer: IO[bytes] | int) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._rfd = reader if isinstance(reader, int) else reader.fileno()
-        self._wfd = writer if isinstance(writer, int) else writer.fileno()
+        self._reader = _Pipe(reader)
+        self._writer = _Pipe(writer)
 
     def read(self) -> bytes:
-        return os.read(self._rfd, READ_SIZE)
+        return _read(self._reader)
 
     def write(self, data: bytes) -> None:
-        _write_all(self._wfd, data)
+        _write_all(self._writer, data)
 
     def close(self) -> None:
-        for end in (self._writer, self._reader):
-            if isinstance(end, int):
-                os.close(end)
-            else:
-                end.close()
+        self._writer.close()
+        self._reader.close()
 
 
 class SocketStream:
@@ -104,8 +159,8 @@ class ProcessStream:
         self.process = process
         if process.stdin is None or process.stdout is None:
             raise ValueError("the process needs piped stdin and stdout")
-        self._stdin = process.stdin
-        self._stdout = process.stdout
+        self._stdin = _Pipe(process.stdin)
+        self._stdout = _Pipe(process.stdout)
 
     @classmethod
     def spawn(
@@ -117,14 +172,13 @@ class ProcessStream:
         return cls(process)
 
     def read(self) -> bytes:
-        return os.read(self._stdout.fileno(), READ_SIZE)
+        return _read(self._stdout)
 
     def write(self, data: bytes) -> None:
-        _write_all(self._stdin.fileno(), data)
+        _write_all(self._stdin, data)
 
     def close(self) -> None:
-        if not self._stdin.closed:
-            self._stdin.close()
+        self._stdin.close()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:

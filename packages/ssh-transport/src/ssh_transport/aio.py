@@ -337,14 +337,21 @@ class AsyncTransport:
             self._outbox.append(data)
             self._outbox_bytes += len(data)
 
-    def _take_output(self) -> bytes:
-        """Everything queued, as one write (the handshake's small packets coalesce)."""
-        chunks = []
-        while self._outbox:
-            chunks.append(self._outbox.popleft())
-        data = b"".join(chunks)
-        self._outbox_bytes -= len(data)
+    async def _take_output(self) -> bytes:
+        """Everything queued, as one write (the handshake's small packets coalesce). Under
+        the pump's lock, where output is queued: the writer holds only the write lock, and
+        a count updated under two locks loses updates (``+=`` is not atomic across threads),
+        drifting until the backpressure in :meth:`call` waits for nothing or never."""
+        async with self._changed:
+            data = b"".join(self._outbox)
+            self._outbox.clear()
+            self._outbox_bytes = 0
         return data
+
+    async def _discard_output(self) -> None:
+        async with self._changed:
+            self._outbox.clear()
+            self._outbox_bytes = 0
 
     def _handler_for(self, event: Pause[Any]) -> tuple[Handler, bool] | None:
         for kind in type(event).__mro__:
@@ -388,11 +395,10 @@ class AsyncTransport:
             try:
                 while self._outbox:
                     try:
-                        await self.stream.write(self._take_output())
+                        await self.stream.write(await self._take_output())
                     except OSError as exc:
                         await self._apply(functools.partial(self._lost, f"write failed: {exc}"))
-                        self._outbox.clear()
-                        self._outbox_bytes = 0
+                        await self._discard_output()
                         return
             finally:
                 self._write_lock.release()
@@ -558,10 +564,9 @@ class AsyncTransport:
         async with self._write_lock:
             if self._outbox:
                 try:
-                    await self.stream.write(self._take_output())
+                    await self.stream.write(await self._take_output())
                 except OSError:
-                    self._outbox.clear()
-                    self._outbox_bytes = 0
+                    await self._discard_output()
         await self.stream.close()
         self._alarm.cancel()
         await backend.join(self._reader, cancel=True)

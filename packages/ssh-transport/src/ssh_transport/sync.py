@@ -315,13 +315,20 @@ class SyncTransport:
             self._outbox_bytes += len(data)
 
     def _take_output(self) -> bytes:
-        """Everything queued, as one write (the handshake's small packets coalesce)."""
-        chunks = []
-        while self._outbox:
-            chunks.append(self._outbox.popleft())
-        data = b"".join(chunks)
-        self._outbox_bytes -= len(data)
+        """Everything queued, as one write (the handshake's small packets coalesce). Under
+        the pump's lock, where output is queued: the writer holds only the write lock, and
+        a count updated under two locks loses updates (``+=`` is not atomic across threads),
+        drifting until the backpressure in :meth:`call` waits for nothing or never."""
+        with self._changed:
+            data = b"".join(self._outbox)
+            self._outbox.clear()
+            self._outbox_bytes = 0
         return data
+
+    def _discard_output(self) -> None:
+        with self._changed:
+            self._outbox.clear()
+            self._outbox_bytes = 0
 
     def _handler_for(self, event: Pause[Any]) -> tuple[Handler, bool] | None:
         for kind in type(event).__mro__:
@@ -368,8 +375,7 @@ class SyncTransport:
                         self.stream.write(self._take_output())
                     except OSError as exc:
                         self._apply(functools.partial(self._lost, f"write failed: {exc}"))
-                        self._outbox.clear()
-                        self._outbox_bytes = 0
+                        self._discard_output()
                         return
             finally:
                 self._write_lock.release()
@@ -533,8 +539,7 @@ class SyncTransport:
                 try:
                     self.stream.write(self._take_output())
                 except OSError:
-                    self._outbox.clear()
-                    self._outbox_bytes = 0
+                    self._discard_output()
         self.stream.close()
         self._alarm.cancel()
         backend.join(self._reader, cancel=True)
