@@ -14,6 +14,7 @@ anything that may block (starting a command, connecting a forwarded port, a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import inspect
@@ -39,6 +40,7 @@ from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
+from .source_rate import REFUSED_LINE, SourceRateLimit
 from .startups import DEFAULT_MAX_STARTUPS, MaxStartups, StartupLimit
 
 if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts faster
@@ -125,6 +127,10 @@ class AsyncSSHServer:
     (``(start, rate, full)``, or ``full`` alone; None: unbounded, see
     :class:`~ssh_connection.startups.StartupLimit`): past it new connections are closed at
     once, and ``login_grace_time`` ends those that never log in.
+    ``per_source_rate`` is ``(connections per second, burst)`` per source address (an
+    IPv6 /64), or a :class:`~ssh_connection.source_rate.SourceRateLimit`: a connection past
+    it reads "Not allowed at this time" and is closed before any key exchange (the DHEat
+    defence; None, the default: no limit).
     """
 
     def __init__(
@@ -148,6 +154,7 @@ class AsyncSSHServer:
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
         max_startups: MaxStartups = DEFAULT_MAX_STARTUPS,
+        per_source_rate: tuple[float, int] | SourceRateLimit | None = None,
         max_auth_tries: int = 6,
         connection_limits: Mapping[str, Any] | None = None,
         channel_timeouts: Sequence[tuple[str, float]] = (),
@@ -157,6 +164,8 @@ class AsyncSSHServer:
         if not keys:
             raise ValueError("a server needs at least one host key")
         self.config = dataclasses.replace(config or TransportConfig(), host_keys=keys)
+        # A list the keys cannot serve fails here, not in every connection later.
+        self.config.algorithm_lists(server=True)
         self.policy = policy
         self.session_handler = session_handler
         self.subsystems = dict(subsystems or {})
@@ -173,6 +182,9 @@ class AsyncSSHServer:
         self.announce_host_keys = announce_host_keys
         self.login_grace_time = login_grace_time
         self.startups = StartupLimit.from_setting(max_startups)
+        if isinstance(per_source_rate, tuple):
+            per_source_rate = SourceRateLimit(*per_source_rate)
+        self.source_rate = per_source_rate
         self._startups_lock = backend.Lock()  # the blocking server counts in many threads
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
@@ -215,6 +227,12 @@ class AsyncSSHServer:
         if self._closing:
             await stream.close()
             return
+        if not await self._admit_source(peer[0]):
+            log.info("refused connection from %s: per_source_rate", peer[0])
+            with contextlib.suppress(OSError):
+                await stream.write(REFUSED_LINE)
+            await stream.close()
+            return
         if not await self._admit():
             if on_dropped is not None:
                 on_dropped()
@@ -223,7 +241,13 @@ class AsyncSSHServer:
             await stream.close()
             return
         pending = True
-        transport = AsyncTransport(stream, Role.SERVER, self.config)
+        try:
+            transport = AsyncTransport(stream, Role.SERVER, self.config)
+        except Exception:
+            log.exception("cannot serve a connection from %s", peer[0] or "a stream")
+            await self._release()
+            await stream.close()
+            return
         self._transports.add(transport)
         try:
             auth = await serve(
@@ -246,6 +270,12 @@ class AsyncSSHServer:
             if pending:
                 await self._release()
             await transport.close()
+
+    async def _admit_source(self, address: str) -> bool:
+        if self.source_rate is None:
+            return True
+        async with self._startups_lock:
+            return self.source_rate.admit(address, backend.monotonic())
 
     async def _admit(self) -> bool:
         if self.startups is None:

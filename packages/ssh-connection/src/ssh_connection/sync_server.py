@@ -4,6 +4,7 @@ then run ``python tools/unasync.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import inspect
@@ -29,6 +30,7 @@ from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
+from .source_rate import REFUSED_LINE, SourceRateLimit
 from .startups import DEFAULT_MAX_STARTUPS, MaxStartups, StartupLimit
 
 if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts faster
@@ -106,6 +108,10 @@ class SSHServer:
     (``(start, rate, full)``, or ``full`` alone; None: unbounded, see
     :class:`~ssh_connection.startups.StartupLimit`): past it new connections are closed at
     once, and ``login_grace_time`` ends those that never log in.
+    ``per_source_rate`` is ``(connections per second, burst)`` per source address (an
+    IPv6 /64), or a :class:`~ssh_connection.source_rate.SourceRateLimit`: a connection past
+    it reads "Not allowed at this time" and is closed before any key exchange (the DHEat
+    defence; None, the default: no limit).
     """
 
     def __init__(
@@ -129,6 +135,7 @@ class SSHServer:
         config: TransportConfig | None = None,
         login_grace_time: float | None = 120.0,
         max_startups: MaxStartups = DEFAULT_MAX_STARTUPS,
+        per_source_rate: tuple[float, int] | SourceRateLimit | None = None,
         max_auth_tries: int = 6,
         connection_limits: Mapping[str, Any] | None = None,
         channel_timeouts: Sequence[tuple[str, float]] = (),
@@ -138,6 +145,8 @@ class SSHServer:
         if not keys:
             raise ValueError("a server needs at least one host key")
         self.config = dataclasses.replace(config or TransportConfig(), host_keys=keys)
+        # A list the keys cannot serve fails here, not in every connection later.
+        self.config.algorithm_lists(server=True)
         self.policy = policy
         self.session_handler = session_handler
         self.subsystems = dict(subsystems or {})
@@ -154,6 +163,9 @@ class SSHServer:
         self.announce_host_keys = announce_host_keys
         self.login_grace_time = login_grace_time
         self.startups = StartupLimit.from_setting(max_startups)
+        if isinstance(per_source_rate, tuple):
+            per_source_rate = SourceRateLimit(*per_source_rate)
+        self.source_rate = per_source_rate
         self._startups_lock = backend.Lock()  # the blocking server counts in many threads
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
@@ -196,6 +208,12 @@ class SSHServer:
         if self._closing:
             stream.close()
             return
+        if not self._admit_source(peer[0]):
+            log.info("refused connection from %s: per_source_rate", peer[0])
+            with contextlib.suppress(OSError):
+                stream.write(REFUSED_LINE)
+            stream.close()
+            return
         if not self._admit():
             if on_dropped is not None:
                 on_dropped()
@@ -204,7 +222,13 @@ class SSHServer:
             stream.close()
             return
         pending = True
-        transport = SyncTransport(stream, Role.SERVER, self.config)
+        try:
+            transport = SyncTransport(stream, Role.SERVER, self.config)
+        except Exception:
+            log.exception("cannot serve a connection from %s", peer[0] or "a stream")
+            self._release()
+            stream.close()
+            return
         self._transports.add(transport)
         try:
             auth = serve(
@@ -227,6 +251,12 @@ class SSHServer:
             if pending:
                 self._release()
             transport.close()
+
+    def _admit_source(self, address: str) -> bool:
+        if self.source_rate is None:
+            return True
+        with self._startups_lock:
+            return self.source_rate.admit(address, backend.monotonic())
 
     def _admit(self) -> bool:
         if self.startups is None:

@@ -17,6 +17,7 @@ import dataclasses
 from typing import Any
 
 from .config import TransportConfig
+from .hostkeys import DEFAULT_HOST_KEY_ALGORITHMS
 
 __all__ = [
     "HARDENED_KEX_ALGORITHMS",
@@ -55,9 +56,12 @@ HARDENED_MACS = ("hmac-sha2-512-etm@openssh.com", "hmac-sha2-256-etm@openssh.com
 def hardened(config: TransportConfig | None = None, **changes: Any) -> TransportConfig:
     """``config`` (or the defaults) with the hardened algorithm lists, then ``changes``
     (any TransportConfig field)."""
+    # Host keys as a removal from the defaults: a server then offers what its keys serve
+    # (naming a certificate algorithm without a certificate would be an error).
+    removed = [a for a in DEFAULT_HOST_KEY_ALGORITHMS if a not in HARDENED_HOST_KEY_ALGORITHMS]
     lists: dict[str, Any] = {
         "kex_algorithms": HARDENED_KEX_ALGORITHMS,
-        "host_key_algorithms": HARDENED_HOST_KEY_ALGORITHMS,
+        "host_key_algorithms": "-" + ",".join(removed) if removed else None,
         "ciphers": HARDENED_CIPHERS,
         "macs": HARDENED_MACS,
     }
