@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,12 +72,14 @@ def _ssh_cat_through_our_server(
     )
     port = server.listen("127.0.0.1", 0)
     sent = hashlib.sha256()
+    log = tempfile.NamedTemporaryFile(prefix="ssh-stderr-", delete=False)  # noqa: SIM115
     try:
         proc = subprocess.Popen(
             [SSH, "-F", "/dev/null", "-p", str(port), "-i", str(keydir / "id"),
              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
              "-o", "BatchMode=yes", "-o", "LogLevel=INFO", *ssh_options, "u@127.0.0.1", "cat"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            # A file, not a pipe: with -v nobody reading stderr would stall ssh.
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
         )  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None
 
@@ -94,11 +97,14 @@ def _ssh_cat_through_our_server(
             received.update(data)
             size += len(data)
         writer.join(60)
-        assert proc.wait(60) == 0, proc.stderr.read() if proc.stderr else ""
+        returncode = proc.wait(60)
     finally:
         server.close()
+        log.close()
     # ssh (INFO) says so if it dropped data beyond its window ("rcvd too much data").
-    errors = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    errors = Path(log.name).read_text(errors="replace")
+    os.unlink(log.name)
+    assert returncode == 0, errors[-3000:]
     assert size == total, errors
     assert received.hexdigest() == sent.hexdigest(), errors
     return errors
