@@ -53,8 +53,7 @@ def write_file(path: Path, size: int, seed: int = 11) -> str:
     digest = hashlib.sha256()
     with path.open("wb") as f:
         for i in range(0, size, MIB):
-            block = (i // MIB).to_bytes(8, "big") + base[8 : min(MIB, size - i)]
-            block = block[: min(MIB, size - i)]
+            block = ((i // MIB).to_bytes(8, "big") + base[8:])[: size - i]
             f.write(block)
             digest.update(block)
     return digest.hexdigest()
@@ -327,12 +326,15 @@ def test_put_and_get_compare_sha256_at_both_ends(
     server: Server, client: str, size: int, tmp_path: Path
 ) -> None:
     name = f"{client}-{size}"
-    src = tmp_path / "src"
-    sent = write_file(src, size)
-    ROUND_TRIPS[client](server, src, server.remote(name), tmp_path / "back")
-    assert sha256(server.root / name) == sent  # what the server stored
-    assert sha256(tmp_path / "back") == sent  # what came back
-    (server.root / name).unlink()  # the large one need not outlive its test
+    src, stored, back = tmp_path / "src", server.root / name, tmp_path / "back"
+    try:
+        sent = write_file(src, size)
+        ROUND_TRIPS[client](server, src, server.remote(name), back)
+        assert sha256(stored) == sent  # what the server wrote
+        assert sha256(back) == sent  # what came back
+    finally:  # a large file's copies need not outlive their test
+        for path in (src, stored, back):
+            path.unlink(missing_ok=True)
 
 
 def test_directory_put_get_and_listdir(server: Server, tmp_path: Path) -> None:
