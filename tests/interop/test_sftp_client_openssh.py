@@ -2,7 +2,8 @@
 sshd to its sftp-server subsystem. One sshd for the module; files are compared by checksum.
 
 The 1 GiB case of issue 13 is ``test_one_gib_put_and_get_through_sshd``
-(``SSH_SFTP_SSHD_BIG_MIB`` changes its size; measured: <SSHD1G> s here, load <LOAD>).
+(``SSH_SFTP_SSHD_BIG_MIB`` changes its size): 26 s here at load 5, writing the file and
+three SHA-256 passes included.
 """
 
 from __future__ import annotations
