@@ -12,8 +12,9 @@ The large file is ``SSH_SFTP_BIG_MIB`` MiB: 128 by default, ``SSH_SFTP_BIG_MIB=1
 issue 13's 1 GiB. Measured on this 2-CPU machine at load 4-6, one test (write the file, put,
 get, three SHA-256 passes) with the blocking client: 1 GiB took 57 s against AsyncSSH's
 server and 70 s against Paramiko's (26 s against sshd's sftp-server); 128 MiB takes 5-7 s.
-Neither server offers ``limits@openssh.com``, so our client sends 32 KiB requests, which
-each server answers in Python. At 1 GiB the four large cases would take over four minutes,
+Both servers answer every request in Python (AsyncSSH's offers ``limits@openssh.com``, so
+our client sends it the largest requests it sends anyone; Paramiko's does not, so 32 KiB
+ones, from one thread per session). At 1 GiB the four large cases would take over four minutes,
 so the default is smaller for both; the 1 GiB case against OpenSSH's sftp-server runs by
 default in test_sftp_client_openssh.py.
 """
