@@ -28,7 +28,7 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -104,8 +104,8 @@ def asyncssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
-    def run(coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(60)  # type: ignore[arg-type]
+    def run(coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
 
     async def listen() -> asyncssh.SSHAcceptor:
         return await asyncssh.listen(
