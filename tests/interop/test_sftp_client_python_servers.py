@@ -9,14 +9,16 @@ below is a small real implementation over one temporary directory (every path is
 relative to it). One server of each for the module.
 
 The large file is ``SSH_SFTP_BIG_MIB`` MiB: 128 by default, ``SSH_SFTP_BIG_MIB=1024`` for
-issue 13's 1 GiB. Measured on this 2-CPU machine at load 4-6, one test (write the file, put,
-get, three SHA-256 passes) with the blocking client: 1 GiB took 57 s against AsyncSSH's
-server and 70 s against Paramiko's (26 s against sshd's sftp-server); 128 MiB takes 5-7 s.
+issue 13's 1 GiB. Measured on this 2-CPU machine, one test each (write the file, put, get,
+three SHA-256 passes), blocking / asyncio client: at load 2, 1 GiB took 26 / 26 s against
+AsyncSSH's server and 31 / 40 s against Paramiko's (2 min 5 s for the four); at load 5-9,
+57 s and 70 s with the blocking client (sshd's sftp-server: 20-26 s). 128 MiB takes 3-7 s.
 Both servers answer every request in Python (AsyncSSH's offers ``limits@openssh.com``, so
 our client sends it the largest requests it sends anyone; Paramiko's does not, so 32 KiB
-ones, from one thread per session). At 1 GiB the four large cases would take over four minutes,
-so the default is smaller for both; the 1 GiB case against OpenSSH's sftp-server runs by
-default in test_sftp_client_openssh.py.
+ones, from one thread per session). Two to four minutes more for every suite run is
+more than the suite's budget (well under 10 minutes on 2 cores), so the default is smaller
+for both; the 1 GiB case against OpenSSH's sftp-server runs by default, in
+test_sftp_client_openssh.py.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ OpenSSH's sshd with ``Subsystem sftp sftp-server-py``); all run in CI. Measured 
 another on this 2-CPU machine at load 4.4-5.8 (seconds): sftp 46.2, sftp-perm 23.4,
 sftp-cmds 15.2, scp 13.7, scp3 9.1, sftp-glob 6.1, sftp-badcmds 2.3, scp-uri 2.3,
 sftp-batch 1.6: about two minutes together (sftp and sftp-perm start a server per flag
-combination, hence their share).
+combination, hence their share). The whole module under pytest, the two sshd-py cases
+below included: 97 s at load 5, 61 s at load 2. Each passed in all three runs.
 
 ``sftp-uri.sh`` and ``sftp-chroot.sh`` never run TEST_SSH_SFTPSERVER: they start sshd with
 ``ForceCommand internal-sftp -d /``, sshd's built-in server (with OpenSSH's sshd they pass,
