@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -36,6 +37,8 @@ __all__ = [
 
 #: Called with each accepted connection and the peer's (host, port).
 OnConnection = Callable[["TcpStream", tuple[str, int]], Coroutine[Any, Any, None]]
+
+log = logging.getLogger("ssh_connection")
 
 
 class TcpStream(AsyncStream):
@@ -84,7 +87,14 @@ async def listen(host: str, port: int, on_connection: OnConnection) -> Listener:
 
     async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("", 0)
-        await on_connection(TcpStream(reader, writer), (str(peer[0]), int(peer[1])))
+        stream = TcpStream(reader, writer)
+        try:
+            await on_connection(stream, (str(peer[0]), int(peer[1])))
+        except Exception:
+            # The handler is meant to catch its own; if one escapes, the connection must
+            # not stay open without anyone serving it (a client would wait for ever).
+            log.exception("serving a connection from %s failed", peer[0] or "a socket")
+            await stream.close()
 
     server = await asyncio.start_server(
         accepted, host or None, port, backlog=128, limit=STREAM_LIMIT
@@ -129,7 +139,14 @@ async def listen_tcp(sock: socket.socket, on_connection: OnConnection) -> Listen
 
     async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("", 0)
-        await on_connection(TcpStream(reader, writer), (str(peer[0]), int(peer[1])))
+        stream = TcpStream(reader, writer)
+        try:
+            await on_connection(stream, (str(peer[0]), int(peer[1])))
+        except Exception:
+            # The handler is meant to catch its own; if one escapes, the connection must
+            # not stay open without anyone serving it (a client would wait for ever).
+            log.exception("serving a connection from %s failed", peer[0] or "a socket")
+            await stream.close()
 
     server = await asyncio.start_server(accepted, sock=sock)
     return Listener(server, int(sock.getsockname()[1]))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -32,6 +33,8 @@ __all__ = [
     "PtyProcess",
     "start_pty_process",
 ]
+
+log = logging.getLogger("ssh_connection")
 
 #: Called (in a thread of its own) with each accepted connection and the peer's address.
 OnConnection = Callable[["TcpStream", tuple[str, int]], None]
@@ -86,7 +89,14 @@ class Listener:
             threading.Thread(target=self._serve, args=(conn, address), daemon=True).start()
 
     def _serve(self, conn: socket.socket, peer: tuple[str, int]) -> None:
-        self._on_connection(TcpStream(conn), peer)
+        stream = TcpStream(conn)
+        try:
+            self._on_connection(stream, peer)
+        except Exception:
+            # The handler is meant to catch its own; if one escapes, the connection must
+            # not stay open without anyone serving it (a client would wait for ever).
+            log.exception("serving a connection from %s failed", peer[0] or "a socket")
+            stream.close()
 
     def close(self) -> None:
         self._closed = True

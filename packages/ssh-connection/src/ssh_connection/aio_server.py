@@ -28,7 +28,7 @@ from ssh_auth.aio import serve
 from ssh_keys import PrivateKey
 from ssh_transport import HostKey, Role, StreamCore, TransportConfig
 from ssh_transport.aio import AsyncTransport
-from ssh_wire import ChannelOpenFailure
+from ssh_wire import ChannelOpenFailure, SSHError
 
 from . import _aio_net as net
 from . import events as ev
@@ -263,13 +263,20 @@ class AsyncSSHServer:
                 on_authenticated(auth)
             connection = _ServerConnection(self, transport, auth, peer)
             await connection.run()
-        except Exception as exc:
+        except (SSHError, OSError) as exc:
             log.debug("connection from %s ended: %s", peer[0], exc)
+        except Exception:
+            # Not the peer's doing: a bug of ours or of a handler. Say so, with the trace.
+            log.exception("connection from %s failed", peer[0] or "a stream")
         finally:
             self._transports.discard(transport)
             if pending:
                 await self._release()
-            await transport.close()
+            try:
+                await transport.close()
+            except Exception:
+                log.exception("closing the connection from %s failed", peer[0] or "a stream")
+                await stream.close()
 
     async def _admit_source(self, address: str) -> bool:
         if self.source_rate is None:

@@ -18,7 +18,7 @@ from ssh_auth.sync import serve
 from ssh_keys import PrivateKey
 from ssh_transport import HostKey, Role, StreamCore, TransportConfig
 from ssh_transport.sync import SyncTransport
-from ssh_wire import ChannelOpenFailure
+from ssh_wire import ChannelOpenFailure, SSHError
 
 from . import _sync_net as net
 from . import events as ev
@@ -244,13 +244,20 @@ class SSHServer:
                 on_authenticated(auth)
             connection = _ServerConnection(self, transport, auth, peer)
             connection.run()
-        except Exception as exc:
+        except (SSHError, OSError) as exc:
             log.debug("connection from %s ended: %s", peer[0], exc)
+        except Exception:
+            # Not the peer's doing: a bug of ours or of a handler. Say so, with the trace.
+            log.exception("connection from %s failed", peer[0] or "a stream")
         finally:
             self._transports.discard(transport)
             if pending:
                 self._release()
-            transport.close()
+            try:
+                transport.close()
+            except Exception:
+                log.exception("closing the connection from %s failed", peer[0] or "a stream")
+                stream.close()
 
     def _admit_source(self, address: str) -> bool:
         if self.source_rate is None:

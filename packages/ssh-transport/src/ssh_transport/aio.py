@@ -559,17 +559,21 @@ class AsyncTransport:
             if not self.core.closed:
                 self.core.close(DisconnectReason.BY_APPLICATION, description)
 
-        await self._update(disconnect)
-        # Another task (thread) may be writing: wait for it, so nothing queued is lost.
-        async with self._write_lock:
-            if self._outbox:
-                try:
-                    await self.stream.write(await self._take_output())
-                except OSError:
-                    await self._discard_output()
-        await self.stream.close()
-        self._alarm.cancel()
-        await backend.join(self._reader, cancel=True)
+        try:
+            await self._update(disconnect)
+            # Another task (thread) may be writing: wait for it, so nothing queued is lost.
+            async with self._write_lock:
+                if self._outbox:
+                    try:
+                        await self.stream.write(await self._take_output())
+                    except OSError:
+                        await self._discard_output()
+        finally:
+            # Whatever failed above, the stream and the reader are released: a close that
+            # raised before this left the socket open and its reader waiting for ever.
+            await self.stream.close()
+            self._alarm.cancel()
+            await backend.join(self._reader, cancel=True)
 
     async def __aenter__(self) -> AsyncTransport:
         return self

@@ -532,17 +532,21 @@ class SyncTransport:
             if not self.core.closed:
                 self.core.close(DisconnectReason.BY_APPLICATION, description)
 
-        self._update(disconnect)
-        # Another task (thread) may be writing: wait for it, so nothing queued is lost.
-        with self._write_lock:
-            if self._outbox:
-                try:
-                    self.stream.write(self._take_output())
-                except OSError:
-                    self._discard_output()
-        self.stream.close()
-        self._alarm.cancel()
-        backend.join(self._reader, cancel=True)
+        try:
+            self._update(disconnect)
+            # Another task (thread) may be writing: wait for it, so nothing queued is lost.
+            with self._write_lock:
+                if self._outbox:
+                    try:
+                        self.stream.write(self._take_output())
+                    except OSError:
+                        self._discard_output()
+        finally:
+            # Whatever failed above, the stream and the reader are released: a close that
+            # raised before this left the socket open and its reader waiting for ever.
+            self.stream.close()
+            self._alarm.cancel()
+            backend.join(self._reader, cancel=True)
 
     def __enter__(self) -> SyncTransport:
         return self
