@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
     )
     from .server import AuthServer, ServerState
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 
 __all__ = [
     # cores

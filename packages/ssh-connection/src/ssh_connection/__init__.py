@@ -96,7 +96,7 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
         system_groups,
     )
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     # ssh_config (the client's configuration)

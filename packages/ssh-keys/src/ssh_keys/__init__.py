@@ -130,7 +130,7 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
     from .sshsig import sign as sshsig_sign
     from .sshsig import verify as sshsig_verify
 
-__version__ = "0.1.1"
+__version__ = "0.2.0"
 
 __all__ = [
     # errors

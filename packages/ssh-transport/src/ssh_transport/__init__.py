@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
     from .transport import Role, Transport
     from .version import ProtocolVersionError
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 
 __all__ = [
     "Transport",
