@@ -266,15 +266,19 @@ def transport_config(settings: SshdSettings, host_keys: Sequence[HostKey] = ()) 
         "services": ("ssh-userauth",),
     }
     if "pubkeyacceptedalgorithms" in settings.explicit:
-        # As sshd: server-sig-algs says what PubkeyAcceptedAlgorithms accepts (plain
-        # signature names), so a client offers ssh-dss or ssh-rsa only when they are.
-        plain = [
-            name
-            for name in settings.algorithms("pubkeyacceptedalgorithms")
-            if "-cert-v01@" not in name
-        ]
-        if plain:
-            options["server_sig_algs"] = tuple(plain)
+        # server-sig-algs must name what PubkeyAcceptedAlgorithms adds (ssh offers ssh-dss
+        # or ssh-rsa only when it is there); it never drops a default name, since a Match
+        # block may accept more for some users (the policy decides per user).
+        sig_algs = list(TransportConfig().server_sig_algs)
+        for name in settings.algorithms("pubkeyacceptedalgorithms"):
+            signature = name
+            if name.endswith("-cert-v01@openssh.com"):
+                signature = name.removesuffix("-cert-v01@openssh.com")
+                if signature.startswith("sk-"):
+                    signature += "@openssh.com"  # sk-ssh-ed25519@openssh.com
+            if signature not in sig_algs:
+                sig_algs.append(signature)
+        options["server_sig_algs"] = tuple(sig_algs)
     if size:
         options["rekey_bytes"] = int(size)
     if seconds:
