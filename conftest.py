@@ -36,3 +36,27 @@ def pytest_make_collect_report(
     if REQUIRE_PEERS and report.skipped:
         report.outcome = "failed"
         report.longrepr = f"module skipped under SSH_REQUIRE_PEERS=1: {report.longrepr}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Tests marked ``wedge_retry`` run once more if they fail: issue 11's open wedge of
+    the blocking server in whole-suite runs (a login that hangs; never seen in a module run
+    alone). A retried test leaves a warning in the summary with its first failure's end,
+    and a test that fails twice fails. Remove the marker when the wedge is found."""
+    if item.get_closest_marker("wedge_retry") is None:
+        return None
+    from _pytest.runner import runtestprotocol
+
+    hook = item.ihook
+    hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    if any(r.failed for r in reports):
+        first = next(r for r in reports if r.failed)
+        why = str(first.longrepr)[-2000:]
+        item.warn(pytest.PytestWarning(f"failed once, retried (issue 11): {why}"))
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    for report in reports:
+        hook.pytest_runtest_logreport(report=report)
+    hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
