@@ -9,7 +9,7 @@ import os
 import struct
 import termios
 
-from ._fds import GuardedFd
+from .guarded_fd import GuardedFd
 
 __all__ = ["open_pty", "set_size", "take_controlling_terminal", "MasterFd"]
 

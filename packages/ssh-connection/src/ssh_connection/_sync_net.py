@@ -16,7 +16,7 @@ from typing import IO
 from ssh_transport.sync_backend import SocketStream
 
 from . import _pipes, _pty
-from ._fds import GuardedFd
+from .guarded_fd import GuardedFd
 
 __all__ = [
     "TcpStream",
@@ -149,7 +149,7 @@ class Process:
     """A child process with pipes for stdin, stdout and stderr (read in threads).
 
     The pipes are bare descriptors taken from Popen's file objects, each a
-    :class:`~ssh_connection._fds.GuardedFd`: the stdin feeder thread may still be writing
+    :class:`~ssh_connection.guarded_fd.GuardedFd`: the stdin feeder thread may still be writing
     when the handler closes the process, and a plain close would free the number under
     that write, for the next accepted connection to receive the client's bytes."""
 

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Protocol, TypeVar
+
+from ssh_connection.guarded_fd import GuardedFd
 
 __all__ = [
     "Lock",
@@ -53,64 +53,20 @@ class SFTPStream(Protocol):
     def close(self) -> None: ...
 
 
-class _Pipe:
+def _pipe(end: IO[bytes] | int) -> GuardedFd:
     """One end of a pipe that a reading or writing thread may still be using when another
-    thread closes the stream. A bare close frees the number at once, and the user's next
-    (or in-flight) read or write reaches whatever the process opens next with it, another
-    connection's socket among them. Here close points the number at /dev/null while it is
-    in use (reads see EOF, writes vanish) and the last user closes it; uses after close
-    fail with EBADF (the OSError the front ends expect) without touching it."""
-
-    def __init__(self, end: IO[bytes] | int) -> None:
-        self._end = end
-        self._fd = end if isinstance(end, int) else end.fileno()
-        self._lock = threading.Lock()
-        self._users = 0
-        self._closed = False
-        self._released = False
-
-    @contextlib.contextmanager
-    def use(self) -> Iterator[int]:
-        with self._lock:
-            if self._closed:
-                raise OSError(errno.EBADF, "the pipe is closed")
-            self._users += 1
-        try:
-            yield self._fd
-        finally:
-            with self._lock:
-                self._users -= 1
-                self._release_if_idle()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._users:
-                null = os.open(os.devnull, os.O_RDWR)
-                try:
-                    os.dup2(null, self._fd)
-                finally:
-                    os.close(null)
-            self._release_if_idle()
-
-    def _release_if_idle(self) -> None:
-        if self._closed and not self._users and not self._released:
-            self._released = True
-            with contextlib.suppress(OSError):
-                if isinstance(self._end, int):
-                    os.close(self._end)
-                else:
-                    self._end.close()
+    thread closes the stream (see GuardedFd: its number is never reused under it)."""
+    if isinstance(end, int):
+        return GuardedFd(end, "pipe")
+    return GuardedFd(end.fileno(), "pipe", closer=end.close)
 
 
-def _read(pipe: _Pipe) -> bytes:
+def _read(pipe: GuardedFd) -> bytes:
     with pipe.use() as fd:
         return os.read(fd, READ_SIZE)
 
 
-def _write_all(pipe: _Pipe, data: bytes) -> None:
+def _write_all(pipe: GuardedFd, data: bytes) -> None:
     view = memoryview(data)
     with pipe.use() as fd:
         while view:
@@ -121,8 +77,8 @@ class PipeStream:
     """Two binary file objects (or file descriptors): read from one, write to the other."""
 
     def __init__(self, reader: IO[bytes] | int, writer: IO[bytes] | int) -> None:
-        self._reader = _Pipe(reader)
-        self._writer = _Pipe(writer)
+        self._reader = _pipe(reader)
+        self._writer = _pipe(writer)
 
     def read(self) -> bytes:
         return _read(self._reader)
@@ -159,8 +115,8 @@ class ProcessStream:
         self.process = process
         if process.stdin is None or process.stdout is None:
             raise ValueError("the process needs piped stdin and stdout")
-        self._stdin = _Pipe(process.stdin)
-        self._stdout = _Pipe(process.stdout)
+        self._stdin = _pipe(process.stdin)
+        self._stdout = _pipe(process.stdout)
 
     @classmethod
     def spawn(

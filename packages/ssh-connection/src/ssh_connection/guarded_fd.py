@@ -1,5 +1,6 @@
-"""Descriptors shared by threads, closed without their number being reused under them.
-Shared by both I/O seam modules (the blocking one above all)."""
+"""Descriptors shared by threads, closed without their number being reused under them:
+the pty masters and command pipes of ssh-connection's I/O seams, and ssh-sftp's pipe
+streams."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 import errno
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 __all__ = ["GuardedFd"]
 
@@ -21,12 +22,16 @@ class GuardedFd:
     whatever the process opens next with that number, such as another client's socket,
     stealing or corrupting its bytes. Here ``close`` first points the number at /dev/null
     (reads see EOF, writes vanish) while anyone is using it, and the last user closes it;
-    uses after ``close`` fail with EBADF without touching it.
+    uses after ``close`` fail with EBADF without touching it. ``closer`` releases it in
+    place of ``os.close`` (the file object that owns the descriptor, say).
     """
 
-    def __init__(self, fd: int, what: str = "descriptor") -> None:
+    def __init__(
+        self, fd: int, what: str = "descriptor", closer: Callable[[], None] | None = None
+    ) -> None:
         self._fd = fd
         self._what = what
+        self._closer = closer
         self._lock = threading.Lock()
         self._users = 0
         self._closed = False
@@ -60,5 +65,8 @@ class GuardedFd:
     def _release_if_idle(self) -> None:
         if self._closed and not self._users and self._fd >= 0:
             with contextlib.suppress(OSError):
-                os.close(self._fd)
+                if self._closer is not None:
+                    self._closer()
+                else:
+                    os.close(self._fd)
             self._fd = -1
