@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
         OpenAnswer,
         Rejection,
     )
+    from .guarded_fd import GuardedFd
     from .host_keys import (
         AskCallback,
         CallbackPolicy,
@@ -99,6 +100,8 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
 __version__ = "0.3.0"
 
 __all__ = [
+    # guarded_fd (a descriptor closed once, never while in use)
+    "GuardedFd",
     # ssh_config (the client's configuration)
     "SSHConfig",
     "HostConfig",
@@ -210,6 +213,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Channel",
         "ChannelState",
     ),
+    ".guarded_fd": ("GuardedFd",),
     ".config": (
         "DEFAULT_GLOBAL_KNOWN_HOSTS_FILES",
         "DEFAULT_IDENTITY_FILES",

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Protocol, TypeVar
 
-from ssh_connection.guarded_fd import GuardedFd
+from ssh_connection import GuardedFd
 
 __all__ = [
     "Lock",
