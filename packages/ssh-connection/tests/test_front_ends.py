@@ -7,7 +7,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -21,7 +21,7 @@ from ssh_connection.restrictions import ForwardRequest
 from ssh_connection.sync_server import ServerSession, SSHServer
 from ssh_keys import generate_private_key
 from ssh_transport import Role
-from ssh_transport.aio import AsyncTransport
+from ssh_transport.aio import MAX_OUTBOX, AsyncTransport
 from ssh_transport.aio_backend import AsyncStream
 from ssh_transport.sync import SocketStream, SyncTransport
 
@@ -174,8 +174,10 @@ async def aecho(session: AsyncServerSession) -> int:
     return 3
 
 
-async def aconnected() -> tuple[aio.AsyncSSHConnection, AsyncSSHServer]:
-    server = AsyncSSHServer([HOST_KEY], POLICY, session_handler=aecho)
+async def aconnected(
+    handler: Callable[[AsyncServerSession], Awaitable[int]] = aecho,
+) -> tuple[aio.AsyncSSHConnection, AsyncSSHServer]:
+    server = AsyncSSHServer([HOST_KEY], POLICY, session_handler=handler)
     ours, theirs = socket.socketpair()
     sreader, swriter = await asyncio.open_connection(sock=theirs)
     asyncio.get_running_loop().create_task(server.serve_stream(AsyncStream(sreader, swriter)))
@@ -203,6 +205,48 @@ def test_asyncio_concurrent_sessions() -> None:
             await channel.write_eof()
             assert await channel.read() == b"REST"
             assert await channel.wait() == 3
+        await server.close()
+
+    asyncio.run(main())
+
+
+def test_read_all_keeps_data_that_came_with_the_close() -> None:
+    """read_all() once returned what it had when the channel closed during its call():
+    the pump runs while call() waits for the outbox (or a key exchange), and data that
+    came just before the CLOSE was lost (1 run in ~300 of ``run("head -c 3000000 ...")``
+    against sshd). Here the outbox is made to wait: the write lock is held and another
+    channel has more than MAX_OUTBOX queued, so that wait is certain."""
+    go = asyncio.Event()
+
+    async def burst(session: AsyncServerSession) -> int:
+        if session.command == "burst":
+            await session.channel.write(b"a" * 1000)
+            await go.wait()
+            await session.channel.write(b"b" * 100000)
+        else:
+            while await session.channel.read(1 << 16):
+                pass
+        return 0
+
+    async def main() -> None:
+        conn, server = await aconnected(burst)
+        async with conn:
+            reader = await conn.open_session()
+            await reader.exec("burst")
+            sink = await conn.open_session()
+            await sink.exec("sink")
+            transport = conn.transport
+            await transport._write_lock.acquire()  # private: to make the wait certain
+            filler = asyncio.create_task(sink.write(b"x" * (MAX_OUTBOX + 500000)))
+            result = asyncio.create_task(reader.read_all())
+            await transport.wait_until(lambda: transport._outbox_bytes > MAX_OUTBOX or None)
+            await asyncio.sleep(0.1)  # read_all takes the first 1000 bytes and waits
+            go.set()
+            await transport.wait_until(lambda: reader.closed or None, 10)
+            transport._write_lock.release()
+            stdout, stderr = await asyncio.wait_for(result, 10)
+            assert stdout == b"a" * 1000 + b"b" * 100000 and stderr == b""
+            await filler
         await server.close()
 
     asyncio.run(main())

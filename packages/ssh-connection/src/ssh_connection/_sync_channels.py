@@ -476,19 +476,23 @@ class SSHChannel:
         comes (both at once: they share one window)."""
         out: tuple[list[bytes], list[bytes]] = ([], [])
 
-        def take() -> None:
+        def take() -> bool:
+            # Whether the channel had closed is read under the lock, before taking: the
+            # pump may run while call() returns (it waits for the outbox or a key
+            # exchange), and data that came with a CLOSE then would be left behind.
+            closed = self.closed
             for index in (0, 1):
                 data = self._take(index, len(self._buffers[index]))
                 if data:
                     out[index].append(data)
+            return closed
 
         def changed() -> bool | None:
             return True if self.closed or self._buffers[0] or self._buffers[1] else None
 
         while True:
             self._transport.wait_until(changed, timeout)
-            self._transport.call(take)
-            if self.closed:
+            if self._transport.call(take):
                 return b"".join(out[0]), b"".join(out[1])
 
     def __enter__(self) -> SSHChannel:
