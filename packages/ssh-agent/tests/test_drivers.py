@@ -157,6 +157,9 @@ def test_async_client(agent, ec_key):
     asyncio.run(main())
 
 
+# Whole-suite runs only (twice on 2026-12-02, never in a module run): the agent stops
+# answering with requests still unread. Open in issue 11's note; retried once meanwhile.
+@pytest.mark.wedge_retry
 def test_pipelining_client_gets_every_reply(agent, ed_key):
     # 64k requests in flight while replies are read: the agent pauses reading when
     # its replies wait (bounded memory, see test_server) and loses none.
