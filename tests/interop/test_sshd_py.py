@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH, free_port, run_keygen
+from openssh_tools import SSH, close_listener, free_port, run_keygen
 
 pytestmark = [pytest.mark.interop]
 
@@ -702,7 +702,7 @@ def _through_socket_forward(sshd_py: SshdPy, tmp_path: Path, setting: str) -> by
             except ConnectionResetError:
                 return b""
     finally:
-        server.close()
+        close_listener(server)
         process.terminate()
         process.wait(timeout=30)
 
