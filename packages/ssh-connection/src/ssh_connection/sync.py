@@ -698,6 +698,11 @@ class SSHConnection:
         """The server's opens (lock held): forwarded-tcpip for our remote forwards."""
         payload = event.payload
         forward: RemoteForward | RemotePathForward | None = None
+        invalid = _open_error(payload)
+        if invalid is not None:
+            log.info("%s from the server refused: %s", event.kind, invalid)
+            event.reject(ChannelOpenFailure.CONNECT_FAILED, f"invalid address: {invalid}")
+            return
         if event.kind == fw.AUTH_AGENT and self.agent_path is not None:
             agent_path = self.agent_path
 
@@ -766,6 +771,20 @@ class SSHConnection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _open_error(payload: object) -> str | None:
+    """What is wrong with the addresses in a server's open (forwarded-tcpip,
+    forwarded-streamlocal, x11), or None: hostile values are refused before any use."""
+    if isinstance(payload, fw.ForwardedTcpip):
+        return fw.destination_error(
+            payload.connected_host, payload.connected_port
+        ) or fw.destination_error(payload.originator_host, payload.originator_port)
+    if isinstance(payload, fw.ForwardedStreamlocal):
+        return fw.socket_path_error(payload.path)
+    if isinstance(payload, fw.X11Open):
+        return fw.destination_error(payload.originator_host, payload.originator_port)
+    return None
 
 
 def _remaining(deadline: float | None) -> float | None:
