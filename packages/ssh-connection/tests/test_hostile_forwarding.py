@@ -35,6 +35,7 @@ from ssh_connection._sync_channels import ChannelMux
 from ssh_connection.aio_server import AsyncSSHServer
 from ssh_connection.connection import ConnectionCore
 from ssh_connection.errors import ChannelOpenError, RequestRefused
+from ssh_connection.restrictions import ForwardRequest
 from ssh_connection.sync_server import ServerSession, SSHServer
 from ssh_keys import generate_private_key
 from ssh_transport import HostKey, Role, TransportConfig
@@ -115,7 +116,16 @@ def echo_session(session: ServerSession) -> int:
     return 0
 
 
+#: The port the servers' forwarding_check refuses (a destination refused by policy).
+POLICY_REFUSED_PORT = 1
+
+
+def forwarding_check(request: ForwardRequest) -> bool:
+    return request.port != POLICY_REFUSED_PORT
+
+
 SERVER_OPTIONS: dict[str, Any] = {
+    "forwarding_check": forwarding_check,
     "allow_tcp_forwarding": True,
     "allow_streamlocal_forwarding": True,
     "gateway_ports": True,  # the client's listen address reaches bind, not just 127.0.0.1
@@ -304,6 +314,65 @@ def test_streamlocal_forward_on_hostile_path_is_refused(world: World, case: str)
         finally:
             forward.close()
     _another_client_logs_in(world)
+
+
+def test_direct_tcpip_refused_by_policy_is_administratively_prohibited(world: World) -> None:
+    with world.connect() as conn:
+        with pytest.raises(ChannelOpenError) as refused:
+            conn.open_direct_tcpip("127.0.0.1", POLICY_REFUSED_PORT, timeout=ANSWER_TIMEOUT)
+        assert refused.value.reason == ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED
+
+
+# -- SOCKS (the client's ssh -D) in front of it -----------------------------------------------
+
+
+def _socks5(port: int, request: bytes) -> tuple[bytes, bytes]:
+    """A SOCKS5 CONNECT ``request`` (after the version, command and reserved bytes):
+    the proxy's reply and what follows it until the proxy closes (b"" for a refusal)."""
+    with socket.create_connection(("127.0.0.1", port), ANSWER_TIMEOUT) as sock:
+        sock.settimeout(ANSWER_TIMEOUT)
+        sock.sendall(b"\x05\x01\x00")
+        assert sock.recv(2) == b"\x05\x00"
+        sock.sendall(b"\x05\x01\x00" + request)
+        reply = b""
+        while len(reply) < 10:
+            chunk = sock.recv(10 - len(reply))
+            if not chunk:
+                break
+            reply += chunk
+        if reply[1:2] == b"\x00":
+            sock.sendall(b"through socks")
+            return reply, sock.recv(65536)
+        return reply, sock.recv(65536)  # b"": the proxy closed after its refusal
+
+
+def _socks5_to(port: int, host: bytes, dest: int) -> tuple[bytes, bytes]:
+    return _socks5(port, b"\x03" + bytes([len(host)]) + host + dest.to_bytes(2, "big"))
+
+
+SOCKS_HOSTILE = {
+    "NUL in the domain name": (b"\x03\x09127.0\x00.0.1\x00\x16", 0x02),
+    "zero-length domain name": (b"\x03\x00\x00\x16", 0x08),
+    "unknown address type": (b"\x09\x7f\x00\x00\x01\x00\x16", 0x08),
+}
+
+
+def test_socks5_destination_refused_by_policy_is_not_allowed_by_ruleset(world: World) -> None:
+    with world.connect() as conn, conn.forward_socks() as proxy:
+        reply, after = _socks5_to(proxy.port, b"127.0.0.1", POLICY_REFUSED_PORT)
+        assert reply[:2] == b"\x05\x02" and after == b""
+        reply, after = _socks5_to(proxy.port, b"127.0.0.1", world.echo_port)
+        assert reply[:2] == b"\x05\x00" and after == b"through socks"
+
+
+@pytest.mark.parametrize("case", SOCKS_HOSTILE)
+def test_socks5_hostile_address_gets_a_reply_and_close(world: World, case: str) -> None:
+    request, code = SOCKS_HOSTILE[case]
+    with world.connect() as conn, conn.forward_socks() as proxy:
+        reply, after = _socks5(proxy.port, request)
+        assert reply[:2] == bytes([5, code]) and len(reply) == 10 and after == b""
+        reply, after = _socks5_to(proxy.port, b"localhost", world.echo_port)
+        assert reply[:2] == b"\x05\x00" and after == b"through socks"
 
 
 # -- the server opens to the client ---------------------------------------------------------
