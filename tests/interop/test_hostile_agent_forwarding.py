@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openssh_tools import SshdFactory
@@ -155,7 +156,7 @@ def server(
         )
         user_key = read_private_key_file(keys.user)
 
-        def connect_sshd(**options: object) -> sync.SSHConnection:
+        def connect_sshd(**options: Any) -> sync.SSHConnection:
             return sync.connect(
                 "127.0.0.1", sshd.port, "root", signers=[user_key],
                 host_key_check=sync.insecure_accept_any_host_key, **options,
@@ -166,7 +167,7 @@ def server(
     start = blocking_server if request.param == "blocking" else asyncio_server
     with start() as port:
 
-        def connect_ours(**options: object) -> sync.SSHConnection:
+        def connect_ours(**options: Any) -> sync.SSHConnection:
             return sync.connect(
                 "127.0.0.1", port, "root", password="pw",
                 host_key_check=sync.insecure_accept_any_host_key, **options,
