@@ -68,6 +68,10 @@ class ServerSession:
         #: The terminal's (columns, rows, width_px, height_px), from pty-req and window-change.
         self.size: tuple[int, int, int, int] | None = None
         self.env: dict[str, str] = {}
+        #: The directory the session is confined to, served as "/" (an application sets
+        #: it; sshd-py from ChrootDirectory), and where in it the session starts.
+        self.chroot_directory: str | None = None
+        self.chroot_start: str = "/"
         #: Called (under the pump's lock: must not block) with "TERM", "INT", ...
         self.on_signal: Callable[[str], None] | None = None
         #: Called (under the pump's lock) with (columns, rows, width_px, height_px).
