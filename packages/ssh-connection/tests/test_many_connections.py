@@ -1,4 +1,4 @@
-"""Load: 200 concurrent connections from our asyncio client to our asyncio server in this
+"""Load: 500 concurrent connections from our asyncio client to our asyncio server in this
 process, each with an ed25519 publickey login and an exec; afterwards the process's file
 descriptors and asyncio tasks are back where they were (the full-size run, thousands of
 connections with figures, is bench/bench_many.py)."""
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
+import time
 
 import pytest
 
@@ -15,7 +17,16 @@ from ssh_connection import aio
 from ssh_connection.aio_server import AsyncServerSession, AsyncSSHServer
 from ssh_keys import AuthorizedKeys, generate_private_key
 
-COUNT = 200
+COUNT = 500
+
+
+def raise_fd_limit(need: int) -> None:
+    """Two descriptors a connection (both ends are in this process): lift the soft limit
+    towards the hard one when the default (often 1024) is too low."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        limit = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 
 
 def open_fds() -> int:
@@ -38,8 +49,14 @@ async def wait_until_back(baseline_fds: int, baseline_tasks: int) -> tuple[int, 
     return open_fds(), len(asyncio.all_tasks())
 
 
+def _rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 @pytest.mark.slow
-def test_200_concurrent_clients_log_in_run_a_command_and_leave_nothing_behind() -> None:
+def test_500_concurrent_clients_log_in_run_a_command_and_leave_nothing_behind() -> None:
+    raise_fd_limit(4 * COUNT + 256)
     user_key = generate_private_key("ed25519")
     keys = AuthorizedKeys.from_text(user_key.public_key.to_line())
 
@@ -61,7 +78,11 @@ def test_200_concurrent_clients_log_in_run_a_command_and_leave_nothing_behind() 
             result = await conn.run(f"#{i}", timeout=120)
             return conn, result.stdout, result.exit_status
 
+        rss_before = _rss_kib()
+        started = time.perf_counter()
         results = await asyncio.gather(*(client(i) for i in range(COUNT)), return_exceptions=True)
+        took = time.perf_counter() - started
+        rss = _rss_kib()
         failures = [r for r in results if isinstance(r, BaseException)]
         assert not failures, failures[:3]
         done = [r for r in results if not isinstance(r, BaseException)]
@@ -69,6 +90,10 @@ def test_200_concurrent_clients_log_in_run_a_command_and_leave_nothing_behind() 
             (f"hello #{i}".encode(), 7) for i in range(COUNT)
         ]
         assert len(server._transports) == COUNT  # all still open, idle, at once
+        # Figures for the issue note (printed with -s; never asserted: machines are noisy).
+        print(f"\n{COUNT} logins + exec in {took:.1f} s ({COUNT / took:.0f}/s), "
+              f"RSS {rss / 1024:.0f} MiB with all {COUNT} open, "
+              f"{(rss - rss_before) / COUNT:.0f} KiB a connection (both ends in this process)")
         await asyncio.gather(*(conn.close() for conn, _, _ in done))
         try:
             assert await wait_until_back(baseline_fds, baseline_tasks) == (
