@@ -91,9 +91,11 @@ def test_500_concurrent_clients_log_in_run_a_command_and_leave_nothing_behind() 
         ]
         assert len(server._transports) == COUNT  # all still open, idle, at once
         # Figures for the issue note (printed with -s; never asserted: machines are noisy).
-        print(f"\n{COUNT} logins + exec in {took:.1f} s ({COUNT / took:.0f}/s), "
-              f"RSS {rss / 1024:.0f} MiB with all {COUNT} open, "
-              f"{(rss - rss_before) / COUNT:.0f} KiB a connection (both ends in this process)")
+        print(
+            f"\n{COUNT} logins + exec in {took:.1f} s ({COUNT / took:.0f}/s), "
+            f"RSS {rss / 1024:.0f} MiB with all {COUNT} open, "
+            f"{(rss - rss_before) / COUNT:.0f} KiB a connection (both ends in this process)"
+        )
         await asyncio.gather(*(conn.close() for conn, _, _ in done))
         try:
             assert await wait_until_back(baseline_fds, baseline_tasks) == (

@@ -311,3 +311,19 @@ def test_typed_accessors() -> None:
     with pytest.raises(TypeError, match="not an integer"):
         s.integer("strictmodes")
     assert "maxauthtries" in s.explicit and "maxsessions" not in s.explicit
+
+
+def test_per_source_startup_keywords() -> None:
+    s = parse_sshd_config("PerSourceMaxStartups 3\nPerSourceNetBlockSize 24:56\n").settings()
+    assert (s["persourcemaxstartups"], s["persourcenetblocksize"]) == (3, (24, 56))
+    dump = s.dump()
+    assert "persourcemaxstartups 3\npersourcenetblocksize 24:56\n" in dump
+    d = parse_sshd_config("").settings()
+    assert (d["persourcemaxstartups"], d["persourcenetblocksize"]) == ("none", (32, 128))
+    assert parse_sshd_config("PerSourceNetBlockSize 16\n").settings()["persourcenetblocksize"] == (
+        16,
+        128,
+    )
+    for bad in ("PerSourceMaxStartups 0", "PerSourceNetBlockSize 33", "PerSourceNetBlockSize 8:x"):
+        with pytest.raises(ConfigError):
+            parse_sshd_config(bad + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ssh_connection.startups import StartupLimit
+from ssh_connection.startups import SourceStartups, StartupLimit
 
 
 def test_below_start_every_connection_is_admitted() -> None:
@@ -52,3 +52,45 @@ def test_release_never_goes_below_zero() -> None:
 def test_impossible_limits_are_refused(spec: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError, match="max_startups"):
         StartupLimit.from_setting(spec)
+
+
+# -- PerSourceMaxStartups ------------------------------------------------------------------
+
+
+def test_per_source_limit_counts_each_network_apart() -> None:
+    limit = SourceStartups(2)
+    assert [limit.admit("192.0.2.1") for _ in range(3)] == [True, True, False]
+    assert limit.admit("192.0.2.2")  # another /32
+    limit.release("192.0.2.1")
+    assert limit.admit("192.0.2.1") and not limit.admit("192.0.2.1")
+
+
+def test_per_source_net_block_size_groups_addresses() -> None:
+    limit = SourceStartups(1, ipv4_prefix=24, ipv6_prefix=64)
+    assert limit.admit("192.0.2.1") and not limit.admit("192.0.2.200")
+    assert limit.admit("2001:db8::1") and not limit.admit("2001:db8::ffff")
+    assert not limit.admit("::ffff:192.0.2.7")  # IPv4-mapped counts as its IPv4 address
+    assert limit.admit("2001:db8:0:1::1")  # another /64
+
+
+def test_per_source_limit_forgets_sources_with_nothing_pending() -> None:
+    limit = SourceStartups(1)
+    for i in range(1000):
+        assert limit.admit(f"10.0.{i // 256}.{i % 256}")
+        limit.release(f"10.0.{i // 256}.{i % 256}")
+    assert limit._pending == {}
+    limit.release("10.0.0.1")  # a release too many changes nothing
+    assert limit.pending("10.0.0.1") == 0
+
+
+def test_per_source_limit_ignores_what_is_not_an_address() -> None:
+    limit = SourceStartups(1)
+    assert all(limit.admit("") for _ in range(5))
+    assert all(limit.admit("/run/sock") for _ in range(5))
+
+
+@pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 1, "ipv4_prefix": 33},
+                                 {"limit": 1, "ipv6_prefix": -1}])  # fmt: skip
+def test_per_source_limit_refuses_bad_settings(bad: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        SourceStartups(**bad)

@@ -305,6 +305,8 @@ _DUMP_ORDER = [
     "channeltimeout",
     "subsystem",
     "maxstartups",
+    "persourcemaxstartups",
+    "persourcenetblocksize",
     "rekeylimit",
     "permitopen",
     "permitlisten",

@@ -269,6 +269,27 @@ def _max_startups(args: list[str], rest: str) -> Value:
     return (start, rate, full)
 
 
+def _per_source_max_startups(args: list[str], rest: str) -> Value:
+    arg = _one(args, "PerSourceMaxStartups")
+    if arg == "none":
+        return "none"
+    if not (arg.isascii() and arg.isdigit()) or not 0 < int(arg) <= 0x7FFF_FFFF:
+        raise ValueError(f"PerSourceMaxStartups: invalid value {arg}")
+    return int(arg)
+
+
+def _per_source_net_block_size(args: list[str], rest: str) -> Value:
+    arg = _one(args, "PerSourceNetBlockSize")
+    ipv4, colon, ipv6 = arg.partition(":")
+    bits = (ipv4, ipv6 if colon else "128")
+    if not all(b.isascii() and b.isdigit() for b in bits):
+        raise ValueError(f"PerSourceNetBlockSize: invalid value {arg}")
+    v4, v6 = int(bits[0]), int(bits[1])
+    if not (0 <= v4 <= 32 and 0 <= v6 <= 128):
+        raise ValueError(f"PerSourceNetBlockSize: invalid value {arg}")
+    return (v4, v6)
+
+
 _SIZE = re.compile(r"([0-9]+)([kKmMgGtT]?)")
 
 
@@ -512,6 +533,8 @@ def _build() -> dict[str, Keyword]:
         _kw("MaxAuthTries", _int("MaxAuthTries"), 6, in_match=True),
         _kw("MaxSessions", _int("MaxSessions"), 10, in_match=True),
         _kw("MaxStartups", _max_startups, (10, 30, 100), dump=_colons),
+        _kw("PerSourceMaxStartups", _per_source_max_startups, "none"),
+        _kw("PerSourceNetBlockSize", _per_source_net_block_size, (32, 128), dump=_colons),
         _kw("LoginGraceTime", _time("LoginGraceTime"), 120),
         _kw("ClientAliveInterval", _time("ClientAliveInterval"), 0, in_match=True),
         _kw("ClientAliveCountMax", _int("ClientAliveCountMax"), 3, in_match=True),
@@ -610,8 +633,6 @@ UNSUPPORTED = UNSUPPORTED_IN_MATCH | frozenset(
         "kerberostgtpassing",
         "afstokenpassing",
         "modulifile",
-        "persourcemaxstartups",
-        "persourcenetblocksize",
         "permituserenvironment",
         "printlastlog",
         "printmotd",

@@ -10,10 +10,11 @@ of connections, and clients keep getting in once the flood's connections time ou
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Callable
 
-__all__ = ["StartupLimit", "MaxStartups", "DEFAULT_MAX_STARTUPS"]
+__all__ = ["StartupLimit", "SourceStartups", "MaxStartups", "DEFAULT_MAX_STARTUPS"]
 
 #: A limit as servers take it: ``full`` alone (every connection past it is dropped), or
 #: ``(start, rate, full)`` as sshd_config writes ``start:rate:full``; None: no limit.
@@ -71,3 +72,56 @@ class StartupLimit:
         """A pending connection authenticated or ended."""
         if self.pending > 0:
             self.pending -= 1
+
+
+class SourceStartups:
+    """sshd's PerSourceMaxStartups: at most ``limit`` unauthenticated connections from one
+    source network (PerSourceNetBlockSize: ``ipv4_prefix`` and ``ipv6_prefix`` bits, sshd's
+    default 32:128). A source that is not an IP address (a Unix socket, stdin) is not
+    counted. Only sources with connections pending are remembered, so the table is as
+    large as the number of pending connections at most."""
+
+    def __init__(self, limit: int, ipv4_prefix: int = 32, ipv6_prefix: int = 128) -> None:
+        if limit < 1:
+            raise ValueError(f"per-source max startups must be at least 1, not {limit}")
+        if not (0 <= ipv4_prefix <= 32 and 0 <= ipv6_prefix <= 128):
+            raise ValueError(f"prefix lengths {ipv4_prefix} and {ipv6_prefix} out of range")
+        self.limit = limit
+        self.ipv4_prefix, self.ipv6_prefix = ipv4_prefix, ipv6_prefix
+        self._pending: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, int] = {}
+
+    def source(self, address: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return None
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        prefix = self.ipv4_prefix if ip.version == 4 else self.ipv6_prefix
+        return ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
+
+    def admit(self, address: str) -> bool:
+        """A new connection from ``address``: True (and counted) to serve it."""
+        net = self.source(address)
+        if net is None:
+            return True
+        count = self._pending.get(net, 0)
+        if count >= self.limit:
+            return False
+        self._pending[net] = count + 1
+        return True
+
+    def release(self, address: str) -> None:
+        """A connection :meth:`admit` counted authenticated or ended."""
+        net = self.source(address)
+        if net is None:
+            return
+        count = self._pending.get(net, 0) - 1
+        if count > 0:
+            self._pending[net] = count
+        else:
+            self._pending.pop(net, None)
+
+    def pending(self, address: str) -> int:
+        net = self.source(address)
+        return 0 if net is None else self._pending.get(net, 0)
