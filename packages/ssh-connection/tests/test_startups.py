@@ -92,5 +92,5 @@ def test_per_source_limit_ignores_what_is_not_an_address() -> None:
 @pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 1, "ipv4_prefix": 33},
                                  {"limit": 1, "ipv6_prefix": -1}])  # fmt: skip
 def test_per_source_limit_refuses_bad_settings(bad: dict[str, int]) -> None:
-    with pytest.raises(ValueError, match="at least 1|out of range"):
+    with pytest.raises(ValueError, match=r"at least 1|out of range"):
         SourceStartups(**bad)
