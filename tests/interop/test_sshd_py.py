@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH, close_listener, free_port, run_keygen
+from openssh_tools import SSH, close_listener, free_port, run_keygen, stop_process
 
 pytestmark = [pytest.mark.interop]
 
@@ -155,6 +155,7 @@ def write_config(directory: Path, ports: dict[str, int], **extra: str) -> Path:
             "  PermitTTY no",
             "  AllowTcpForwarding no",
             "  SetEnv FROM_CONFIG=set-by-sshd-py",
+            "  AcceptEnv LC_MATCHED_*",
             f"  Banner {directory / 'banner'}",
         ]
     if "deny" in ports:
@@ -185,8 +186,7 @@ def sshd_py(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdPy]:
             _wait_listening(port, server.process, server.log)
         yield server
     finally:
-        server.process.terminate()
-        server.process.wait(timeout=30)
+        stop_process(server.process)
 
 
 def fingerprint(public_key: Path) -> str:
@@ -244,12 +244,7 @@ def first_bytes_through_forward(sshd_py: SshdPy, port: str) -> bytes:
             except ConnectionResetError:
                 return b""  # ssh may reset a refused tunnel's connection
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # seen once in a full run after a refused tunnel
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def test_local_forwarding(sshd_py: SshdPy) -> None:
@@ -282,6 +277,15 @@ def test_accept_env_passes_listed_variables_only(sshd_py: SshdPy) -> None:
         env=env,
     )
     assert result.stdout == b"passed/\n", result.stderr
+
+
+def test_accept_env_in_a_match_block_applies_to_its_connections(sshd_py: SshdPy) -> None:
+    env = {**os.environ, "LC_MATCHED_A": "matched"}
+    options = ["-o", "SendEnv=LC_MATCHED_A"]
+    matched = sshd_py.ssh('echo "$LC_MATCHED_A"', port="restricted", extra=options, env=env)
+    assert matched.stdout == b"matched\n", matched.stderr
+    unmatched = sshd_py.ssh('echo "$LC_MATCHED_A"', extra=options, env=env)
+    assert unmatched.stdout == b"\n", unmatched.stderr
 
 
 def test_revoked_key_is_refused(sshd_py: SshdPy) -> None:
@@ -462,12 +466,7 @@ def test_default_mode_generates_host_keys_once_and_serves_loopback(tmp_path: Pat
         assert (result.stdout, result.returncode) == (b"default\n", 0), result.stderr
         assert f"Server listening on 127.0.0.1 port {port}." in log.read_text()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # seen once in a full run after a refused tunnel
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
     keys = {p.name: p.read_bytes() for p in state.iterdir()}
     again = run_sshd_py("-t", *args)  # a second start keeps the keys
     assert again.returncode == 0, again.stderr
@@ -540,12 +539,7 @@ def test_max_startups_drops_connections_past_the_limit(tmp_path: Path) -> None:
                 assert second.recv(8) == b""  # dropped: one unauthenticated is the limit
         _wait_for(lambda: "past MaxStartups" in log.read_text(), "the drop line")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # seen once in a full run after a refused tunnel
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def test_nist_ecdh_is_offered_only_when_configured(sshd_py: SshdPy) -> None:
@@ -707,8 +701,7 @@ def test_agent_forwarding_reaches_the_remote_command(sshd_py: SshdPy, tmp_path: 
         )
         assert result.stdout == b"none\n", result.stderr
     finally:
-        agent.terminate()
-        agent.wait(timeout=30)
+        stop_process(agent)
 
 
 def test_x11_forwarding_sets_display_only_when_allowed(sshd_py: SshdPy) -> None:
@@ -759,8 +752,7 @@ def _through_socket_forward(sshd_py: SshdPy, tmp_path: Path, setting: str) -> by
                 return b""
     finally:
         close_listener(server)
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
 
 
 @pytest.mark.parametrize(("setting", "expected"), [("yes", b"unix-ok"), ("remote", b"")])

@@ -3,6 +3,7 @@ listens, and how SshdPolicy turns the effective config into auth decisions."""
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import pwd
 from pathlib import Path
@@ -14,7 +15,13 @@ from ssh_connection.restrictions import Restrictions
 from ssh_connection.sshd_config import ConfigError, parse_sshd_config
 from ssh_connection.sshd_main import parse_connection_spec
 from ssh_connection.sshd_policy import Peer, SshdPolicy
-from ssh_connection.sshd_settings import ListenError, listen_addresses, load_config, server_options
+from ssh_connection.sshd_settings import (
+    ListenError,
+    connection_settings,
+    listen_addresses,
+    load_config,
+    server_options,
+)
 from ssh_keys import Certificate, PublicKey, generate_private_key, sign_certificate
 
 ME = getpass.getuser()
@@ -72,7 +79,7 @@ def test_channel_and_unused_connection_timeouts_reach_the_server() -> None:
 def test_forwarding_switches_are_on_and_decided_per_user() -> None:
     options = server_options(parse_sshd_config("").settings())
     assert options["allow_agent_forwarding"] and options["allow_x11_forwarding"]
-    assert options["allow_streamlocal_forwarding"] and "forwarding_check" not in options
+    assert options["allow_streamlocal_forwarding"] and options["forwarding_check"] is None
     off = server_options(parse_sshd_config("AllowStreamLocalForwarding no\n").settings())
     assert not off["allow_streamlocal_forwarding"]
 
@@ -298,3 +305,32 @@ def test_server_sig_algs_add_what_pubkey_accepted_algorithms_adds() -> None:
     # RSA certificate needs rsa-sha2-* there (regress limit-keytype).
     only = transport_config(parse_sshd_config("PubkeyAcceptedAlgorithms ssh-ed25519\n").settings())
     assert only.server_sig_algs == default
+
+
+def test_match_blocks_reach_each_connection_settings() -> None:
+    from ssh_auth import BasePolicy
+    from ssh_connection.aio_server import AsyncSSHServer
+
+    config = parse_sshd_config(
+        "MaxSessions 4\nAcceptEnv LANG\n"
+        "Match LocalPort 2201\n"
+        "  MaxSessions 1\n  AcceptEnv LC_X\n  ClientAliveInterval 5\n"
+        "  ChannelTimeout session=30\n  UnusedConnectionTimeout 10\n"
+        "  AllowStreamLocalForwarding local\n  GatewayPorts yes\n"
+    )
+    base = AsyncSSHServer(
+        [generate_private_key("ed25519")], BasePolicy(), **server_options(config.settings())
+    ).connection_settings()  # fmt: skip
+    assert (base.max_sessions, base.accept_env, base.connection_limits) == (4, ("LANG",), {})
+    matched = connection_settings(
+        config.for_connection("me", None, "127.0.0.1", "127.0.0.1", 2201), base
+    )
+    assert (matched.max_sessions, matched.accept_env) == (1, ("LC_X",))
+    assert matched.connection_limits == {"keepalive_interval": 5.0, "keepalive_count_max": 3}
+    assert matched.channel_timeouts == (("session", 30.0),)
+    assert matched.unused_connection_timeout == 10.0 and matched.gateway_ports
+    assert matched.allow_streamlocal_forwarding and matched.forwarding_check is not None
+    other = connection_settings(
+        config.for_connection("me", None, "127.0.0.1", "127.0.0.1", 22), base
+    )
+    assert other == dataclasses.replace(base, forwarding_check=None)

@@ -40,6 +40,7 @@ from .connection import ConnectionCore
 from .errors import ExitSignal
 from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
+from .server_settings import ConnectionSettings
 from .source_rate import REFUSED_LINE, SourceRateLimit
 from .startups import DEFAULT_MAX_STARTUPS, MaxStartups, StartupLimit
 
@@ -48,7 +49,13 @@ if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts
     from ._aio_server_x11 import AsyncX11Listener
     from .x11 import ServerX11
 
-__all__ = ["AsyncSSHServer", "AsyncServerSession", "AsyncSessionHandler", "ForwardRequest"]
+__all__ = [
+    "AsyncSSHServer",
+    "AsyncServerSession",
+    "AsyncSessionHandler",
+    "ConnectionSettings",
+    "ForwardRequest",
+]
 
 log = logging.getLogger("ssh_connection")
 
@@ -222,12 +229,17 @@ class AsyncSSHServer:
         policy: AuthPolicy | None = None,
         on_authenticated: Callable[[UserAuthenticated], None] | None = None,
         on_dropped: Callable[[], None] | None = None,
+        connection_settings: (
+            Callable[[UserAuthenticated, ConnectionSettings], ConnectionSettings] | None
+        ) = None,
     ) -> None:
         """Serve one connection over ``stream`` until it ends (any byte stream works).
 
         ``policy`` replaces the server's for this connection (one that knows the peer);
         ``on_authenticated`` is called once the user is in (to log it, say), ``on_dropped``
-        instead of serving when ``max_startups`` drops the connection."""
+        instead of serving when ``max_startups`` drops the connection, and
+        ``connection_settings`` may change :class:`ConnectionSettings` for the user once
+        authenticated (sshd-py applies Match blocks so)."""
         if self._closing:
             await stream.close()
             return
@@ -265,7 +277,10 @@ class AsyncSSHServer:
             await self._release()
             if on_authenticated is not None:
                 on_authenticated(auth)
-            connection = _ServerConnection(self, transport, auth, peer)
+            settings = self.connection_settings()
+            if connection_settings is not None:
+                settings = connection_settings(auth, settings)
+            connection = _ServerConnection(self, transport, auth, peer, settings)
             await connection.run()
         except (SSHError, OSError) as exc:
             log.debug("connection from %s ended: %s", peer[0], exc)
@@ -281,6 +296,19 @@ class AsyncSSHServer:
             except Exception:
                 log.exception("closing the connection from %s failed", peer[0] or "a stream")
                 await stream.close()
+
+    def connection_settings(self) -> ConnectionSettings:
+        """The settings a connection gets unless ``serve_stream`` is told otherwise."""
+        return ConnectionSettings(
+            accept_env=tuple(self.accept_env),
+            allow_streamlocal_forwarding=self.allow_streamlocal_forwarding,
+            gateway_ports=self.gateway_ports,
+            forwarding_check=self.forwarding_check,
+            max_sessions=self.max_sessions,
+            channel_timeouts=tuple(self.channel_timeouts),
+            unused_connection_timeout=self.unused_connection_timeout,
+            connection_limits=dict(self.connection_limits),
+        )
 
     async def _admit_source(self, address: str) -> bool:
         if self.source_rate is None:
@@ -325,8 +353,10 @@ class _ServerConnection:
         transport: AsyncTransport,
         auth: UserAuthenticated,
         peer: tuple[str, int],
+        settings: ConnectionSettings,
     ) -> None:
         self.server = server
+        self.settings = settings
         self.transport = transport
         self.auth = auth
         self.peer = peer
@@ -341,11 +371,11 @@ class _ServerConnection:
         self._sockets = AsyncStreamlocalForwards(self.mux, transport)
 
     async def run(self) -> None:
-        server = self.server
+        settings = self.settings
         limits = {
-            "channel_timeouts": server.channel_timeouts,
-            "unused_connection_timeout": server.unused_connection_timeout,
-            **server.connection_limits,
+            "channel_timeouts": settings.channel_timeouts,
+            "unused_connection_timeout": settings.unused_connection_timeout,
+            **settings.connection_limits,
         }
 
         def make(lower: StreamCore) -> ConnectionCore:
@@ -372,7 +402,7 @@ class _ServerConnection:
         if event.kind == fw.SESSION:
             live = self.mux.channels.values()
             if sum(isinstance(c.handler, AsyncServerSession) for c in live) >= (
-                self.server.max_sessions
+                self.settings.max_sessions
             ):
                 event.reject(ChannelOpenFailure.RESOURCE_SHORTAGE, "too many sessions")
                 return
@@ -432,11 +462,11 @@ class _ServerConnection:
 
     def _streamlocal_permitted(self) -> bool:
         return (
-            self.server.allow_streamlocal_forwarding and self.restrictions.port_forwarding_allowed
+            self.settings.allow_streamlocal_forwarding and self.restrictions.port_forwarding_allowed
         )
 
     async def _allowed(self, request: ForwardRequest) -> bool:
-        check = self.server.forwarding_check
+        check = self.settings.forwarding_check
         if check is None:
             return True
         blocking = not inspect.iscoroutinefunction(check)
@@ -485,7 +515,7 @@ class _ServerConnection:
         elif name == se.ENV and isinstance(payload, se.EnvRequest):
             key = payload.name.decode("utf-8", "replace")
             ok = session.kind is None and any(
-                fnmatch.fnmatchcase(key, pattern) for pattern in self.server.accept_env
+                fnmatch.fnmatchcase(key, pattern) for pattern in self.settings.accept_env
             )
             if ok:
                 session.env[key] = payload.value.decode("utf-8", "replace")
@@ -705,7 +735,7 @@ class _ServerConnection:
             await call(lambda: event.answer(None))
             return
         address = request.host
-        bind = address if self.server.gateway_ports else "127.0.0.1"
+        bind = address if self.settings.gateway_ports else "127.0.0.1"
         bound: list[int] = []
 
         async def accepted(stream: net.TcpStream, peer: tuple[str, int]) -> None:

@@ -28,7 +28,7 @@ from .sshd_chroot import chroot_problem, start_directory
 from .sshd_config import SshdConfig, SshdSettings
 from .sshd_log import VERBOSE, log
 from .sshd_policy import Peer, SshdPolicy, log_authenticated
-from .sshd_settings import server_options, transport_config
+from .sshd_settings import connection_settings, server_options, transport_config
 
 __all__ = ["SshdServer", "SFTP_SERVER", "SUBSYSTEM_ENTRY_POINTS", "stdio_stream"]
 
@@ -304,6 +304,9 @@ class SshdServer:
                 (peer.address, peer.port),
                 policy=policy,
                 on_authenticated=authenticated,
+                connection_settings=lambda auth, base: connection_settings(
+                    policy.settings_for(auth.username), base
+                ),
                 on_dropped=dropped,
             )
         finally:

@@ -6,6 +6,7 @@ for each setting sshd-py accepts but cannot honour yet. No sockets or event loop
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import warnings
@@ -26,6 +27,7 @@ from ssh_transport import HostKey, TransportConfig
 from . import forwarding as fw
 from .channel_timeouts import parse_channel_timeouts
 from .restrictions import ForwardRequest
+from .server_settings import ConnectionSettings
 from .sshd_config import (
     SshdConfig,
     SshdSettings,
@@ -288,18 +290,54 @@ def transport_config(settings: SshdSettings, host_keys: Sequence[HostKey] = ()) 
     return TransportConfig(**options)
 
 
-def server_options(settings: SshdSettings) -> dict[str, Any]:
-    """AsyncSSHServer keyword options from the global settings (per-user ones travel in
-    the auth decisions: see :mod:`ssh_connection.sshd_policy`)."""
-    grace = settings.integer("logingracetime")
+def _keepalives(settings: SshdSettings) -> dict[str, Any]:
     limits: dict[str, Any] = {}
     interval = settings.integer("clientaliveinterval")
     if interval:
         limits["keepalive_interval"] = float(interval)
         limits["keepalive_count_max"] = max(1, settings.integer("clientalivecountmax"))
-    streamlocal = settings.text("allowstreamlocalforwarding")
-    unused = settings["unusedconnectiontimeout"]
+    return limits
+
+
+def _channel_timeouts(settings: SshdSettings) -> list[tuple[str, float]]:
     timeouts = [f"{kind}={parse_time(value)}" for kind, _, value in _split_timeouts(settings)]
+    return parse_channel_timeouts(timeouts)
+
+
+def _unused_timeout(settings: SshdSettings) -> float | None:
+    unused = settings["unusedconnectiontimeout"]
+    return float(unused) if isinstance(unused, int) and unused else None
+
+
+def _streamlocal_check(
+    settings: SshdSettings,
+) -> Callable[[ForwardRequest], Coroutine[Any, Any, bool]] | None:
+    streamlocal = settings.text("allowstreamlocalforwarding")
+    return streamlocal_direction(streamlocal) if streamlocal in ("local", "remote") else None
+
+
+def connection_settings(settings: SshdSettings, base: ConnectionSettings) -> ConnectionSettings:
+    """A connection's settings from its user's effective settings (Match blocks applied):
+    AcceptEnv, AllowStreamLocalForwarding, GatewayPorts, MaxSessions, ChannelTimeout,
+    UnusedConnectionTimeout and ClientAlive*."""
+    return dataclasses.replace(
+        base,
+        accept_env=tuple(settings.words("acceptenv")),
+        allow_streamlocal_forwarding=settings.text("allowstreamlocalforwarding") != "no",
+        forwarding_check=_streamlocal_check(settings),
+        gateway_ports=settings.text("gatewayports") != "no",
+        max_sessions=settings.integer("maxsessions"),
+        channel_timeouts=tuple(_channel_timeouts(settings)),
+        unused_connection_timeout=_unused_timeout(settings),
+        connection_limits=_keepalives(settings),
+    )
+
+
+def server_options(settings: SshdSettings) -> dict[str, Any]:
+    """AsyncSSHServer keyword options from the global settings (per-user ones travel in
+    the auth decisions, see :mod:`ssh_connection.sshd_policy`, and in
+    :func:`connection_settings`)."""
+    grace = settings.integer("logingracetime")
     options: dict[str, Any] = {
         "accept_env": settings.words("acceptenv"),
         # Per user, AllowTcpForwarding, AllowAgentForwarding and X11Forwarding travel in
@@ -308,18 +346,17 @@ def server_options(settings: SshdSettings) -> dict[str, Any]:
         "allow_tcp_forwarding": True,
         "allow_agent_forwarding": True,
         "allow_x11_forwarding": True,
-        "allow_streamlocal_forwarding": streamlocal != "no",
+        "allow_streamlocal_forwarding": settings.text("allowstreamlocalforwarding") != "no",
         "gateway_ports": settings.text("gatewayports") != "no",
         "max_sessions": settings.integer("maxsessions"),
         "login_grace_time": float(grace) if grace else None,
         "max_startups": _max_startups(settings),
         "max_auth_tries": settings.integer("maxauthtries"),
-        "connection_limits": limits,
-        "channel_timeouts": parse_channel_timeouts(timeouts),
-        "unused_connection_timeout": float(unused) if isinstance(unused, int) and unused else None,
+        "connection_limits": _keepalives(settings),
+        "channel_timeouts": _channel_timeouts(settings),
+        "unused_connection_timeout": _unused_timeout(settings),
+        "forwarding_check": _streamlocal_check(settings),
     }
-    if streamlocal in ("local", "remote"):
-        options["forwarding_check"] = streamlocal_direction(streamlocal)
     return options
 
 
