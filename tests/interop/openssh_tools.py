@@ -115,6 +115,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """End a background program: SIGTERM, then SIGKILL if it has not gone in ``grace``.
+
+    OpenSSH 9.2's ``ssh`` can outlive SIGTERM: its client loop checks the flag its handler
+    sets and then calls poll(), so a signal that lands in between waits for the poll's
+    timeout (minutes). Seen about once in 15 runs of an ``ssh -N -L`` whose tunnel had
+    just been refused; the test's assertions had passed by then.
+    """
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def close_listener(sock: socket.socket, thread: threading.Thread | None = None) -> None:
     """Shut a test's listening socket down, close it and join its accept thread.
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openssh_tools import stop_process
 
 from ssh_agent import AgentFailure, destination
 from ssh_agent.protocol import frame
@@ -102,8 +103,7 @@ class OurAgent:
         )
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        stop_process(self.proc)
         assert self.proc.stdout is not None
         assert self.proc.stderr is not None
         self.proc.stdout.close()
@@ -249,8 +249,7 @@ def openssh_agent(tmp_path) -> Iterator[Path]:
         _wait_for(sock, proc)
         yield sock
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
         assert proc.stdout is not None
         assert proc.stderr is not None
         proc.stdout.close()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from openssh_tools import stop_process
 
 from ssh_agent.sync import AgentClient
 
@@ -59,16 +60,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass
@@ -223,8 +214,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield World(d, port, sock, answer, log, host_pub)
     finally:
         if sshd is not None:
-            _stop(sshd)
-        _stop(agent)
+            stop_process(sshd)
+        stop_process(agent)
     assert not sock.exists()  # the agent removes its socket on SIGTERM
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openssh_tools import SSH, Sshd, SshdFactory
+from openssh_tools import SSH, Sshd, SshdFactory, stop_process
 
 from ssh_auth import (
     AuthenticationFailed,
@@ -226,8 +226,7 @@ def openssh_agent(tmp_path: Path, keys: Path) -> Iterator[Path]:
                            capture_output=True)  # fmt: skip
         yield sock
     finally:
-        proc.terminate()
-        proc.wait()
+        stop_process(proc)
 
 
 def test_agent_keys(sshd: Sshd, openssh_agent: Path) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH, Sshd, SshdFactory, free_port
+from openssh_tools import SSH, Sshd, SshdFactory, free_port, stop_process
 
 from ssh_auth import AuthenticationFailed
 from ssh_connection import aio, aio_multi, sync, sync_multi
@@ -416,8 +416,7 @@ def agent_socket(tmp_path: Path, keydir: Path) -> Iterator[Path]:
             client.add(read_private_key_file(keydir / "id"))
         yield sock
     finally:
-        agent.terminate()
-        agent.wait(10)
+        stop_process(agent)
 
 
 def _agent_config(config_file: Path, block: str) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openssh_tools import Sshd, SshdFactory, UpperEcho
+from openssh_tools import Sshd, SshdFactory, UpperEcho, stop_process
 
 from ssh_connection import aio, sync
 from ssh_connection.errors import RequestRefused
@@ -369,5 +369,4 @@ def test_agent_forwarding_into_sshd(sshd: Sshd, user_key: PrivateKey, tmp_path: 
         ) as c:  # fmt: skip
             assert c.run("ssh-add -L").exit_status != 0  # not forwarded unless asked
     finally:
-        agent.terminate()
-        agent.wait(10)
+        stop_process(agent)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH, UpperEcho
+from openssh_tools import SSH, UpperEcho, stop_process
 
 from ssh_auth import StandardPolicy, authorized_keys_file
 from ssh_connection.aio_process import AsyncProcessHandler
@@ -207,8 +207,7 @@ def test_ssh_local_forward(server: SSHServer, keydir: Path, echo: UpperEcho) -> 
         big = os.urandom(2 * 1024 * 1024)
         assert _talk(port, big) == big.upper()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def test_ssh_remote_forward_port_zero(server: SSHServer, keydir: Path, echo: UpperEcho) -> None:
@@ -227,8 +226,7 @@ def test_ssh_remote_forward_port_zero(server: SSHServer, keydir: Path, echo: Upp
             seen += line
         assert _talk(int(match.group(1)), b"through -R") == b"THROUGH -R"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def test_ssh_remote_forward_fixed_port(server: SSHServer, keydir: Path, echo: UpperEcho) -> None:
@@ -241,8 +239,7 @@ def test_ssh_remote_forward_fixed_port(server: SSHServer, keydir: Path, echo: Up
     try:
         assert _talk(port, b"fixed") == b"FIXED"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def test_restrictions_force_command_and_no_forwarding(keydir: Path, echo: UpperEcho) -> None:
@@ -264,21 +261,9 @@ def test_restrictions_force_command_and_no_forwarding(keydir: Path, echo: UpperE
             with contextlib.suppress(ConnectionResetError):
                 assert _talk(port, b"nope") == b""
         finally:
-            stop(proc)
+            stop_process(proc)
     finally:
         srv.close()
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """End a background ssh: SIGTERM, then SIGKILL if it has not gone in 10 s. (Once, in a
-    full-suite run, an ``ssh -N -L`` whose tunnel had just been refused outlived SIGTERM
-    by over 10 s; the assertions had passed by then.)"""
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 def test_max_sessions(keydir: Path) -> None:

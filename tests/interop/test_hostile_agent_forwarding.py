@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openssh_tools import SshdFactory
+from openssh_tools import SshdFactory, stop_process
 
 from ssh_auth import StandardPolicy
 from ssh_connection import sync
@@ -88,8 +88,7 @@ def agent(tmp_path: Path, keys: Keys) -> Iterator[Path]:
         assert _local_add(sock, str(keys.held)).returncode == 0
         yield sock
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 def _local_add(sock: Path, *args: str) -> subprocess.CompletedProcess[str]:

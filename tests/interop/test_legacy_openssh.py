@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH, Sshd, SshdFactory, run_keygen
+from openssh_tools import SSH, Sshd, SshdFactory, run_keygen, stop_process
 from test_agent_openssh import OurAgent
 
 from ssh_auth import (
@@ -313,8 +313,7 @@ def openssh_agent(tmp_path: Path, keys: Path) -> Iterator[Path]:
                            capture_output=True)  # fmt: skip
         yield sock
     finally:
-        proc.terminate()
-        proc.wait()
+        stop_process(proc)
 
 
 @pytest.mark.parametrize(("index", "algorithm"), [(0, "ssh-dss"), (1, "ssh-rsa")])

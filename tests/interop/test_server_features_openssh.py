@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openssh_tools import SSH, UpperEcho
+from openssh_tools import SSH, UpperEcho, stop_process
 
 from ssh_auth import StandardPolicy, authorized_keys_file
 from ssh_connection.aio_process import AsyncProcessHandler
@@ -115,8 +115,7 @@ def openssh_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         subprocess.run(["ssh-add", "-q", str(d / "k")], env=env, check=True, capture_output=True)
         yield env
     finally:
-        agent.terminate()
-        agent.wait(10)
+        stop_process(agent)
 
 
 def test_ssh_A_lists_the_agent_key_remotely(
@@ -241,8 +240,7 @@ def test_update_host_keys_learns_the_other_host_keys(keydir: Path, tmp_path: Pat
             assert time.monotonic() < deadline, known.read_text()
             time.sleep(0.05)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
         srv.close()
     assert entry("ed25519") in known.read_text()  # the known one stays
 
@@ -360,8 +358,7 @@ def test_control_master_multiplexing(server: SSHServer, ssh_config: Path, tmp_pa
         master.wait(20)
     finally:
         if master.poll() is None:
-            master.terminate()
-            master.wait(10)
+            stop_process(master)
 
 
 @pytest.mark.slow
@@ -387,8 +384,7 @@ def test_local_forward_to_a_unix_socket(server: SSHServer, keydir: Path, tmp_pat
         big = os.urandom(1 << 20)
         assert talk(local, big, proc) == big.upper()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
         remote.close()
 
 
@@ -405,8 +401,7 @@ def test_remote_forward_from_a_unix_socket(
         assert talk(remote, b"from a socket", proc) == b"FROM A SOCKET"
         assert os.stat(remote).st_mode & 0o777 == 0o600
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
     deadline = time.monotonic() + 10
     while os.path.exists(remote):  # removed when the connection ends
         assert time.monotonic() < deadline, "the forwarded socket is still there"
@@ -431,8 +426,7 @@ def test_unix_socket_forwarding_refused_when_off(keydir: Path, tmp_path: Path) -
             with contextlib.suppress(ConnectionResetError):  # the channel open is refused
                 assert talk(local, b"nope", proc) == b""
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop_process(proc)
             remote.close()
     finally:
         srv.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openssh_tools import free_port
+from openssh_tools import free_port, stop_process
 
 from ssh_auth import StandardPolicy
 from ssh_connection.sync import connect
@@ -173,8 +173,7 @@ def sshd_py(tmp_path: Path, config: str) -> Iterator[int]:
         _wait_listening(port, process)
         yield port
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
 
 
 def test_sshd_py_defaults_fail_nothing(tmp_path: Path) -> None:
