@@ -7,8 +7,10 @@ process (our asyncio client, so its CPU is not ours) first opens ``-n`` connecti
 logs them all in, unmeasured; then, on a word from us, every connection starts its
 command at once and we record the ticker's gaps until all have finished.
 
-Rows: ``pipes`` (``-n`` clients exec ``true``), ``pty`` (the same on a pty) and
-``pty-bulk`` (one client reads ``--pty-mib`` through a pty). Printed per row: the worst
+Rows: ``none`` (``-n`` clients exec, answered with status 0 by a handler that runs
+nothing: the floor, the protocol's own work), ``pipes`` (``-n`` clients exec ``true``),
+``pty`` (the same on a pty) and ``pty-bulk`` (one client reads ``--pty-mib`` through a
+pty). Printed per row: the worst
 gap (ms), the time spent in gaps over 10 ms (ms, "stalled"), the row's wall time, and
 the server's threads at the end.
 
@@ -34,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 TICK = 0.001
 STALL = 0.010  # a gap this long counts as a stall
 
-ROWS = ("pipes", "pty", "pty-bulk")
+ROWS = ("none", "pipes", "pty", "pty-bulk")
 
 
 class Ticker:
@@ -98,7 +100,7 @@ def client_main(port: int, key: str, count: int, row: str, size: int) -> None:
 
         async def one(conn: aio.AsyncSSHConnection) -> int:
             channel = await conn.open_session(timeout=300)
-            if row != "pipes":
+            if row in ("pty", "pty-bulk"):
                 await channel.get_pty()
             await channel.exec(f"head -c {size} /dev/zero" if row == "pty-bulk" else "true")
             got = 0
@@ -128,10 +130,14 @@ async def measure_row(directory: Path, row: str, count: int, size: int) -> dict[
     from ssh_keys import AuthorizedKeys, generate_private_key
 
     keys = AuthorizedKeys.from_text((directory / "id.pub").read_text())
+
+    async def nothing(session: Any) -> int:
+        return 0
+
     server = AsyncSSHServer(
         [generate_private_key("ed25519")],
         StandardPolicy(authorized_keys=lambda user: keys),
-        session_handler=AsyncProcessHandler(),
+        session_handler=nothing if row == "none" else AsyncProcessHandler(),
         max_startups=None,
         max_sessions=2,
     )
