@@ -8,7 +8,9 @@ which every skip is reported as a failure, so a broken install step shows up red
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+import platform
+import threading
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -60,3 +62,40 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         hook.pytest_runtest_logreport(report=report)
     hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+#: accept and accept4 by machine (the numbers /proc/<pid>/task/<tid>/syscall shows).
+_ACCEPT_SYSCALLS = {"x86_64": {"43", "288"}, "aarch64": {"202", "242"}}.get(platform.machine())
+
+
+def _threads_in_accept() -> list[str]:
+    """Threads of this process blocked in accept(), by name."""
+    if _ACCEPT_SYSCALLS is None:
+        return []
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    found = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/syscall") as f:
+                call = f.read().split()
+        except OSError:
+            continue
+        if call and call[0] in _ACCEPT_SYSCALLS:
+            found.append(f"{names.get(int(tid), '?')} (tid {tid}, fd {int(call[1], 16)})")
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_accept_left_blocked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a module that leaves a thread blocked in accept() behind it.
+
+    Such a thread holds its listening socket alive after ``close()`` freed the fd number;
+    a later listener reuses the number, and a signal with an SA_RESTART handler (asyncio's)
+    restarts the old accept4 on the new socket: the stale helper then takes a later test's
+    connections (issue 11's "wedge"). Test helpers shut listeners down before closing them.
+    """
+    before = set(_threads_in_accept())
+    yield
+    left = [t for t in _threads_in_accept() if t not in before]
+    if left:
+        pytest.fail(f"{request.node.nodeid} left threads blocked in accept(): {left}")

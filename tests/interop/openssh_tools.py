@@ -115,6 +115,56 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def close_listener(sock: socket.socket, thread: threading.Thread | None = None) -> None:
+    """Shut a test's listening socket down, close it and join its accept thread.
+
+    ``close()`` alone is not enough: a thread blocked in ``accept()`` keeps the socket alive
+    while its descriptor number is freed, a later listener gets that number, and a signal
+    with an SA_RESTART handler (asyncio's) restarts the blocked ``accept4`` on the *new*
+    socket, so the old helper steals the new server's clients (issue 11's wedge).
+    ``shutdown()`` wakes the blocked call with EINVAL first.
+    """
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    if thread is not None:
+        thread.join(10)
+        assert not thread.is_alive(), f"accept thread {thread.name} did not end"
+
+
+class UpperEcho:
+    """A loopback echo server (TCP, or a Unix socket at ``path``) answering each connection
+    with its bytes upper-cased, to show the data went through it and back."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is None:
+            self.sock = socket.create_server(("127.0.0.1", 0))
+            self.port = int(self.sock.getsockname()[1])
+        else:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(str(path))
+            self.sock.listen()
+            self.port = 0
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="upper-echo")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn: socket.socket) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data.upper())
+
+    def close(self) -> None:
+        close_listener(self.sock, self._thread)
+
+
 def run_keygen(*args: str | os.PathLike[str]) -> None:
     subprocess.run([SSH_KEYGEN, "-q", *map(str, args)], check=True, capture_output=True)
 
@@ -438,8 +488,7 @@ class OurServer:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(5)
-        self.listener.close()
+        close_listener(self.listener, self._thread)
 
 
 USERAUTH_SUCCESS = 52

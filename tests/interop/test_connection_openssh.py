@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openssh_tools import Sshd, SshdFactory
+from openssh_tools import Sshd, SshdFactory, UpperEcho
 
 from ssh_connection import aio, sync
 from ssh_connection.errors import RequestRefused
@@ -210,34 +210,9 @@ def test_asyncio_run_and_exec(sshd: Sshd, user_key: PrivateKey) -> None:
 # -- forwarding -------------------------------------------------------------------------------
 
 
-class EchoServer:
-    """A TCP echo server on loopback (upper-cases, to show the data went through it)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    def _echo(self, conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data.upper())
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
-def echo() -> Iterator[EchoServer]:
-    server = EchoServer()
+def echo() -> Iterator[UpperEcho]:
+    server = UpperEcho()
     yield server
     server.close()
 
@@ -252,21 +227,21 @@ def _talk(port: int, payload: bytes) -> bytes:
         return out
 
 
-def test_local_forward_through_sshd(conn: sync.SSHConnection, echo: EchoServer) -> None:
+def test_local_forward_through_sshd(conn: sync.SSHConnection, echo: UpperEcho) -> None:
     with conn.forward_local("127.0.0.1", echo.port) as forward:
         assert _talk(forward.port, b"hello") == b"HELLO"
         big = os.urandom(3 * MIB)
         assert _talk(forward.port, big) == big.upper()
 
 
-def test_direct_tcpip_channel(conn: sync.SSHConnection, echo: EchoServer) -> None:
+def test_direct_tcpip_channel(conn: sync.SSHConnection, echo: UpperEcho) -> None:
     with conn.open_direct_tcpip("127.0.0.1", echo.port) as channel:
         channel.write(b"abc")
         channel.write_eof()
         assert channel.read() == b"ABC"
 
 
-def test_remote_forward_port_zero(conn: sync.SSHConnection, echo: EchoServer) -> None:
+def test_remote_forward_port_zero(conn: sync.SSHConnection, echo: UpperEcho) -> None:
     with conn.forward_remote("127.0.0.1", echo.port, "127.0.0.1", 0) as forward:
         assert forward.port > 0
         assert _talk(forward.port, b"remote") == b"REMOTE"
@@ -275,7 +250,7 @@ def test_remote_forward_port_zero(conn: sync.SSHConnection, echo: EchoServer) ->
         socket.create_connection(("127.0.0.1", forward.port), timeout=2).close()
 
 
-def test_remote_forward_asyncio(sshd: Sshd, user_key: PrivateKey, echo: EchoServer) -> None:
+def test_remote_forward_asyncio(sshd: Sshd, user_key: PrivateKey, echo: UpperEcho) -> None:
     async def main() -> None:
         async with await aconnect(sshd, user_key) as c:
             async with await c.forward_remote("127.0.0.1", echo.port, "127.0.0.1", 0) as fwd:
@@ -320,7 +295,7 @@ def _socks4(port: int, dest_port: int, data: bytes) -> bytes:
         return out
 
 
-def test_dynamic_forward_socks_through_sshd(conn: sync.SSHConnection, echo: EchoServer) -> None:
+def test_dynamic_forward_socks_through_sshd(conn: sync.SSHConnection, echo: UpperEcho) -> None:
     with conn.forward_socks() as proxy:
         assert _socks5(proxy.port, b"localhost", echo.port, b"via socks5") == b"VIA SOCKS5"
         assert _socks4(proxy.port, echo.port, b"via socks4") == b"VIA SOCKS4"
@@ -332,7 +307,7 @@ def test_dynamic_forward_socks_through_sshd(conn: sync.SSHConnection, echo: Echo
             assert sock.recv(10)[:2] != b"\x05\x00"
 
 
-def test_dynamic_forward_asyncio(sshd: Sshd, user_key: PrivateKey, echo: EchoServer) -> None:
+def test_dynamic_forward_asyncio(sshd: Sshd, user_key: PrivateKey, echo: UpperEcho) -> None:
     async def main() -> None:
         async with await aconnect(sshd, user_key) as c:
             proxy = await c.forward_socks()

@@ -16,6 +16,7 @@ from typing import Any
 import asyncssh
 import paramiko
 import pytest
+from openssh_tools import UpperEcho, close_listener
 
 from ssh_auth import StandardPolicy
 from ssh_connection import aio, sync
@@ -31,33 +32,11 @@ USER, PASSWORD = "peer", "peer-secret"
 POLICY = StandardPolicy(password=lambda user, password: (user, password) == (USER, PASSWORD))
 
 
-class Echo:
-    """A TCP server answering each connection with its bytes upper-cased."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    def _echo(self, conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data.upper())
-
-
 @pytest.fixture(scope="module")
-def echo() -> Iterator[Echo]:
-    e = Echo()
+def echo() -> Iterator[UpperEcho]:
+    e = UpperEcho()
     yield e
-    e.sock.close()
+    e.close()
 
 
 def talk(port: int, payload: bytes) -> bytes:
@@ -122,7 +101,7 @@ def test_paramiko_shell_on_a_pty(paramiko_client: paramiko.SSHClient) -> None:
     assert channel.recv_exit_status() == 4
 
 
-def test_paramiko_direct_tcpip(paramiko_client: paramiko.SSHClient, echo: Echo) -> None:
+def test_paramiko_direct_tcpip(paramiko_client: paramiko.SSHClient, echo: UpperEcho) -> None:
     transport = paramiko_client.get_transport()
     assert transport is not None
     channel = transport.open_channel("direct-tcpip", ("127.0.0.1", echo.port), ("127.0.0.1", 1))
@@ -160,7 +139,7 @@ def test_paramiko_remote_forward(paramiko_client: paramiko.SSHClient) -> None:
 # -- AsyncSSH's client against our asyncio server -----------------------------------------------
 
 
-def test_asyncssh_client_against_our_asyncio_server(echo: Echo) -> None:
+def test_asyncssh_client_against_our_asyncio_server(echo: UpperEcho) -> None:
     async def main() -> None:
         async with AsyncSSHServer(
             [generate_private_key("ed25519")], POLICY, session_handler=AsyncProcessHandler(),
@@ -224,7 +203,7 @@ async def asyncssh_session(process: asyncssh.SSHServerProcess[Any]) -> None:
     process.exit(7)
 
 
-def test_our_client_against_asyncssh_server(echo: Echo) -> None:
+def test_our_client_against_asyncssh_server(echo: UpperEcho) -> None:
     async def main() -> None:
         acceptor = await asyncssh.listen(
             "127.0.0.1", 0, server_factory=AsyncsshPeer, config=None,
@@ -375,14 +354,14 @@ def paramiko_server() -> Iterator[int]:
 
     threading.Thread(target=serve, daemon=True).start()
     yield listener.getsockname()[1]
-    listener.close()
+    close_listener(listener)
     for peer in peers:
         for sock in peer.listeners:
-            sock.close()
+            close_listener(sock)
         peer.transport.close()
 
 
-def test_our_client_against_paramiko_server(paramiko_server: int, echo: Echo) -> None:
+def test_our_client_against_paramiko_server(paramiko_server: int, echo: UpperEcho) -> None:
     with sync.connect(
         "127.0.0.1", paramiko_server, USER, password=PASSWORD,
         host_key_check=sync.insecure_accept_any_host_key,

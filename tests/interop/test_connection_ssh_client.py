@@ -13,13 +13,12 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH
+from openssh_tools import SSH, UpperEcho
 
 from ssh_auth import StandardPolicy, authorized_keys_file
 from ssh_connection.aio_process import AsyncProcessHandler
@@ -165,31 +164,11 @@ def test_many_clients_at_once(server: SSHServer, keydir: Path) -> None:
     assert [o[0] for o in outs] == [f"{i}\n".encode() for i in range(10)]
 
 
-class Echo:
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    def _echo(self, conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data.upper())
-
-
 @pytest.fixture
-def echo() -> Iterator[Echo]:
-    e = Echo()
+def echo() -> Iterator[UpperEcho]:
+    e = UpperEcho()
     yield e
-    e.sock.close()
+    e.close()
 
 
 def _talk(port: int, payload: bytes, attempts: int = 100) -> bytes:
@@ -216,7 +195,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_ssh_local_forward(server: SSHServer, keydir: Path, echo: Echo) -> None:
+def test_ssh_local_forward(server: SSHServer, keydir: Path, echo: UpperEcho) -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [*ssh_argv(server.port, keydir), "-N", "-o", "ExitOnForwardFailure=yes",
@@ -232,7 +211,7 @@ def test_ssh_local_forward(server: SSHServer, keydir: Path, echo: Echo) -> None:
         proc.wait(10)
 
 
-def test_ssh_remote_forward_port_zero(server: SSHServer, keydir: Path, echo: Echo) -> None:
+def test_ssh_remote_forward_port_zero(server: SSHServer, keydir: Path, echo: UpperEcho) -> None:
     proc = subprocess.Popen(
         [*ssh_argv(server.port, keydir, log_level="INFO"), "-N",
          "-o", "ExitOnForwardFailure=yes",
@@ -252,7 +231,7 @@ def test_ssh_remote_forward_port_zero(server: SSHServer, keydir: Path, echo: Ech
         proc.wait(10)
 
 
-def test_ssh_remote_forward_fixed_port(server: SSHServer, keydir: Path, echo: Echo) -> None:
+def test_ssh_remote_forward_fixed_port(server: SSHServer, keydir: Path, echo: UpperEcho) -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [*ssh_argv(server.port, keydir), "-N", "-o", "ExitOnForwardFailure=yes",
@@ -266,7 +245,7 @@ def test_ssh_remote_forward_fixed_port(server: SSHServer, keydir: Path, echo: Ec
         proc.wait(10)
 
 
-def test_restrictions_force_command_and_no_forwarding(keydir: Path, echo: Echo) -> None:
+def test_restrictions_force_command_and_no_forwarding(keydir: Path, echo: UpperEcho) -> None:
     srv = make_server(keydir, "restricted")
     srv.listen("127.0.0.1", 0)
     try:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from openssh_tools import close_listener
 
 from ssh_keys import (
     KeyFormatError,
@@ -334,7 +335,7 @@ def _capture_ssh_add(work: Path, key_path: Path) -> list[bytes]:
         )
         thread.join(30)
     finally:
-        server.close()
+        close_listener(server, thread)
     return [m for m in messages if m[:1] in (b"\x11", b"\x19")]
 
 

@@ -27,7 +27,13 @@ from typing import Any, TypeVar
 import asyncssh
 import paramiko
 import pytest
-from openssh_tools import HOST_KEY_ALGORITHMS, HostKeyFiles, our_host_keys, run_keygen
+from openssh_tools import (
+    HOST_KEY_ALGORITHMS,
+    HostKeyFiles,
+    close_listener,
+    our_host_keys,
+    run_keygen,
+)
 
 from ssh_auth import (
     AuthenticationFailed,
@@ -175,8 +181,7 @@ class OurSyncServer:
         return self.outcomes.get(timeout=30)
 
     def close(self) -> None:
-        self.listener.close()
-        self.accepter.join(5)
+        close_listener(self.listener, self.accepter)
         for thread in self.threads:
             thread.join(5)
 
@@ -830,8 +835,7 @@ class ParamikoServer:
             t.start_server(event=threading.Event(), server=Interface())
 
     def close(self) -> None:
-        self.listener.close()
-        self.thread.join(5)
+        close_listener(self.listener, self.thread)
         for t in self.all:
             t.close()
 

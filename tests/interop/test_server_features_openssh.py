@@ -14,14 +14,13 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from openssh_tools import SSH
+from openssh_tools import SSH, UpperEcho
 
 from ssh_auth import StandardPolicy, authorized_keys_file
 from ssh_connection.aio_process import AsyncProcessHandler
@@ -272,40 +271,9 @@ def test_no_announcement_when_switched_off(keydir: Path, tmp_path: Path) -> None
 # -- jumps, multiplexing, -W, Unix sockets, keepalives ------------------------------------------
 
 
-class Echo:
-    """Answers each connection with its bytes upper-cased, on TCP or a Unix socket."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        if path is None:
-            self.sock = socket.create_server(("127.0.0.1", 0))
-            self.port = self.sock.getsockname()[1]
-        else:
-            self.sock = socket.socket(socket.AF_UNIX)
-            self.sock.bind(str(path))
-            self.sock.listen()
-            self.port = 0
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    def _echo(self, conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data.upper())
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
-def echo() -> Iterator[Echo]:
-    e = Echo()
+def echo() -> Iterator[UpperEcho]:
+    e = UpperEcho()
     yield e
     e.close()
 
@@ -359,7 +327,7 @@ def test_proxy_jump_through_our_server(server: SSHServer, ssh_config: Path) -> N
         target.close()
 
 
-def test_ssh_W_stdio_forwarding(server: SSHServer, keydir: Path, echo: Echo) -> None:
+def test_ssh_W_stdio_forwarding(server: SSHServer, keydir: Path, echo: UpperEcho) -> None:
     done = ssh(server.port, keydir, "-W", f"127.0.0.1:{echo.port}", "user@127.0.0.1",
                input=b"stdio through -W")  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -407,7 +375,7 @@ def test_server_alive_keepalives_answered(server: SSHServer, keydir: Path) -> No
 
 
 def test_local_forward_to_a_unix_socket(server: SSHServer, keydir: Path, tmp_path: Path) -> None:
-    remote = Echo(tmp_path / "remote.sock")
+    remote = UpperEcho(tmp_path / "remote.sock")
     local = str(tmp_path / "local.sock")
     proc = subprocess.Popen(
         [*ssh_argv(server.port, keydir), "-N", "-o", "ExitOnForwardFailure=yes",
@@ -425,7 +393,7 @@ def test_local_forward_to_a_unix_socket(server: SSHServer, keydir: Path, tmp_pat
 
 
 def test_remote_forward_from_a_unix_socket(
-    server: SSHServer, keydir: Path, tmp_path: Path, echo: Echo
+    server: SSHServer, keydir: Path, tmp_path: Path, echo: UpperEcho
 ) -> None:
     remote = str(tmp_path / "listen.sock")
     proc = subprocess.Popen(
@@ -452,7 +420,7 @@ def test_unix_socket_forwarding_refused_when_off(keydir: Path, tmp_path: Path) -
         done = ssh(srv.port, keydir, "-N", "-o", "ExitOnForwardFailure=yes",
                    "-R", f"{tmp_path / 'no.sock'}:127.0.0.1:1", "user@127.0.0.1")  # fmt: skip
         assert done.returncode == 255 and not (tmp_path / "no.sock").exists(), done
-        remote = Echo(tmp_path / "remote.sock")
+        remote = UpperEcho(tmp_path / "remote.sock")
         local = str(tmp_path / "local.sock")
         proc = subprocess.Popen(
             [*ssh_argv(srv.port, keydir), "-N",

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 import asyncssh
 import paramiko
 import pytest
+from openssh_tools import close_listener
 
 from ssh_connection import aio, sync
 from ssh_sftp.aio import AsyncSFTPClient
@@ -271,7 +272,7 @@ def paramiko_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     try:
         yield Server("paramiko", listener.getsockname()[1], root, "")
     finally:
-        listener.close()
+        close_listener(listener)
         for transport in transports:
             transport.close()
 

@@ -14,10 +14,9 @@ below included: 97 s at load 5, 61 s at load 2. Each passed in all three runs.
 2.5 s and 1.2 s, but test only OpenSSH). So they run here with sshd-py as TEST_SSH_SSHD,
 whose internal-sftp is ssh-sftp's server found through its entry point:
 - sftp-uri passes with sshd-py (sftp:// URIs, fetch and put by absolute path).
-- sftp-chroot also needs ``ChrootDirectory /var/run`` (and root, to create a file there).
-  sshd-py does not implement ChrootDirectory, so its SFTP session sees the real "/" and the
-  script's fetch of ``/testdata_*`` fails: a strict xfail that turns into a failure, asking
-  for this table to change, when sshd-py learns ChrootDirectory.
+- sftp-chroot also needs ``ChrootDirectory /var/run`` (and root, to create a file there):
+  sshd-py confines the internal-sftp session to it (sshd_chroot), so the script's fetch of
+  ``/testdata_*`` finds the file in /var/run.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ SFTP_SERVER_SCRIPTS = [
     "scp3",
     "scp-uri",
 ]
-NO_CHROOT = "sshd-py has no ChrootDirectory: internal-sftp serves the real / (see docstring)"
 
 
 def wrapper(directory: Path, name: str, module: str) -> Path:
@@ -102,15 +100,5 @@ def test_sftp_uri_through_sshd_py_internal_sftp(regress: Path) -> None:
     run_script(regress, "sftp-uri", TEST_SSH_SSHD=str(regress / "sshd-py"))
 
 
-class ChrootNotServed(AssertionError):
-    """sftp-chroot failed at its fetch, the way a server without ChrootDirectory does."""
-
-
-@pytest.mark.xfail(strict=True, reason=NO_CHROOT, raises=ChrootNotServed)
 def test_sftp_chroot_through_sshd_py_internal_sftp(regress: Path) -> None:
-    try:
-        run_script(regress, "sftp-chroot", TEST_SSH_SSHD=str(regress / "sshd-py"))
-    except AssertionError as failure:
-        if "Fetch testdata_" in str(failure):
-            raise ChrootNotServed(str(failure)) from None
-        raise  # any other failure is a plain one
+    run_script(regress, "sftp-chroot", TEST_SSH_SSHD=str(regress / "sshd-py"))

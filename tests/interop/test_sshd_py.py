@@ -12,17 +12,19 @@ import contextlib
 import getpass
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH, free_port, run_keygen
+from openssh_tools import SSH, close_listener, free_port, run_keygen
 
 pytestmark = [pytest.mark.interop]
 
@@ -630,6 +632,60 @@ def test_force_command_internal_sftp_serves_sftp(sshd_py: SshdPy, tmp_path: Path
     assert b"not-sftp" not in shell.stdout
 
 
+def _sftp_through(sshd_py: SshdPy, options: str, batch: str) -> subprocess.CompletedProcess[bytes]:
+    command = " ".join([*SSHD_PY, "-i", "-f", str(sshd_py.config), options])
+    argv = ["sftp", "-F", "/dev/null", *client_options(sshd_py.identity), "-b", "-"]
+    argv += ["-o", f"ProxyCommand={command}", f"{ME}@x"]
+    return subprocess.run(argv, input=batch.encode(), capture_output=True, timeout=60,
+                          check=False)  # fmt: skip
+
+
+def test_internal_sftp_flags_apply(sshd_py: SshdPy, tmp_path: Path) -> None:
+    (tmp_path / "kept").write_text("kept\n")
+    read_only = "-o 'ForceCommand=internal-sftp -R'"
+    got = _sftp_through(sshd_py, read_only, f"put {tmp_path / 'kept'} {tmp_path / 'new'}\n")
+    assert got.returncode != 0 and not (tmp_path / "new").exists()
+    no_remove = "-o 'ForceCommand=internal-sftp -P remove'"
+    got = _sftp_through(sshd_py, no_remove, f"rm {tmp_path / 'kept'}\n")
+    assert got.returncode != 0 and (tmp_path / "kept").exists()
+    start = f"-o 'ForceCommand=internal-sftp -d {tmp_path}'"
+    got = _sftp_through(sshd_py, start, f"get kept {tmp_path / 'copy'}\n")  # relative: -d
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "copy").read_text() == "kept\n"
+    got = _sftp_through(sshd_py, "-o 'ForceCommand=internal-sftp -u 022'", "ls\n")
+    assert got.returncode != 0 and b"umask would be the whole server's" in got.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a ChrootDirectory must be owned by root")
+def test_chroot_directory_confines_internal_sftp(sshd_py: SshdPy, tmp_path: Path) -> None:
+    jail = Path(tempfile.mkdtemp(dir="/run", prefix="sshd-py-chroot-"))  # root's, 0700
+    try:
+        (jail / "inside").write_text("in the jail\n")
+        options = f"-o ChrootDirectory={jail} -o 'ForceCommand=internal-sftp -d /'"
+        got = _sftp_through(sshd_py, options, f"get /inside {tmp_path / 'copy'}\n")
+        assert got.returncode == 0, got.stderr
+        assert (tmp_path / "copy").read_text() == "in the jail\n"
+        # "/" is the jail's: the real /etc is not there, nor reachable through ".."
+        for path in ("/etc/hostname", "../../etc/hostname", f"{jail}/inside"):
+            got = _sftp_through(sshd_py, options, f"get {path} {tmp_path / 'x'}\n")
+            assert got.returncode != 0 and not (tmp_path / "x").exists(), path
+    finally:
+        shutil.rmtree(jail)
+
+
+def test_chroot_directory_refuses_what_it_cannot_confine(sshd_py: SshdPy, tmp_path: Path) -> None:
+    # A directory others may write to (tmp_path's /tmp), as sshd: refused.
+    options = f"-o ChrootDirectory={tmp_path} -o ForceCommand=internal-sftp"
+    got = _sftp_through(sshd_py, options, "ls /\n")
+    assert got.returncode != 0
+    assert b"bad ownership or modes for chroot directory component" in got.stderr
+    # A command or a shell: sshd-py confines internal-sftp only, and says so.
+    command = " ".join([*SSHD_PY, "-i", "-f", str(sshd_py.config), "-o ChrootDirectory=/"])
+    shell = sshd_py.ssh("echo escaped", port="", extra=["-o", f"ProxyCommand={command}"])
+    assert b"escaped" not in shell.stdout
+    assert b"confines internal-sftp sessions only" in shell.stderr
+
+
 # -- forwarding switches, host key rotation and timeouts, through -i ---------------------
 
 
@@ -702,7 +758,7 @@ def _through_socket_forward(sshd_py: SshdPy, tmp_path: Path, setting: str) -> by
             except ConnectionResetError:
                 return b""
     finally:
-        server.close()
+        close_listener(server)
         process.terminate()
         process.wait(timeout=30)
 

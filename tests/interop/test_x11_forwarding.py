@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openssh_tools import SSH, Sshd, SshdFactory
+from openssh_tools import SSH, Sshd, SshdFactory, close_listener
 
 from ssh_auth import StandardPolicy, authorized_keys_file
 from ssh_connection import sync
@@ -60,7 +60,8 @@ class FakeXServer:
                 continue
         self.number = number
         self.cookies: list[bytes] = []
-        threading.Thread(target=self._loop, daemon=True).start()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
 
     def _loop(self) -> None:
         while True:
@@ -82,7 +83,7 @@ class FakeXServer:
                 conn.sendall(b"X-OK")
 
     def close(self) -> None:
-        self.sock.close()
+        close_listener(self.sock, self._thread)
 
 
 @pytest.fixture

@@ -118,3 +118,26 @@ def test_relay_passes_listing_and_the_allowed_extensions(request_bytes):
     relay = AgentChannelRelay()
     relay.channel_data(frame(request_bytes))
     assert relay.data_for_agent() == frame(request_bytes)
+
+
+def test_unfiltered_relay_passes_changes_to_the_agent():
+    """filtered=False: the local agent alone decides (here it adds and locks)."""
+    store = KeyStore()
+    agent = AgentServerCore(store)
+    relay = AgentChannelRelay(filtered=False)
+    remote = AgentClientCore()
+    add = remote.add_identity(generate_private_key("ed25519"))
+    lock = remote.lock(b"pw")
+    _pump(relay, agent, remote)
+    add.result()
+    lock.result()
+    assert len(store) == 1
+    assert store.locked
+
+
+@pytest.mark.parametrize("request_bytes", [bytes([9]), bytes([200]), bytes([19])])
+def test_unfiltered_relay_sends_any_request_on(request_bytes):
+    relay = AgentChannelRelay(filtered=False)
+    relay.channel_data(frame(request_bytes))
+    assert relay.data_for_agent() == frame(request_bytes)
+    assert relay.data_for_channel() == b""

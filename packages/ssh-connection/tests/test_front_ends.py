@@ -4,6 +4,7 @@ both in this process, blocking and asyncio. No OpenSSH needed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -322,5 +323,7 @@ def test_asyncio_forwarding_check_sync_in_a_worker_thread() -> None:
         await server.close()
 
     asyncio.run(main_coro())
+    with contextlib.suppress(OSError):  # wakes serve_echo if it never got its connection
+        echo.shutdown(socket.SHUT_RDWR)
     echo.close()
     assert seen == [("127.0.0.1", 1, False), ("127.0.0.1", echo_port, False)]

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ssh_connection.socks import MAX_REQUEST, SocksError, SocksHandshake, SocksTarget
+from ssh_connection.socks import (
+    MAX_REQUEST,
+    SocksError,
+    SocksHandshake,
+    SocksTarget,
+    reason_for_open_failure,
+)
+from ssh_wire import ChannelOpenFailure
 
 
 def v5(request: bytes, greeting: bytes = b"\x05\x01\x00") -> SocksHandshake:
@@ -84,6 +91,63 @@ def test_hostile_host_names_are_refused(name: bytes) -> None:
     with pytest.raises(SocksError):
         hs.receive_data(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + b"\x00\x50")
     assert hs.target is None
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        (b"", 0x08),  # address type not supported: there is no address
+        (b"evil\0name", 0x02),  # connection not allowed by ruleset
+        (b"\0", 0x02),
+        (b"evil\nname", 0x02),
+        (b"\xff\xfe", 0x02),
+        (b"bad host", 0x02),
+    ],
+)
+def test_socks5_hostile_host_name_gets_a_reply(name: bytes, code: int) -> None:
+    hs = SocksHandshake()
+    hs.receive_data(b"\x05\x01\x00")
+    hs.data_to_send()
+    with pytest.raises(SocksError):
+        hs.receive_data(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + b"\x00\x50")
+    reply = hs.data_to_send()
+    assert reply[:2] == bytes([5, code]) and len(reply) == 10
+    hs.receive_data(b"more")  # after the refusal: ignored, no second reply
+    assert hs.data_to_send() == b""
+
+
+def test_socks5_request_with_another_version_gets_a_failure_reply() -> None:
+    hs = SocksHandshake()
+    hs.receive_data(b"\x05\x01\x00")
+    hs.data_to_send()
+    with pytest.raises(SocksError, match="version"):
+        hs.receive_data(b"\x04\x01\x00\x01\x7f\x00\x00\x01\x00\x50")
+    assert hs.data_to_send()[:2] == b"\x05\x01"
+
+
+@pytest.mark.parametrize("name", [b"evil\x01name", b"bad host", b"\xffname"])
+def test_socks4a_hostile_host_name_is_rejected(name: bytes) -> None:
+    hs = SocksHandshake()
+    with pytest.raises(SocksError):
+        hs.receive_data(b"\x04\x01\x00\x50\x00\x00\x00\x01\x00" + name + b"\x00")
+    assert hs.data_to_send()[:2] == b"\x00\x5b"
+
+
+@pytest.mark.parametrize(
+    ("reason", "description", "code"),
+    [
+        (ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED, "port forwarding is not permitted", 2),
+        (ChannelOpenFailure.CONNECT_FAILED, "[Errno 111] Connection refused", 5),
+        (ChannelOpenFailure.CONNECT_FAILED, "invalid destination: host name contains NUL", 4),
+        (ChannelOpenFailure.RESOURCE_SHORTAGE, "too many channels", 4),
+    ],
+)
+def test_channel_open_failures_map_to_socks5_replies(
+    reason: int, description: str, code: int
+) -> None:
+    hs = v5(b"\x05\x01\x00\x03\x04host\x00\x50")
+    hs.fail(reason_for_open_failure(reason, description))
+    assert hs.data_to_send()[:2] == bytes([5, code])
 
 
 def test_socks4_connect() -> None:

@@ -211,10 +211,10 @@ def test_errors(text: str, line: int, message: str) -> None:
 
 def test_unsupported_reported() -> None:
     config = parse_sshd_config(
-        "UsePAM no\nUsePAM yes\nPrintMotd no\nMatch User x\n  ChrootDirectory /srv\n"
+        "UsePAM no\nUsePAM yes\nPrintMotd no\nMatch User x\n  GSSAPIAuthentication no\n"
     )
     assert [(u.keyword, u.line) for u in config.unsupported] == [
-        ("usepam", 2), ("printmotd", 3), ("chrootdirectory", 5)
+        ("usepam", 2), ("printmotd", 3), ("gssapiauthentication", 5)
     ]  # fmt: skip
     assert config.settings()["usepam"] is False  # the first one wins, as in sshd
 
@@ -228,6 +228,13 @@ def test_tokens_and_files() -> None:
         "/home/al/.ssh/k", "/home/al/k2", "/etc/keys/al.1000", "/home/al/%"
     ]  # fmt: skip
     assert s.authorized_principals_file("al", "/home/al", 1) == "/home/al/principals/al"
+
+
+def test_chroot_directory_by_match_with_tokens() -> None:
+    config = parse_sshd_config("Match User al\n  ChrootDirectory /srv/%u.%U%%\n")
+    assert config.settings().chroot_directory("bo", "/home/bo", 2) is None  # "none"
+    s = config.for_connection("al", None, "127.0.0.1", "127.0.0.1", 22)
+    assert s.chroot_directory("al", "/home/al", 7) == "/srv/al.7%"
     with pytest.raises(ValueError, match="unknown token"):
         expand_tokens("%k", user="u", home="/h", uid=0)
     assert (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,10 @@ def listener() -> Iterator[socket.socket]:
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     yield sock
+    # shutdown() first: it wakes a helper still blocked in accept(), which would otherwise
+    # keep the socket alive and accept a later test's connections on a reused fd number.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     sock.close()
 
 

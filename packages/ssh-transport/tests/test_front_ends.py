@@ -4,6 +4,7 @@ whatever the platform offers (TCP_QUICKACK is Linux-only)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -37,9 +38,15 @@ def server_port() -> Iterator[tuple[int, list[SyncTransport]]]:
             config = TransportConfig(host_keys=[host_key("ed25519")])
             servers.append(SyncTransport(SocketStream(conn), Role.SERVER, config))
 
-    threading.Thread(target=accept, daemon=True).start()
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
     yield listener.getsockname()[1], servers
+    # shutdown() wakes the blocked accept(); close() alone would leave the thread holding the
+    # socket, and a signal could restart its accept4 on a later listener given the same fd.
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)
     listener.close()
+    thread.join(10)
     for server in servers:
         server.close()
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
     from .restrictions import Binding
     from .server import AgentServerCore, ConfirmationRequested, ConnectionClosed
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 __all__ = [
     # errors

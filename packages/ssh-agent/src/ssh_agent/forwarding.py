@@ -11,6 +11,8 @@ channel events and any socket driver:
   listing, signing, the query and session-bind extensions (an allow-list) and
   answers everything else FAILURE itself: add, remove, lock, unlock, smartcard and the
   legacy protocol-1 requests (SECURITY.md), whatever the local agent allows.
+  ``filtered=False`` relays every request, as OpenSSH's ssh does (the agent alone
+  decides then, knowing from session-bind that the connection is forwarded).
 - :class:`ForwardedAgentBridge`, on the SSH *server*: a local program connected
   to the forwarded ``SSH_AUTH_SOCK``; relay it through an agent channel back to
   the client. (To use a forwarded agent from inside the server process instead,
@@ -164,7 +166,8 @@ class AgentChannelRelay(_Relay):
     it; with them the agent connection is bound before anything else is relayed.
     Feed channel bytes to :meth:`channel_data`, agent bytes to :meth:`agent_data`;
     send :meth:`data_for_agent` to the agent and :meth:`data_for_channel` on the
-    channel.
+    channel. With ``filtered`` (the default) only :data:`FORWARDED_REQUESTS` and
+    :data:`FORWARDED_EXTENSIONS` reach the agent; ``filtered=False`` passes everything.
     """
 
     def __init__(
@@ -174,8 +177,10 @@ class AgentChannelRelay(_Relay):
         signature: bytes | None = None,
         *,
         max_message: int = MAX_MESSAGE,
+        filtered: bool = True,
     ) -> None:
         super().__init__(max_message)
+        self.filtered = filtered
         # One entry per reply expected from the agent or answered here, in order:
         # None = relay the agent's reply, "bind" = swallow it, bytes = our own answer.
         self._order: deque[bytes | str | None] = deque()
@@ -187,7 +192,7 @@ class AgentChannelRelay(_Relay):
 
     def channel_data(self, data: bytes) -> None:
         for msg in self._feed(self._requests, data, "channel"):
-            if not _allowed_forwarded(msg):
+            if self.filtered and not _allowed_forwarded(msg):
                 self._order.append(_FAILURE)
             else:
                 self._to_agent += frame(msg)

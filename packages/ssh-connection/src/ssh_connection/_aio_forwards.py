@@ -6,6 +6,7 @@ agent channel relay of ``ssh -A``. The source of :mod:`._sync_forwards`;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,8 @@ from . import _aio_net as net
 from . import events as ev
 from . import forwarding as fw
 from ._aio_channels import AsyncSSHChannel, pipe
-from .socks import SocksError, SocksHandshake
+from .errors import ChannelOpenError
+from .socks import SocksError, SocksHandshake, reason_for_open_failure
 
 if TYPE_CHECKING:
     from .aio import AsyncSSHConnection
@@ -139,8 +141,12 @@ class AsyncDynamicForward:
             )
         except Exception as exc:
             log.debug("SOCKS forward to %s:%d: %s", target.host, target.port, exc)
-            handshake.fail("unreachable")
-            await stream.write(handshake.data_to_send())
+            reason = "unreachable"
+            if isinstance(exc, ChannelOpenError):
+                reason = reason_for_open_failure(exc.reason, exc.description)
+            handshake.fail(reason)
+            with contextlib.suppress(OSError):
+                await stream.write(handshake.data_to_send())
             await stream.close()
             return
         handshake.succeed()

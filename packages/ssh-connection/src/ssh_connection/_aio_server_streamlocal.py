@@ -41,8 +41,8 @@ class AsyncStreamlocalForwards:
         call = self._transport.call
         try:
             stream = await net.open_unix(path, 10.0)
-        except OSError as exc:
-            reason = str(exc)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL the checks let through
+            reason = str(exc) or type(exc).__name__
             await call(lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason))
             return
         try:
@@ -73,7 +73,7 @@ class AsyncStreamlocalForwards:
 
         try:
             sock = net.bind_unix(path, 0o600)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             log.debug("streamlocal-forward %s: %s", path, exc)
             await call(lambda: event.answer(None))
             return

@@ -4,6 +4,7 @@ then run ``python tools/unasync.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,8 @@ from . import _sync_net as net
 from . import events as ev
 from . import forwarding as fw
 from ._sync_channels import SSHChannel, pipe
-from .socks import SocksError, SocksHandshake
+from .errors import ChannelOpenError
+from .socks import SocksError, SocksHandshake, reason_for_open_failure
 
 if TYPE_CHECKING:
     from .sync import SSHConnection
@@ -133,8 +135,12 @@ class DynamicForward:
             channel = self.connection.open_direct_tcpip(target.host, target.port, peer[0], peer[1])
         except Exception as exc:
             log.debug("SOCKS forward to %s:%d: %s", target.host, target.port, exc)
-            handshake.fail("unreachable")
-            stream.write(handshake.data_to_send())
+            reason = "unreachable"
+            if isinstance(exc, ChannelOpenError):
+                reason = reason_for_open_failure(exc.reason, exc.description)
+            handshake.fail(reason)
+            with contextlib.suppress(OSError):
+                stream.write(handshake.data_to_send())
             stream.close()
             return
         handshake.succeed()

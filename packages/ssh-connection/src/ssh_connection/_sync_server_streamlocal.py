@@ -34,8 +34,8 @@ class StreamlocalForwards:
         call = self._transport.call
         try:
             stream = net.open_unix(path, 10.0)
-        except OSError as exc:
-            reason = str(exc)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL the checks let through
+            reason = str(exc) or type(exc).__name__
             call(lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason))
             return
         try:
@@ -66,7 +66,7 @@ class StreamlocalForwards:
 
         try:
             sock = net.bind_unix(path, 0o600)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             log.debug("streamlocal-forward %s: %s", path, exc)
             call(lambda: event.answer(None))
             return

@@ -101,6 +101,7 @@ async def connect(
     keepalive_interval: float | None = None,
     keepalive_count_max: int | None = None,
     forward_agent: bool | str | None = None,
+    forward_agent_filter: bool = True,
     ssh_config: bool | str | os.PathLike[str] | SSHConfig | None = None,
     proxy_jump: str | Sequence[str | ProxyHop] | None = None,
     proxy_command: str | None = None,
@@ -138,6 +139,10 @@ async def connect(
     keepalive@openssh.com goes out, and that many unanswered ones end the connection.
     ``forward_agent`` (ssh -A): True forwards ``$SSH_AUTH_SOCK``, a string that socket;
     every session then asks for agent forwarding and the server's agent channels reach it.
+    Over those channels only listing keys, signing and the query and session-bind
+    extensions are relayed; adding, removing and locking keys, smartcards and the rest
+    are refused here whatever the agent allows, unless ``forward_agent_filter=False``
+    (then the agent alone decides, as with OpenSSH's ssh).
 
     ``host_key_check(host, port, key)`` is required without ``ssh_config``: :func:`known_hosts`
     reads OpenSSH's file, :func:`insecure_accept_any_host_key` trusts anyone. ``auth``
@@ -163,7 +168,7 @@ async def connect(
         update_host_keys=update_host_keys,
         local_user=getpass.getuser(),
     )
-    login = _Login(parsed, host_key_check, signers, password, auth)
+    login = _Login(parsed, host_key_check, signers, password, auth, forward_agent_filter)
     return await _connect_plan(plan, login, 0)
 
 
@@ -177,7 +182,9 @@ class _Login:
         signers: Sequence[AnySigner] | None,
         password: PasswordSource,
         auth: dict[str, Any],
+        agent_filter: bool = True,
     ) -> None:
+        self.agent_filter = agent_filter
         self.ssh_config = ssh_config
         self.host_key_check = host_key_check
         self.signers = signers
@@ -250,6 +257,7 @@ async def _connect_plan(plan: ConnectPlan, login: _Login, depth: int) -> AsyncSS
         )
         connection = AsyncSSHConnection(transport, plan.username)
         connection.agent_path = _agent_path(plan.forward_agent)
+        connection.agent_filter = login.agent_filter
         connection.host_config = plan.host_config
         connection.session_env = dict(plan.env)
         connection.request_tty = plan.request_tty
@@ -331,6 +339,8 @@ class AsyncSSHConnection:
         self._remote_path_forwards: dict[str, AsyncRemotePathForward] = {}
         #: The local agent socket forwarded to the server (ssh -A), or None.
         self.agent_path: str | None = None
+        #: Whether the forwarded agent's channels are filtered (``forward_agent_filter``).
+        self.agent_filter = True
         #: The local X11 display forwarded to the server (:meth:`forward_x11`), or None.
         self.x11: AsyncX11Forwarder | None = None
         #: The ssh_config this connection was made from (``connect(ssh_config=...)``).
@@ -728,6 +738,11 @@ class AsyncSSHConnection:
         """The server's opens (lock held): forwarded-tcpip for our remote forwards."""
         payload = event.payload
         forward: AsyncRemoteForward | AsyncRemotePathForward | None = None
+        invalid = _open_error(payload)
+        if invalid is not None:
+            log.info("%s from the server refused: %s", event.kind, invalid)
+            event.reject(ChannelOpenFailure.CONNECT_FAILED, f"invalid address: {invalid}")
+            return
         if event.kind == fw.AUTH_AGENT and self.agent_path is not None:
             agent_path = self.agent_path
 
@@ -774,9 +789,13 @@ class AsyncSSHConnection:
         host_key = t.host_key
         # session-bind first (is_forwarding set), as ssh does: the agent then knows the
         # connection is forwarded and from which host; the relay itself refuses adding,
-        # removing and locking keys over it, whatever the local agent would allow.
+        # removing and locking keys over it, whatever the local agent would allow
+        # (unless forward_agent_filter=False).
         relay = AgentChannelRelay(
-            host_key.blob if host_key is not None else None, t.session_id, t.host_key_signature
+            host_key.blob if host_key is not None else None,
+            t.session_id,
+            t.host_key_signature,
+            filtered=self.agent_filter,
         )
         mux = self.mux
         channel = await t.call(lambda: mux.accept(event))
@@ -798,6 +817,20 @@ class AsyncSSHConnection:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _open_error(payload: object) -> str | None:
+    """What is wrong with the addresses in a server's open (forwarded-tcpip,
+    forwarded-streamlocal, x11), or None: hostile values are refused before any use."""
+    if isinstance(payload, fw.ForwardedTcpip):
+        return fw.destination_error(
+            payload.connected_host, payload.connected_port
+        ) or fw.destination_error(payload.originator_host, payload.originator_port)
+    if isinstance(payload, fw.ForwardedStreamlocal):
+        return fw.socket_path_error(payload.path)
+    if isinstance(payload, fw.X11Open):
+        return fw.destination_error(payload.originator_host, payload.originator_port)
+    return None
 
 
 def _remaining(deadline: float | None) -> float | None:

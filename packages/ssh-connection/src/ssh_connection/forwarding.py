@@ -8,6 +8,7 @@ signatures is a front end's job, with the session id).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 
 from ssh_wire import DecodeError, Reader, String, Struct, Text, UInt32, encode_string
@@ -50,6 +51,11 @@ __all__ = [
     "encode_strings",
     "decode_strings",
     "forwarded_port_reply",
+    # checking what a peer asks for
+    "MAX_HOST_NAME",
+    "MAX_SOCKET_PATH",
+    "destination_error",
+    "socket_path_error",
 ]
 
 SESSION = "session"
@@ -68,6 +74,42 @@ KEEPALIVE = "keepalive@openssh.com"
 NO_MORE_SESSIONS = "no-more-sessions@openssh.com"
 HOSTKEYS = "hostkeys-00@openssh.com"
 HOSTKEYS_PROVE = "hostkeys-prove-00@openssh.com"
+
+
+# -- checking a peer's destinations ----------------------------------------------------------
+
+#: The longest host name taken (RFC 1035 2.3.4: 255 bytes).
+MAX_HOST_NAME = 255
+#: The longest Unix socket path taken, in bytes: sun_path holds 108 bytes on Linux, 104 on
+#: the BSDs and macOS, the terminating NUL included.
+MAX_SOCKET_PATH = 107 if sys.platform.startswith("linux") else 103
+
+
+def _text_error(what: str, value: str, limit: int) -> str | None:
+    if "\0" in value:
+        return f"{what} contains NUL"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return f"{what} contains control characters"
+    if len(value.encode("utf-8", "surrogatepass")) > limit:
+        return f"{what} is longer than {limit} bytes"
+    return None
+
+
+def destination_error(host: str, port: int) -> str | None:
+    """Why a peer's host and port (a forward's destination, listen address or originator)
+    must not reach getaddrinfo, connect or bind, or None if they may. Those raise
+    ValueError, UnicodeError or OverflowError rather than OSError on such input, so every
+    front end checks first and refuses the request cleanly."""
+    return _text_error("host name", host, MAX_HOST_NAME) or (
+        None if 0 <= port <= 0xFFFF else f"port {port} is out of range"
+    )
+
+
+def socket_path_error(path: str) -> str | None:
+    """Why a peer's Unix socket path must not reach bind or connect, or None if it may."""
+    if not path:
+        return "empty socket path"
+    return _text_error("socket path", path, MAX_SOCKET_PATH)
 
 
 # -- channel-open payloads --------------------------------------------------------------------

@@ -8,7 +8,11 @@ bytes after the request (``rest``) belong to the tunnel.
 
 Only CONNECT without authentication is offered, as OpenSSH does. Everything is bounded:
 a request longer than :data:`MAX_REQUEST` bytes, a name over 255 bytes, an unknown
-version, command or address type ends the handshake with a :class:`SocksError`.
+version, command or address type ends the handshake with a :class:`SocksError`, after
+the refusal the protocol has for it: SOCKS5 answers an empty name or an unknown address
+type "address type not supported" (0x08), and a name we will not look up (NUL, control
+characters, spaces, not ASCII) "connection not allowed by ruleset" (0x02), as it answers
+a destination the server refused by policy (:func:`reason_for_open_failure`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,15 @@ import enum
 import ipaddress
 from dataclasses import dataclass
 
-from ssh_wire import SSHError
+from ssh_wire import ChannelOpenFailure, SSHError
 
-__all__ = ["SocksError", "SocksTarget", "SocksHandshake", "MAX_REQUEST"]
+__all__ = [
+    "SocksError",
+    "SocksTarget",
+    "SocksHandshake",
+    "MAX_REQUEST",
+    "reason_for_open_failure",
+]
 
 #: The longest request taken: a SOCKS5 greeting (257) and request (262), or a SOCKS4a one.
 MAX_REQUEST = 1024
@@ -29,6 +39,17 @@ _V5_SUCCEEDED, _V5_FAILURE, _V5_NOT_ALLOWED = 0x00, 0x01, 0x02
 _V5_UNREACHABLE, _V5_REFUSED = 0x04, 0x05
 _V5_COMMAND_UNSUPPORTED, _V5_ADDRESS_UNSUPPORTED = 0x07, 0x08
 _NO_AUTH, _NO_ACCEPTABLE = 0x00, 0xFF
+
+
+def reason_for_open_failure(reason: int, description: str = "") -> str:
+    """The :meth:`SocksHandshake.fail` reason for a refused direct-tcpip channel (RFC 4254
+    5.1 ``reason``): a refusal by the server's policy (ADMINISTRATIVELY_PROHIBITED, as
+    ``permitopen`` or ``forwarding_check`` give) is SOCKS5's "not allowed by ruleset"."""
+    if reason == ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED:
+        return "not allowed"
+    if reason == ChannelOpenFailure.CONNECT_FAILED and "refused" in description.lower():
+        return "refused"
+    return "unreachable"
 
 
 class SocksError(SSHError):
@@ -144,8 +165,7 @@ class SocksHandshake:
             return False
         version, command, _, kind = buf[0], buf[1], buf[2], buf[3]
         if version != 5:
-            self._need = _Need.DONE
-            raise SocksError(f"SOCKS5 request with version {version}")
+            raise self._v5_refuse(_V5_FAILURE, f"SOCKS5 request with version {version}")
         if kind == 1:
             size, start = 4, 4
         elif kind == 4:
@@ -201,17 +221,26 @@ class SocksHandshake:
 
     def _name(self, raw: bytes) -> str:
         if not raw or len(raw) > 255:
-            self._need = _Need.DONE
-            raise SocksError("SOCKS host name empty or over 255 bytes")
+            raise self._refuse_name(
+                _V5_ADDRESS_UNSUPPORTED, "SOCKS host name empty or over 255 bytes"
+            )
         try:
             name = raw.decode("ascii")
         except UnicodeDecodeError:
-            self._need = _Need.DONE
-            raise SocksError("SOCKS host name is not ASCII") from None
+            raise self._refuse_name(_V5_NOT_ALLOWED, "SOCKS host name is not ASCII") from None
         if not name.isprintable() or any(c.isspace() for c in name):
-            self._need = _Need.DONE
-            raise SocksError("SOCKS host name has control characters or spaces")
+            raise self._refuse_name(
+                _V5_NOT_ALLOWED, "SOCKS host name has NUL, control characters or spaces"
+            )
         return name
+
+    def _refuse_name(self, code: int, why: str) -> SocksError:
+        """A name we will not look up: SOCKS5 says why (``code``), SOCKS4a rejects."""
+        if self._version == 5:
+            return self._v5_refuse(code, why)
+        self._out += bytes([0, _V4_REJECTED]) + bytes(6)
+        self._need = _Need.DONE
+        return SocksError(why)
 
     # -- answering -------------------------------------------------------------------------
 

@@ -283,6 +283,7 @@ _DUMP_ORDER = [
     "macs",
     "banner",
     "forcecommand",
+    "chrootdirectory",
     "trustedusercakeys",
     "revokedkeys",
     "authorizedprincipalsfile",
@@ -421,6 +422,13 @@ class SshdSettings(Mapping[str, object]):
         if template == "none":
             return None
         return _under_home(expand_tokens(template, user=user, home=home, uid=uid), home)
+
+    def chroot_directory(self, user: str, home: str, uid: int) -> str | None:
+        """ChrootDirectory for a user, tokens expanded (None for ``none``)."""
+        template = self.text("chrootdirectory")
+        if template == "none":
+            return None
+        return expand_tokens(template, user=user, home=home, uid=uid)
 
     def dump(self) -> str:
         """The settings as ``sshd -T`` prints them (lowercase keyword, one value a line)."""

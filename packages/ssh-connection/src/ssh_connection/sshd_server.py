@@ -24,6 +24,7 @@ from . import _aio_net as net
 from .aio_process import AsyncProcessHandler
 from .aio_server import AsyncServerSession, AsyncSessionHandler, AsyncSSHServer
 from .errors import ExitSignal
+from .sshd_chroot import chroot_problem, start_directory
 from .sshd_config import SshdConfig, SshdSettings
 from .sshd_log import VERBOSE, log
 from .sshd_policy import Peer, SshdPolicy, log_authenticated
@@ -57,27 +58,79 @@ def _entry_point_subsystem(name: str) -> AsyncSessionHandler | None:
     return None
 
 
-def _command_handler(processes: AsyncProcessHandler, command: str) -> AsyncSessionHandler:
+class Chroots:
+    """Each authenticated connection's effective settings, so that its sessions find
+    their ChrootDirectory (Match blocks may set it per user, address or port)."""
+
+    def __init__(self) -> None:
+        self._settings: dict[int, SshdSettings] = {}
+
+    def remember(self, auth: UserAuthenticated, settings: SshdSettings) -> None:
+        self._settings[id(auth)] = settings
+
+    def forget(self, auth: UserAuthenticated) -> None:
+        self._settings.pop(id(auth), None)
+
+    async def confine(self, session: AsyncServerSession, sftp: bool) -> bool:
+        """Set ``session.chroot_directory`` from ChrootDirectory; False (and the client
+        told why) when the session may not run: the directory fails sshd's checks, or the
+        session is not internal-sftp (sshd-py confines only SFTP: see sshd_chroot)."""
+        settings = self._settings.get(id(session.auth))
+        if settings is None:
+            return True
+        me = pwd.getpwuid(os.getuid())
+        root = settings.chroot_directory(me.pw_name, me.pw_dir, me.pw_uid)
+        if root is None:
+            return True
+        problem = chroot_problem(root)
+        if problem is None and not sftp:
+            problem = f"ChrootDirectory {root}: sshd-py confines internal-sftp sessions only"
+        if problem is not None:
+            log.error("%s (user %s)", problem, session.username)
+            await session.channel.write_stderr(f"sshd-py: {problem}\n".encode())
+            return False
+        session.chroot_directory = os.path.realpath(root)
+        session.chroot_start = start_directory(session.chroot_directory, me.pw_dir)
+        return True
+
+
+def _command_handler(
+    processes: AsyncProcessHandler, command: str, chroots: Chroots | None = None
+) -> AsyncSessionHandler:
     async def run(session: AsyncServerSession) -> int | ExitSignal | None:
+        if chroots is not None and not await chroots.confine(session, False):
+            return 1
         session.command = command  # as sshd: the subsystem's command line, run by the shell
         return await processes(session)
 
     return run
 
 
+def _internal_sftp_handler(
+    handler: AsyncSessionHandler, command: str, chroots: Chroots | None
+) -> AsyncSessionHandler:
+    async def run(session: AsyncServerSession) -> int | ExitSignal | None:
+        if chroots is not None and not await chroots.confine(session, True):
+            return 1
+        session.command = command  # its flags (-d, -R, -P, -p, ...) for the SFTP server
+        return await handler(session)
+
+    return run
+
+
 def subsystem_handlers(
-    table: dict[str, str], processes: AsyncProcessHandler
+    table: dict[str, str], processes: AsyncProcessHandler, chroots: Chroots | None = None
 ) -> dict[str, AsyncSessionHandler]:
     """Subsystem NAME COMMAND lines as handlers; internal-sftp through the entry point,
     else OpenSSH's sftp-server, else refused (and said once, here)."""
     out: dict[str, AsyncSessionHandler] = {}
     for name, command in table.items():
         if not _is_internal_sftp(command):
-            out[name] = _command_handler(processes, command)
+            out[name] = _command_handler(processes, command, chroots)
             continue
         handler = internal_sftp(processes)
         if handler is not None:
-            out[name] = handler
+            out[name] = _internal_sftp_handler(handler, command, chroots)
         else:
             log.error(
                 "Subsystem %s internal-sftp: no SFTP server (install ssh-sftp or OpenSSH's "
@@ -107,11 +160,15 @@ class _Sessions:
     """Commands and shells through the login shell; ``ForceCommand internal-sftp`` (or a
     command= of it) serves SFTP, as in sshd."""
 
-    def __init__(self, processes: AsyncProcessHandler) -> None:
+    def __init__(self, processes: AsyncProcessHandler, chroots: Chroots) -> None:
         self.processes = processes
+        self.chroots = chroots
 
     async def __call__(self, session: AsyncServerSession) -> int | ExitSignal | None:
-        if _is_internal_sftp(session.command):
+        sftp = _is_internal_sftp(session.command)
+        if not await self.chroots.confine(session, sftp):
+            return 1
+        if sftp:
             handler = internal_sftp(self.processes)
             if handler is None:
                 await session.channel.write_stderr(b"internal-sftp is not available\n")
@@ -198,11 +255,12 @@ class SshdServer:
         self.config = config
         self.settings = settings
         processes = AsyncProcessHandler(shell=_login_shell())
+        self.chroots = Chroots()
         self.server = AsyncSSHServer(
             host_keys,
             BasePolicy(),  # never used: each connection gets its own SshdPolicy
-            session_handler=_Sessions(processes),
-            subsystems=subsystem_handlers(settings.subsystems, processes),
+            session_handler=_Sessions(processes, self.chroots),
+            subsystems=subsystem_handlers(settings.subsystems, processes, self.chroots),
             config=transport_config(settings, host_keys),
             **server_options(settings),
         )
@@ -233,20 +291,24 @@ class SshdServer:
             peer.address, peer.port, peer.local_address or "UNKNOWN", peer.local_port or 65535,
         )  # fmt: skip
         users: list[UserAuthenticated] = []
+        policy = SshdPolicy(self.config, peer)
 
         def authenticated(auth: UserAuthenticated) -> None:
             users.append(auth)
+            self.chroots.remember(auth, policy.settings_for(auth.username))
             log_authenticated(auth, peer)
 
         try:
             await self.server.serve_stream(
                 stream,
                 (peer.address, peer.port),
-                policy=SshdPolicy(self.config, peer),
+                policy=policy,
                 on_authenticated=authenticated,
                 on_dropped=dropped,
             )
         finally:
+            for auth in users:
+                self.chroots.forget(auth)
             if users:
                 log.info("Disconnected from user %s %s", users[0].username, peer)
             elif not drops:

@@ -71,6 +71,10 @@ class ServerSession:
         #: The terminal's (columns, rows, width_px, height_px), from pty-req and window-change.
         self.size: tuple[int, int, int, int] | None = None
         self.env: dict[str, str] = {}
+        #: The directory the session is confined to, served as "/" (an application sets
+        #: it; sshd-py from ChrootDirectory), and where in it the session starts.
+        self.chroot_directory: str | None = None
+        self.chroot_start: str = "/"
         #: Called (under the pump's lock: must not block) with "TERM", "INT", ...
         self.on_signal: Callable[[str], None] | None = None
         #: Called (under the pump's lock) with (columns, rows, width_px, height_px).
@@ -410,6 +414,15 @@ class _ServerConnection:
             return
         payload = event.payload
         if event.kind == fw.DIRECT_TCPIP and isinstance(payload, fw.DirectTcpip):
+            # Checked before anything looks the names up: a NUL or a port past 65535 made
+            # getaddrinfo raise in the connecting task, and the open was never answered.
+            invalid = fw.destination_error(payload.host, payload.port) or fw.destination_error(
+                payload.originator_host, payload.originator_port
+            )
+            if invalid is not None:
+                log.info("direct-tcpip refused: %s", invalid)
+                event.reject(ChannelOpenFailure.CONNECT_FAILED, f"invalid destination: {invalid}")
+                return
             request = ForwardRequest(
                 fw.DIRECT_TCPIP,
                 self.auth.username,
@@ -430,6 +443,11 @@ class _ServerConnection:
             return
         if event.kind == fw.DIRECT_STREAMLOCAL and isinstance(payload, fw.DirectStreamlocal):
             path = payload.path
+            invalid = fw.socket_path_error(path)
+            if invalid is not None:
+                log.info("direct-streamlocal refused: %s", invalid)
+                event.reject(ChannelOpenFailure.CONNECT_FAILED, f"invalid destination: {invalid}")
+                return
             if not self._streamlocal_permitted():
                 event.reject(description="socket forwarding is not permitted")
                 return
@@ -468,8 +486,8 @@ class _ServerConnection:
             return
         try:
             stream = net.open_tcp(request.host, request.port, 10.0)
-        except OSError as exc:
-            reason = str(exc)
+        except (OSError, ValueError, OverflowError) as exc:  # UnicodeError: an IDNA label
+            reason = str(exc) or type(exc).__name__
             call(lambda: event.reject(ChannelOpenFailure.CONNECT_FAILED, reason))
             return
         try:
@@ -620,6 +638,11 @@ class _ServerConnection:
     def _on_global(self, event: ev.GlobalRequestReceived) -> None:
         payload = event.payload
         if event.name == fw.TCPIP_FORWARD and isinstance(payload, fw.TcpipForward):
+            invalid = fw.destination_error(payload.address, payload.port)
+            if invalid is not None:
+                log.info("tcpip-forward refused: %s", invalid)
+                event.answer(None)
+                return
             request = ForwardRequest(
                 fw.TCPIP_FORWARD, self.auth.username, payload.address, payload.port
             )
@@ -674,6 +697,11 @@ class _ServerConnection:
                 self._sockets.cancel(event, path)
 
             backend.spawn(cancel)
+            return
+        invalid = fw.socket_path_error(path)
+        if invalid is not None:
+            log.info("streamlocal-forward refused: %s", invalid)
+            event.answer(None)
             return
         if not self._streamlocal_permitted():
             event.answer(None)
@@ -732,7 +760,7 @@ class _ServerConnection:
 
         try:
             listener = net.listen(bind, request.port, accepted)
-        except OSError as exc:
+        except (OSError, ValueError, OverflowError) as exc:
             log.debug("tcpip-forward %s:%d: %s", bind, request.port, exc)
             call(lambda: event.answer(None))
             return

@@ -15,6 +15,7 @@ event loop), in the order the client sent them, so writes to one file stay order
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
@@ -23,13 +24,17 @@ import ssh_transport.aio_backend as backend
 
 from .filesystem import FileSystem, LocalFileSystem
 from .server import SFTPServerCore, answer_inline
+from .sftp_server_main import FlagError, ServerFlags, _expand, parse_flags
 
-__all__ = ["sftp_handler", "sftp_subsystem", "home_filesystem", "SFTPSession"]
+__all__ = [
+    "sftp_handler", "sftp_subsystem", "internal_sftp", "home_filesystem", "SFTPSession",
+]  # fmt: skip
 
 
 class _Channel(Protocol):
     async def read(self, size: int = -1, timeout: float | None = None) -> bytes: ...
     async def write(self, data: bytes, timeout: float | None = None) -> None: ...
+    async def write_stderr(self, data: bytes, timeout: float | None = None) -> None: ...
 
 
 class SFTPSession(Protocol):
@@ -59,18 +64,20 @@ _READ_SIZE = 1 << 20
 _FLUSH_AT = 1 << 17
 
 
-def home_filesystem(session: SFTPSession) -> FileSystem:
-    """Everything the process may touch, relative paths from the user's home directory
-    (the current directory if the user has none here)."""
+def _home(username: str) -> str | None:
     import pwd
 
     try:
-        home: str | None = pwd.getpwnam(session.username).pw_dir
+        home: str | None = pwd.getpwnam(username).pw_dir
     except KeyError:
         home = None
-    if home is not None and not os.path.isdir(home):
-        home = None
-    return LocalFileSystem(None, start=home)
+    return home if home is not None and os.path.isdir(home) else None
+
+
+def home_filesystem(session: SFTPSession) -> FileSystem:
+    """Everything the process may touch, relative paths from the user's home directory
+    (the current directory if the user has none here)."""
+    return LocalFileSystem(None, start=_home(session.username))
 
 
 def _answer(job: tuple[SFTPServerCore, FileSystem]) -> bool:
@@ -94,40 +101,87 @@ def sftp_handler(
     SFTPServerCore(read_only=read_only, allowed=allow, denied=deny, **limits)
 
     async def serve(session: SFTPSession) -> int:
-        channel = session.channel
-        fs = make(session)
         core = SFTPServerCore(read_only=read_only, allowed=allow, denied=deny,
                               clock=time.time, **limits)  # fmt: skip
-        try:
-            ended = False
-            while not ended:
-                # Read once every request read so far is answered (what came meanwhile
-                # waits in the channel), so replies stream out between reads.
-                if core.wants_data and not core.pending_events:
-                    try:
-                        data = await channel.read(_READ_SIZE)
-                    except Exception:  # the connection went away: as EOF
-                        data = b""
-                    core.receive_data(data)
-                ended = await backend.call_handler(_answer, (core, fs), True)
-                out = core.data_to_send()
-                if out:
-                    try:
-                        await channel.write(out)
-                    except Exception:
-                        # Nobody left to answer: end the session so the core closes
-                        # the handles still open (their closes are filesystem calls).
-                        core.receive_data(b"")
-                        await backend.call_handler(_answer, (core, fs), True)
-                        break
-        finally:
-            close_root = getattr(fs, "close_root", None)
-            if close_root is not None:
-                close_root()
-        return 0 if core.error is None else 1
+        return await _serve(session.channel, core, make(session))
 
     return serve
 
 
-#: The handler the ``sftp`` entry point names: :func:`home_filesystem`, no limits changed.
-sftp_subsystem: SFTPSessionHandler = sftp_handler()
+async def _serve(channel: _Channel, core: SFTPServerCore, fs: FileSystem) -> int:
+    try:
+        ended = False
+        while not ended:
+            # Read once every request read so far is answered (what came meanwhile
+            # waits in the channel), so replies stream out between reads.
+            if core.wants_data and not core.pending_events:
+                try:
+                    data = await channel.read(_READ_SIZE)
+                except Exception:  # the connection went away: as EOF
+                    data = b""
+                core.receive_data(data)
+            ended = await backend.call_handler(_answer, (core, fs), True)
+            out = core.data_to_send()
+            if out:
+                try:
+                    await channel.write(out)
+                except Exception:
+                    # Nobody left to answer: end the session so the core closes
+                    # the handles still open (their closes are filesystem calls).
+                    core.receive_data(b"")
+                    await backend.call_handler(_answer, (core, fs), True)
+                    break
+    finally:
+        close_root = getattr(fs, "close_root", None)
+        if close_root is not None:
+            close_root()
+    return 0 if core.error is None else 1
+
+
+def _internal_filesystem(session: SFTPSession, flags: ServerFlags) -> FileSystem:
+    """internal-sftp's filesystem: the session's chroot directory as "/" if it has one
+    (``chroot_directory``, set by sshd-py's ChrootDirectory), else everything; relative
+    paths from -d, else the chroot's start (``chroot_start``) or the home directory."""
+    root: str | None = getattr(session, "chroot_directory", None)
+    if root is None:
+        start = _home(session.username)
+        if flags.start is not None and os.path.isdir(wanted := _expand(flags.start)):
+            start = wanted  # else, as sftp-server after a failed chdir, from the home
+        return LocalFileSystem(None, start=start, read_only=flags.read_only)
+    start = getattr(session, "chroot_start", "/")
+    if flags.start is not None:
+        import pwd
+
+        try:  # %d: the home directory's path, which names a place inside the chroot
+            home = pwd.getpwnam(session.username).pw_dir
+        except KeyError:
+            home = "/"
+        start = _expand(flags.start, home=home, user=session.username)
+    return LocalFileSystem(root, start=start, read_only=flags.read_only)
+
+
+async def internal_sftp(session: SFTPSession) -> int:
+    """sshd's ``internal-sftp [flags]``: the session's ``command``, when it is that, gives
+    sftp-server's flags (-d, -R, -p, -P; -e, -l, -f are accepted: the server's own log
+    applies; -u is refused in a shared process, where a umask would change every
+    session's); ``chroot_directory`` confines it. Any other session is served as
+    :func:`home_filesystem` with no flags."""
+    words = shlex.split(getattr(session, "command", None) or "")
+    argv = words[1:] if words[:1] == ["internal-sftp"] else []
+    try:
+        flags = parse_flags(argv)
+        if flags.umask is not None:
+            raise FlagError("-u: the umask would be the whole server's (set it for it)")
+        if flags.help or flags.query is not None:
+            raise FlagError("-h and -Q are not for a session")
+        fs = _internal_filesystem(session, flags)
+    except (FlagError, ValueError, OSError) as exc:
+        await session.channel.write_stderr(f"internal-sftp: {exc}\n".encode())
+        return 1
+    core = SFTPServerCore(read_only=flags.read_only, allowed=flags.allowed,
+                          denied=flags.denied, clock=time.time)  # fmt: skip
+    return await _serve(session.channel, core, fs)
+
+
+#: The handler the ``sftp`` entry point names: :func:`internal_sftp`.
+sftp_subsystem: SFTPSessionHandler = internal_sftp

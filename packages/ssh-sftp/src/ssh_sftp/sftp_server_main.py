@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-__all__ = ["main"]
+__all__ = ["main", "parse_flags", "ServerFlags", "FlagError"]
 
 _USAGE = (
     "usage: sftp-server-py [-ehR] [-d start_directory] [-f log_facility] [-l log_level]\n"
@@ -34,11 +35,17 @@ def _fail(message: str, status: int = 1) -> int:
     return status
 
 
-def _expand(template: str) -> str:
-    """sftp-server's -d tokens: %d home, %u user, %%; then ~ as the shell would."""
-    import pwd
+def _expand(template: str, *, home: str | None = None, user: str | None = None) -> str:
+    """sftp-server's -d tokens: %d home, %u user, %%; then ~ as the shell would (the
+    running user's, unless ``home`` and ``user`` are given: a chrooted session's)."""
+    if home is None or user is None:
+        import pwd
 
-    entry = pwd.getpwuid(os.getuid())
+        entry = pwd.getpwuid(os.getuid())
+        home, user = entry.pw_dir, entry.pw_name
+        expand_user = True
+    else:
+        expand_user = False
     out, i = [], 0
     while i < len(template):
         char = template[i]
@@ -50,68 +57,104 @@ def _expand(template: str) -> str:
         if key == "%":
             out.append("%")
         elif key == "d":
-            out.append(entry.pw_dir)
+            out.append(home)
         elif key == "u":
-            out.append(entry.pw_name)
+            out.append(user)
         else:
             raise ValueError(f"unknown token %{key} in {template!r}")
         i += 2
-    return os.path.expanduser("".join(out))
+    text = "".join(out)
+    return os.path.expanduser(text) if expand_user else text
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+class FlagError(Exception):
+    """Bad sftp-server flags: the message, and the exit status sftp-server gives."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class ServerFlags:
+    """sftp-server's flags, parsed (``start`` is still the -d template)."""
+
+    log_stderr: bool = False
+    level: str = "ERROR"
+    read_only: bool = False
+    allowed: list[str] | None = None
+    denied: list[str] = field(default_factory=list)
+    start: str | None = None
+    umask: int | None = None
+    query: str | None = None
+    help: bool = False
+
+
+def parse_flags(argv: Sequence[str]) -> ServerFlags:
+    """Parse sftp-server's flags (for sftp-server-py and sshd-py's ``internal-sftp``)."""
     import getopt
 
     from .server import REQUEST_NAMES
 
     try:
-        opts, rest = getopt.getopt(list(sys.argv[1:] if argv is None else argv),
-                                   "d:f:l:P:p:Q:u:ehR")  # fmt: skip
+        opts, rest = getopt.getopt(list(argv), "d:f:l:P:p:Q:u:ehR")
     except getopt.GetoptError as exc:
-        return _fail(f"{exc}\n{_USAGE}".rstrip())
+        raise FlagError(f"{exc}\n{_USAGE}".rstrip()) from None
     del rest  # as sftp-server: words after the flags are ignored (scp -D passes some)
-    log_stderr, level, read_only = False, "ERROR", False
-    allowed: list[str] | None = None
-    denied: list[str] = []
-    start: str | None = None
-    umask: int | None = None
+    flags = ServerFlags()
     for flag, value in opts:
         if flag == "-h":
-            sys.stderr.write(_USAGE)
-            return 1
-        if flag == "-Q":
+            flags.help = True
+        elif flag == "-Q":
             if value != "requests":
-                return _fail("Invalid query type")
-            sys.stdout.write("".join(f"{name}\n" for name in REQUEST_NAMES))
-            return 0
-        if flag == "-e":
-            log_stderr = True
+                raise FlagError("Invalid query type")
+            flags.query = value
+        elif flag == "-e":
+            flags.log_stderr = True
         elif flag == "-l":
             if value.upper() not in _LEVELS:
-                return _fail(f'Invalid log level "{value}"')
-            level = value.upper()
+                raise FlagError(f'Invalid log level "{value}"')
+            flags.level = value.upper()
         elif flag == "-f":
             if value.upper() not in _FACILITIES:
-                return _fail(f'Invalid log facility "{value}"')
+                raise FlagError(f'Invalid log facility "{value}"')
         elif flag == "-R":
-            read_only = True
+            flags.read_only = True
         elif flag == "-p":
             # Names that match no request simply never match, as sftp-server.
-            allowed = [name for name in value.split(",") if name in REQUEST_NAMES]
+            flags.allowed = [name for name in value.split(",") if name in REQUEST_NAMES]
         elif flag == "-P":
-            denied = [name for name in value.split(",") if name in REQUEST_NAMES]
+            flags.denied = [name for name in value.split(",") if name in REQUEST_NAMES]
         elif flag == "-d":
-            try:
-                start = _expand(value)
-            except ValueError as exc:
-                return _fail(str(exc), 255)
+            flags.start = value
         elif flag == "-u":
             try:
                 umask = int(value, 8)
             except ValueError:
                 umask = -1
             if not 0 <= umask <= 0o777:
-                return _fail(f'Invalid umask "{value}"', 255)
+                raise FlagError(f'Invalid umask "{value}"', 255)
+            flags.umask = umask
+    return flags
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .server import REQUEST_NAMES
+
+    try:
+        flags = parse_flags(sys.argv[1:] if argv is None else argv)
+        start = None if flags.start is None else _expand(flags.start)
+    except FlagError as exc:
+        return _fail(str(exc), exc.status)
+    except ValueError as exc:
+        return _fail(str(exc), 255)
+    if flags.help:
+        sys.stderr.write(_USAGE)
+        return 1
+    if flags.query is not None:
+        sys.stdout.write("".join(f"{name}\n" for name in REQUEST_NAMES))
+        return 0
+    log_stderr, level = flags.log_stderr, flags.level
     import logging
 
     if log_stderr:
@@ -123,7 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # session's stderr (which sshd hands to the client).
         logging.getLogger("ssh_sftp").addHandler(logging.NullHandler())
     return serve_stdio(
-        read_only=read_only, allowed=allowed, denied=denied, start=start, umask=umask
+        read_only=flags.read_only,
+        allowed=flags.allowed,
+        denied=flags.denied,
+        start=start,
+        umask=flags.umask,
     )
 
 
