@@ -217,25 +217,26 @@ async def spawn(
     us). With ``terminal``, ``stdio`` is a pty slave that becomes its controlling
     terminal. The caller closes the descriptors in ``stdio`` afterwards."""
     loop = asyncio.get_running_loop()
-    args: list[str] = list(argv)
-    new_session = True
-    preexec: Callable[[], None] | None = None
-    if terminal:
-        setsid = _setsid_ctty()
-        if setsid is not None:
-            # setsid(1) makes the session itself (we are not a group leader there, so it
-            # does not fork: the pid stays the command's), then TIOCSCTTY on stdin, exec.
-            # Its own failure to exec would be an exit status: look for the program here.
-            if shutil.which(args[0], path=env.get("PATH")) is None:
-                raise FileNotFoundError(2, "No such file or directory", args[0])
-            args = [setsid, "--ctty", *args]
-            new_session = False
-        else:
-            from ._pty import take_controlling_terminal
-
-            preexec = take_controlling_terminal  # after setsid: the slave becomes the ctty
 
     def start() -> subprocess.Popen[bytes]:
+        # All of it in the spawner thread: the first pty also probes setsid(1) here.
+        args: list[str] = list(argv)
+        new_session = True
+        preexec: Callable[[], None] | None = None
+        if terminal:
+            setsid = _setsid_ctty()
+            if setsid is not None:
+                # setsid(1) makes the session itself (not a group leader there, it does
+                # not fork: the pid stays the command's), TIOCSCTTY on stdin, then exec.
+                # Its own failure to exec would be an exit status: look for it here.
+                if shutil.which(args[0], path=env.get("PATH")) is None:
+                    raise FileNotFoundError(2, "No such file or directory", args[0])
+                args = [setsid, "--ctty", *args]
+                new_session = False
+            else:
+                from ._pty import take_controlling_terminal
+
+                preexec = take_controlling_terminal  # after setsid: the slave is the ctty
         return subprocess.Popen(  # noqa: S603 - the server's handler chose the command
             args,
             stdin=stdio[0],
