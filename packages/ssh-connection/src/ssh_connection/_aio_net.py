@@ -16,7 +16,7 @@ from typing import Any
 
 from ssh_transport.aio_backend import STREAM_LIMIT, AsyncStream
 
-from . import _aio_spawn, _pipes, _pty
+from . import _aio_spawn, _pty
 
 __all__ = [
     "TcpStream",
@@ -212,25 +212,9 @@ class Process:
 async def start_process(
     argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None
 ) -> Process:
-    ours: list[int] = []  # stdin's write end, stdout's and stderr's read ends
-    theirs: list[int] = []  # the child's 0, 1, 2
-    try:
-        for index in range(3):
-            read_end, write_end = os.pipe2(os.O_CLOEXEC)
-            ours.append(write_end if index == 0 else read_end)
-            theirs.append(read_end if index == 0 else write_end)
-        # Wide pipes both ways: a bulk transfer then wakes the loop once per 1 MiB, not 64 KiB.
-        _pipes.widen(ours[0])
-        _pipes.widen(ours[1])
-        child = await _aio_spawn.spawn(argv, env, cwd, (theirs[0], theirs[1], theirs[2]))
-    except BaseException:
-        for fd in ours:
-            os.close(fd)
-        raise
-    finally:
-        for fd in theirs:
-            os.close(fd)
-    return Process(child, *ours)
+    """Run ``argv`` on pipes (made, widened and handed over in a spawner thread)."""
+    child, (stdin, stdout, stderr) = await _aio_spawn.spawn_on_pipes(argv, env, cwd)
+    return Process(child, stdin, stdout, stderr)
 
 
 class PtyProcess:
@@ -286,13 +270,7 @@ class PtyProcess:
 async def start_pty_process(
     argv: Sequence[str], env: Mapping[str, str], cwd: str | None, size: _pty.Size | None
 ) -> PtyProcess:
-    """Run ``argv`` on a new pseudo-terminal of ``size`` as its session leader."""
-    master, slave = _pty.open_pty(size)
-    try:
-        child = await _aio_spawn.spawn(argv, env, cwd, (slave, slave, slave), terminal=True)
-    except BaseException:
-        os.close(master)
-        raise
-    finally:
-        os.close(slave)
+    """Run ``argv`` on a new pseudo-terminal of ``size`` as its session leader (the pty
+    opened in a spawner thread too)."""
+    child, master = await _aio_spawn.spawn_on_pty(argv, env, cwd, size)
     return PtyProcess(child, master)

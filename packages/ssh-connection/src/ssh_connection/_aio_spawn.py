@@ -20,7 +20,9 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["Child", "LoopFd", "spawn", "SPAWNERS"]
+from . import _pipes, _pty
+
+__all__ = ["Child", "LoopFd", "spawn_on_pipes", "spawn_on_pty", "SPAWNERS"]
 
 #: Spawner threads: forks run beside the loop, a few at a time (the machine's cores, not
 #: the number of sessions, bound how many help).
@@ -204,64 +206,121 @@ class LoopFd:
         os.close(fd)
 
 
-async def spawn(
+def _popen(
     argv: Sequence[str],
     env: Mapping[str, str],
     cwd: str | None,
     stdio: tuple[int, int, int],
-    *,
-    terminal: bool = False,
-) -> Child:
-    """Start ``argv`` in a spawner thread with ``stdio`` as its descriptors 0, 1 and 2, as
-    the leader of a new session (signals from the client reach its process group, not
-    us). With ``terminal``, ``stdio`` is a pty slave that becomes its controlling
-    terminal. The caller closes the descriptors in ``stdio`` afterwards."""
+    terminal: bool,
+) -> subprocess.Popen[bytes]:
+    """In a spawner thread: start ``argv`` with ``stdio`` as its 0, 1 and 2, leading a new
+    session (signals from the client reach its process group, not us); with
+    ``terminal``, ``stdio`` is a pty slave that becomes its controlling terminal."""
+    args: list[str] = list(argv)
+    new_session = True
+    preexec: Callable[[], None] | None = None
+    if terminal:
+        setsid = _setsid_ctty()
+        if setsid is not None:
+            # setsid(1) makes the session itself (not a group leader there, it does not
+            # fork: the pid stays the command's), TIOCSCTTY on stdin, then exec. Its own
+            # failure to exec would be an exit status: look for the program here.
+            if shutil.which(args[0], path=env.get("PATH")) is None:
+                raise FileNotFoundError(2, "No such file or directory", args[0])
+            args = [setsid, "--ctty", *args]
+            new_session = False
+        else:
+            preexec = _pty.take_controlling_terminal  # after setsid: the slave is the ctty
+    return subprocess.Popen(  # noqa: S603 - the server's handler chose the command
+        args,
+        stdin=stdio[0],
+        stdout=stdio[1],
+        stderr=stdio[2],
+        env=dict(env),
+        cwd=cwd if cwd and os.path.isdir(cwd) else None,
+        start_new_session=new_session,
+        preexec_fn=preexec,
+    )
+
+
+def _on_pipes(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """In a spawner thread: the pipes (ours non-blocking later, in the loop), then the
+    child. Ours: stdin's write end, stdout's and stderr's read ends."""
+    ours: list[int] = []
+    theirs: list[int] = []  # the child's 0, 1, 2
+    try:
+        for index in range(3):
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            ours.append(write_end if index == 0 else read_end)
+            theirs.append(read_end if index == 0 else write_end)
+        # Wide pipes both ways: a bulk transfer then wakes the loop once per 1 MiB, not 64 KiB.
+        _pipes.widen(ours[0])
+        _pipes.widen(ours[1])
+        popen = _popen(argv, env, cwd, (theirs[0], theirs[1], theirs[2]), terminal=False)
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    return popen, ours
+
+
+def _on_pty(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, size: _pty.Size | None
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """In a spawner thread: a pty of ``size``, then the child on it; ours: the master."""
+    master, slave = _pty.open_pty(size)
+    try:
+        popen = _popen(argv, env, cwd, (slave, slave, slave), terminal=True)
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return popen, [master]
+
+
+async def spawn_on_pipes(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None
+) -> tuple[Child, list[int]]:
+    """Start ``argv`` on three pipes; (the child, [stdin, stdout, stderr] of ours)."""
+    return await _in_spawner(lambda: _on_pipes(argv, env, cwd))
+
+
+async def spawn_on_pty(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, size: _pty.Size | None
+) -> tuple[Child, int]:
+    """Start ``argv`` on a new pty of ``size``, its controlling terminal; (the child,
+    the master)."""
+    child, fds = await _in_spawner(lambda: _on_pty(argv, env, cwd, size))
+    return child, fds[0]
+
+
+Started = tuple[subprocess.Popen[bytes], list[int]]
+
+
+async def _in_spawner(start: Callable[[], Started]) -> tuple[Child, list[int]]:
     loop = asyncio.get_running_loop()
-
-    def start() -> subprocess.Popen[bytes]:
-        # All of it in the spawner thread: the first pty also probes setsid(1) here.
-        args: list[str] = list(argv)
-        new_session = True
-        preexec: Callable[[], None] | None = None
-        if terminal:
-            setsid = _setsid_ctty()
-            if setsid is not None:
-                # setsid(1) makes the session itself (not a group leader there, it does
-                # not fork: the pid stays the command's), TIOCSCTTY on stdin, then exec.
-                # Its own failure to exec would be an exit status: look for it here.
-                if shutil.which(args[0], path=env.get("PATH")) is None:
-                    raise FileNotFoundError(2, "No such file or directory", args[0])
-                args = [setsid, "--ctty", *args]
-                new_session = False
-            else:
-                from ._pty import take_controlling_terminal
-
-                preexec = take_controlling_terminal  # after setsid: the slave is the ctty
-        return subprocess.Popen(  # noqa: S603 - the server's handler chose the command
-            args,
-            stdin=stdio[0],
-            stdout=stdio[1],
-            stderr=stdio[2],
-            env=dict(env),
-            cwd=cwd if cwd and os.path.isdir(cwd) else None,
-            start_new_session=new_session,
-            preexec_fn=preexec,
-        )
-
     started = loop.run_in_executor(_spawners(), start)
     try:
-        popen = await asyncio.shield(started)
+        popen, fds = await asyncio.shield(started)
     except asyncio.CancelledError:
         # The child starts all the same: kill and reap it rather than leave it behind.
         started.add_done_callback(_abandon)
         raise
-    return Child(popen, loop)
+    return Child(popen, loop), fds
 
 
-def _abandon(started: asyncio.Future[subprocess.Popen[bytes]]) -> None:
+def _abandon(started: asyncio.Future[Started]) -> None:
     if started.cancelled() or started.exception() is not None:
         return
-    popen = started.result()
+    popen, fds = started.result()
+    for fd in fds:
+        os.close(fd)
     with contextlib.suppress(OSError):
         os.killpg(popen.pid, signal.SIGKILL)
     threading.Thread(target=popen.wait, daemon=True).start()
