@@ -2,7 +2,8 @@
 
 asyncio's subprocess machinery forks in the loop's thread and, for a pty, needs a
 ``preexec_fn`` (the slow fork path, unsafe beside threads): 200 sessions starting at once
-stalled every connection for up to a second. Here ``subprocess.Popen`` runs in a small
+stalled every connection for about half a second on pipes, well over a second on ptys
+(``bench/bench_spawn.py``). Here ``subprocess.Popen`` runs in a small
 pool of spawner threads, the exit is watched with a pidfd in the loop (a thread per child
 where the platform has no pidfd), and the loop reads and writes the child's pipes and pty
 master as non-blocking descriptors (no executor thread held by an idle shell).
