@@ -330,9 +330,12 @@ def _announce(port: int) -> None:
     print(port, flush=True)
 
 
-def serve_ours(authorized_keys: str, host_key: str, blocking: bool) -> None:
+def serve_ours(
+    authorized_keys: str, host_key: str, blocking: bool, unlimited: bool = False
+) -> None:
     """Our server (asyncio, or ``blocking``) with the ready-made ProcessHandler; prints
-    its port, serves on."""
+    its port, serves on. ``unlimited``: no MaxStartups (as AsyncSSH's and Paramiko's)."""
+    limits: dict[str, Any] = {"max_startups": None} if unlimited else {}
     from ssh_auth import StandardPolicy, authorized_keys_file
     from ssh_connection.aio_process import AsyncProcessHandler
     from ssh_connection.aio_server import AsyncSSHServer
@@ -345,6 +348,7 @@ def serve_ours(authorized_keys: str, host_key: str, blocking: bool) -> None:
             [read_private_key_file(host_key)],
             StandardPolicy(authorized_keys=authorized_keys_file(authorized_keys)),
             session_handler=ProcessHandler(),
+            **limits,
         )
         _announce(server.listen("127.0.0.1", 0))
         server.serve_forever()
@@ -356,6 +360,7 @@ def serve_ours(authorized_keys: str, host_key: str, blocking: bool) -> None:
             StandardPolicy(authorized_keys=authorized_keys_file(authorized_keys)),
             session_handler=AsyncProcessHandler(),
             max_sessions=10,
+            **limits,
         )
         _announce(await server.listen("127.0.0.1", 0))
         await server.serve_forever()
@@ -501,13 +506,13 @@ def serve_paramiko(authorized_keys: str, host_key: str) -> None:
 SERVERS = ("ours", "ours-sync", "asyncssh", "paramiko")
 
 
-def serve_main(impl: str, authorized_keys: str, host_key: str) -> None:
+def serve_main(impl: str, authorized_keys: str, host_key: str, unlimited: bool = False) -> None:
     if impl == "asyncssh":
         serve_asyncssh(authorized_keys, host_key)
     elif impl == "paramiko":
         serve_paramiko(authorized_keys, host_key)
     else:
-        serve_ours(authorized_keys, host_key, blocking=impl == "ours-sync")
+        serve_ours(authorized_keys, host_key, blocking=impl == "ours-sync", unlimited=unlimited)
 
 
 def main() -> None:
@@ -528,9 +533,10 @@ def main() -> None:
     serve.add_argument("--authorized-keys", required=True)
     serve.add_argument("--host-key", required=True)
     serve.add_argument("impl", choices=SERVERS, help="ours: asyncio; ours-sync: blocking")
+    serve.add_argument("--no-max-startups", action="store_true", help="ours: no MaxStartups")
     args = parser.parse_args()
     if args.mode == "serve":
-        serve_main(args.impl, args.authorized_keys, args.host_key)
+        serve_main(args.impl, args.authorized_keys, args.host_key, args.no_max_startups)
     else:
         client_main(parser.parse_args(namespace=Args()))
 

@@ -11,13 +11,12 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from ssh_transport.aio_backend import STREAM_LIMIT, AsyncStream
 
-from . import _pipes, _pty
+from . import _aio_spawn, _pty
 
 __all__ = [
     "TcpStream",
@@ -153,136 +152,116 @@ async def listen_tcp(sock: socket.socket, on_connection: OnConnection) -> Listen
 
 
 class Process:
-    """A child process with pipes for stdin, stdout and stderr."""
+    """A child process with pipes for stdin, stdout and stderr, read and written by the
+    loop itself (see :mod:`ssh_connection._aio_spawn`)."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self._process = process
+    def __init__(self, child: _aio_spawn.Child, stdin: int, stdout: int, stderr: int) -> None:
+        self._child = child
+        self._stdin = _aio_spawn.LoopFd(stdin)
+        self._stdout = _aio_spawn.LoopFd(stdout)
+        self._stderr = _aio_spawn.LoopFd(stderr)
 
     @property
     def pid(self) -> int:
-        return self._process.pid
+        return self._child.pid
 
     async def read_stdout(self, size: int = 65536) -> bytes:
-        assert self._process.stdout is not None
-        return await self._process.stdout.read(size)
+        return await self._stdout.read(size)
 
     async def read_stderr(self, size: int = 65536) -> bytes:
-        assert self._process.stderr is not None
-        return await self._process.stderr.read(size)
+        return await self._stderr.read(size)
 
     async def write_stdin(self, data: bytes) -> None:
-        stdin = self._process.stdin
-        assert stdin is not None
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            stdin.write(data)
-            await stdin.drain()
+        await self._stdin.write(data)
 
     async def close_stdin(self) -> None:
-        stdin = self._process.stdin
-        assert stdin is not None
-        with contextlib.suppress(OSError):
-            stdin.close()
+        self._stdin.close()
 
     def send_signal(self, number: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self._process.send_signal(number)
+        if self._child.returncode is not None:
+            return  # reaped: its pid may belong to someone else by now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self._child.pid, number)
 
     def hang_up(self) -> None:
         """The client is gone: SIGHUP to the command's process group (it leads one), so a
         pipeline blocked writing output no one reads ends too."""
-        if self._process.returncode is not None:
+        self._signal_group(signal.SIGHUP)
+
+    def kill(self) -> None:
+        """The server is closing and the command outlived its grace: SIGKILL, group-wide."""
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, number: int) -> None:
+        if self._child.returncode is not None:
             return  # reaped: its pid may belong to someone else by now
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, signal.SIGHUP)
+            os.killpg(self._child.pid, number)
 
     def resize(self, size: _pty.Size) -> None:
         """Pipes have no terminal size."""
 
     async def wait(self) -> int:
-        return await self._process.wait()
+        return await self._child.wait()
 
     def close(self) -> None:
-        """Release the pipes (asyncio closes them with the transport)."""
-        transport = getattr(self._process, "_transport", None)
-        if transport is not None:
-            transport.close()
+        for pipe in (self._stdin, self._stdout, self._stderr):
+            pipe.close()
 
 
 async def start_process(
     argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None
 ) -> Process:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(env),
-        cwd=cwd if cwd and os.path.isdir(cwd) else None,
-        start_new_session=True,  # signals from the client reach it, not us
-        limit=STREAM_LIMIT,
-    )
-    # Wide pipes both ways: a bulk transfer then wakes the loop once per 1 MiB, not 64 KiB.
-    transport: Any = getattr(process, "_transport", None)
-    for fd in (0, 1):
-        pipe = transport.get_pipe_transport(fd) if transport is not None else None
-        _pipes.widen(pipe.get_extra_info("pipe") if pipe is not None else None)
-    return Process(process)
+    """Run ``argv`` on pipes (made, widened and handed over in a spawner thread)."""
+    child, (stdin, stdout, stderr) = await _aio_spawn.spawn_on_pipes(argv, env, cwd)
+    return Process(child, stdin, stdout, stderr)
 
 
 class PtyProcess:
-    """A child process on a pseudo-terminal: one stream for its input and output."""
+    """A child process on a pseudo-terminal: one stream for its input and output, the
+    master read and written by the loop itself."""
 
-    def __init__(self, process: asyncio.subprocess.Process, master: int) -> None:
-        self._process = process
-        self._master = _pty.MasterFd(master)
+    def __init__(self, child: _aio_spawn.Child, master: int) -> None:
+        self._child = child
+        self._master = _aio_spawn.LoopFd(master)
 
     @property
     def pid(self) -> int:
-        return self._process.pid
+        return self._child.pid
 
     async def read_stdout(self, size: int = 65536) -> bytes:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._read, size)
-
-    def _read(self, size: int) -> bytes:
-        try:
-            with self._master.use() as fd:
-                return os.read(fd, size)
-        except OSError:  # EIO once the child side is gone (EBADF once closed): the end
-            return b""
+        return await self._master.read(size)
 
     async def read_stderr(self, size: int = 65536) -> bytes:
         return b""  # a terminal has one output stream
 
     async def write_stdin(self, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._write, data)
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        with contextlib.suppress(OSError), self._master.use() as fd:
-            while view:
-                view = view[os.write(fd, view) :]
+        await self._master.write(data)
 
     async def close_stdin(self) -> None:
         """The client's EOF: a terminal stays open (sshd does the same)."""
 
     def send_signal(self, number: int) -> None:
-        if self._process.returncode is not None:
+        if self._child.returncode is not None:
             return  # reaped: its pid may belong to someone else by now
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, number)
+            os.killpg(self._child.pid, number)
 
     def hang_up(self) -> None:
         """The client is gone: SIGHUP to the terminal's process group."""
         self.send_signal(signal.SIGHUP)
 
+    def kill(self) -> None:
+        """The server is closing and the command outlived its grace: SIGKILL, group-wide."""
+        self.send_signal(signal.SIGKILL)
+
     def resize(self, size: _pty.Size) -> None:
-        with contextlib.suppress(OSError), self._master.use() as fd:
+        fd = self._master.use()
+        if fd >= 0:
             _pty.set_size(fd, size)
 
     async def wait(self) -> int:
-        return await self._process.wait()
+        return await self._child.wait()
 
     def close(self) -> None:
         self._master.close()
@@ -291,22 +270,7 @@ class PtyProcess:
 async def start_pty_process(
     argv: Sequence[str], env: Mapping[str, str], cwd: str | None, size: _pty.Size | None
 ) -> PtyProcess:
-    """Run ``argv`` on a new pseudo-terminal of ``size`` as its session leader."""
-    master, slave = _pty.open_pty(size)
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=dict(env),
-            cwd=cwd if cwd and os.path.isdir(cwd) else None,
-            start_new_session=True,
-            preexec_fn=_pty.take_controlling_terminal,  # after setsid: the slave becomes the ctty
-        )
-    except BaseException:
-        os.close(master)
-        raise
-    finally:
-        os.close(slave)
-    return PtyProcess(process, master)
+    """Run ``argv`` on a new pseudo-terminal of ``size`` as its session leader (the pty
+    opened in a spawner thread too)."""
+    child, master = await _aio_spawn.spawn_on_pty(argv, env, cwd, size)
+    return PtyProcess(child, master)

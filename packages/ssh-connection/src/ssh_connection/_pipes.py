@@ -13,12 +13,12 @@ __all__ = ["PIPE_SIZE", "widen"]
 PIPE_SIZE = 1024 * 1024
 
 
-def widen(pipe: IO[Any] | None) -> None:
-    """Ask for a PIPE_SIZE buffer on ``pipe``, where the platform can (Linux). Never
-    fails: a pipe a quick command already closed, or a size over the system's limit
-    (/proc/sys/fs/pipe-max-size), leaves the pipe as it is."""
+def widen(pipe: IO[Any] | int | None) -> None:
+    """Ask for a PIPE_SIZE buffer on ``pipe`` (a file object or a descriptor), where the
+    platform can (Linux). Never fails: a pipe a quick command already closed, or a size
+    over the system's limit (/proc/sys/fs/pipe-max-size), leaves the pipe as it is."""
     option: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
     if option is None or pipe is None:
         return
     with contextlib.suppress(OSError, ValueError):  # ValueError: closed already
-        fcntl.fcntl(pipe.fileno(), option, PIPE_SIZE)
+        fcntl.fcntl(pipe if isinstance(pipe, int) else pipe.fileno(), option, PIPE_SIZE)

@@ -192,8 +192,17 @@ class Process:
         pipeline blocked writing output no one reads ends too."""
         if self._process.returncode is not None:
             return  # reaped: its pid may belong to someone else by now
+        self._signal_group(signal.SIGHUP)
+
+    def kill(self) -> None:
+        """The server is closing and the command outlived its grace: SIGKILL, group-wide."""
+        if self._process.returncode is not None:
+            return
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, number: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, signal.SIGHUP)
+            os.killpg(self._process.pid, number)
 
     def resize(self, size: _pty.Size) -> None:
         """Pipes have no terminal size."""
@@ -277,6 +286,10 @@ class PtyProcess:
     def hang_up(self) -> None:
         """The client is gone: SIGHUP to the terminal's process group."""
         self.send_signal(signal.SIGHUP)
+
+    def kill(self) -> None:
+        """The server is closing and the command outlived its grace: SIGKILL, group-wide."""
+        self.send_signal(signal.SIGKILL)
 
     def resize(self, size: _pty.Size) -> None:
         with contextlib.suppress(OSError), self._master.use() as fd:

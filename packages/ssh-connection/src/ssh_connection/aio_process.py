@@ -101,6 +101,7 @@ class AsyncProcessHandler:
 
         session.on_signal = deliver
         session.on_resize = lambda *size: process.resize(size)
+        session.on_kill = process.kill
 
         async def stdin() -> None:
             hang_up = False
@@ -137,7 +138,7 @@ class AsyncProcessHandler:
         for reader in readers:
             await backend.join(reader)
         returncode = await process.wait()
-        session.on_signal = session.on_resize = None
+        session.on_signal = session.on_resize = session.on_kill = None
         # The client may never send EOF: the command is over, so stop feeding it (a
         # blocking feeder thread ends by itself once the channel closes).
         # unasync: async-only

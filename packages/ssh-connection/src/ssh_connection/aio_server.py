@@ -59,6 +59,9 @@ __all__ = [
 
 log = logging.getLogger("ssh_connection")
 
+#: How long :meth:`AsyncSSHServer.close` waits for sessions once it killed what they ran.
+_KILL_WAIT = 2.0
+
 # unasync: async-only
 #: Serves one session (exec, shell or subsystem) and returns how it ended: an exit
 #: status, an ExitSignal, or None to send neither.
@@ -102,6 +105,9 @@ class AsyncServerSession:
         self.on_signal: Callable[[str], None] | None = None
         #: Called (under the pump's lock) with (columns, rows, width_px, height_px).
         self.on_resize: Callable[[int, int, int, int], None] | None = None
+        #: Called (must not block) when the server is closing and the session outlived
+        #: ``close_grace``: end what it runs now (the process handler: SIGKILL).
+        self.on_kill: Callable[[], None] | None = None
         #: The forwarded agent's socket (SSH_AUTH_SOCK) after an accepted agent request.
         self.agent_socket: str | None = None
         self._agent: AsyncAgentForwarder | None = None
@@ -142,6 +148,9 @@ class AsyncSSHServer:
     IPv6 /64), or a :class:`~ssh_connection.source_rate.SourceRateLimit`: a connection past
     it reads "Not allowed at this time" and is closed before any key exchange (the DHEat
     defence; None, the default: no limit).
+    :meth:`close` ends every connection at once and waits up to ``close_grace`` seconds
+    for their sessions to finish (a command whose client is gone gets SIGHUP); what still
+    runs then is killed (``on_kill``).
     """
 
     def __init__(
@@ -170,6 +179,7 @@ class AsyncSSHServer:
         connection_limits: Mapping[str, Any] | None = None,
         channel_timeouts: Sequence[tuple[str, float]] = (),
         unused_connection_timeout: float | None = None,
+        close_grace: float = 5.0,
     ) -> None:
         keys = tuple(k if isinstance(k, HostKey) else HostKey(k) for k in host_keys)
         if not keys:
@@ -203,8 +213,13 @@ class AsyncSSHServer:
         self.unused_connection_timeout = unused_connection_timeout
         self._listener: net.Listener | None = None
         self._transports: set[AsyncTransport] = set()
+        #: Sessions whose handler runs (close waits for them, then kills what is left).
+        self._sessions: set[AsyncServerSession] = set()
         self._closing = False
         self._stopped = backend.Condition()
+        #: Notified whenever a connection or a session ends.
+        self._ended = backend.Condition()
+        self.close_grace = close_grace
         self.port = 0
 
     async def listen(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -288,7 +303,6 @@ class AsyncSSHServer:
             # Not the peer's doing: a bug of ours or of a handler. Say so, with the trace.
             log.exception("connection from %s failed", peer[0] or "a stream")
         finally:
-            self._transports.discard(transport)
             if pending:
                 await self._release()
             try:
@@ -296,6 +310,9 @@ class AsyncSSHServer:
             except Exception:
                 log.exception("closing the connection from %s failed", peer[0] or "a stream")
                 await stream.close()
+            async with self._ended:
+                self._transports.discard(transport)
+                self._ended.notify_all()
 
     def connection_settings(self) -> ConnectionSettings:
         """The settings a connection gets unless ``serve_stream`` is told otherwise."""
@@ -327,15 +344,50 @@ class AsyncSSHServer:
             async with self._startups_lock:
                 self.startups.release()
 
-    async def close(self) -> None:
-        """Stop listening and end every connection (DISCONNECT by application)."""
+    async def close(self, grace: float | None = None) -> None:
+        """Stop listening and end every connection at once (DISCONNECT by application);
+        wait up to ``grace`` (``close_grace`` by default) for their sessions to end, then
+        kill what they still run and wait a little more for it."""
         self._closing = True
         if self._listener is not None:
             await self._listener.close()
-        for transport in list(self._transports):
-            await transport.close("server shutting down")
+        deadline = backend.monotonic() + (self.close_grace if grace is None else grace)
+        closers = [backend.spawn(self._closer(t)) for t in list(self._transports)]
+        await self._wait_ended(deadline)
+        async with self._ended:
+            left = [s for s in list(self._sessions) if s.on_kill is not None]
+        for session in left:
+            log.info("killing what a session runs: it outlived close_grace")
+            kill = session.on_kill
+            if kill is not None:
+                try:
+                    kill()
+                except Exception as exc:
+                    log.warning("killing a session failed: %s", exc)
+        if left:
+            await self._wait_ended(backend.monotonic() + _KILL_WAIT)
+        for closer in closers:
+            await backend.join(closer, cancel=True)
         async with self._stopped:
             self._stopped.notify_all()
+
+    def _closer(self, transport: AsyncTransport) -> backend.Background:
+        async def close_one() -> None:
+            try:
+                await transport.close("server shutting down")
+            except Exception as exc:
+                log.debug("closing a connection: %s", exc)
+
+        return close_one
+
+    async def _wait_ended(self, deadline: float) -> None:
+        """Until no connection and no session is left, or ``deadline``."""
+        async with self._ended:
+            while self._transports or self._sessions:
+                left = deadline - backend.monotonic()
+                if left <= 0:
+                    return
+                await backend.wait_condition(self._ended, left)
 
     async def __aenter__(self) -> AsyncSSHServer:
         return self
@@ -590,14 +642,20 @@ class _ServerConnection:
             session.original_command = session.command
             session.command = forced
             name = se.EXEC
-        if handler is None:
+        if handler is None or self.server._closing:
             return False
         session.kind = name
         session.env.update(dict(self.restrictions.environment))
         chosen = handler
+        self.server._sessions.add(session)  # before close() can look (it runs under no lock)
 
         async def run() -> None:
-            await self._run_session(session, chosen)
+            try:
+                await self._run_session(session, chosen)
+            finally:
+                async with self.server._ended:
+                    self.server._sessions.discard(session)
+                    self.server._ended.notify_all()
 
         backend.spawn(run)
         return True

@@ -93,6 +93,7 @@ class ProcessHandler:
 
         session.on_signal = deliver
         session.on_resize = lambda *size: process.resize(size)
+        session.on_kill = process.kill
 
         def stdin() -> None:
             hang_up = False
@@ -129,7 +130,7 @@ class ProcessHandler:
         for reader in readers:
             backend.join(reader)
         returncode = process.wait()
-        session.on_signal = session.on_resize = None
+        session.on_signal = session.on_resize = session.on_kill = None
         # The client may never send EOF: the command is over, so stop feeding it (a
         # blocking feeder thread ends by itself once the channel closes).
         del feeder

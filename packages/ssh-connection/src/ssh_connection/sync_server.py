@@ -49,6 +49,9 @@ __all__ = [
 
 log = logging.getLogger("ssh_connection")
 
+#: How long :meth:`SSHServer.close` waits for sessions once it killed what they ran.
+_KILL_WAIT = 2.0
+
 #: Serves one session (exec, shell or subsystem) and returns how it ended: an exit
 #: status, an ExitSignal, or None to send neither.
 SessionHandler = Callable[["ServerSession"], "int | ExitSignal | None"]
@@ -83,6 +86,9 @@ class ServerSession:
         self.on_signal: Callable[[str], None] | None = None
         #: Called (under the pump's lock) with (columns, rows, width_px, height_px).
         self.on_resize: Callable[[int, int, int, int], None] | None = None
+        #: Called (must not block) when the server is closing and the session outlived
+        #: ``close_grace``: end what it runs now (the process handler: SIGKILL).
+        self.on_kill: Callable[[], None] | None = None
         #: The forwarded agent's socket (SSH_AUTH_SOCK) after an accepted agent request.
         self.agent_socket: str | None = None
         self._agent: AgentForwarder | None = None
@@ -123,6 +129,9 @@ class SSHServer:
     IPv6 /64), or a :class:`~ssh_connection.source_rate.SourceRateLimit`: a connection past
     it reads "Not allowed at this time" and is closed before any key exchange (the DHEat
     defence; None, the default: no limit).
+    :meth:`close` ends every connection at once and waits up to ``close_grace`` seconds
+    for their sessions to finish (a command whose client is gone gets SIGHUP); what still
+    runs then is killed (``on_kill``).
     """
 
     def __init__(
@@ -151,6 +160,7 @@ class SSHServer:
         connection_limits: Mapping[str, Any] | None = None,
         channel_timeouts: Sequence[tuple[str, float]] = (),
         unused_connection_timeout: float | None = None,
+        close_grace: float = 5.0,
     ) -> None:
         keys = tuple(k if isinstance(k, HostKey) else HostKey(k) for k in host_keys)
         if not keys:
@@ -184,8 +194,13 @@ class SSHServer:
         self.unused_connection_timeout = unused_connection_timeout
         self._listener: net.Listener | None = None
         self._transports: set[SyncTransport] = set()
+        #: Sessions whose handler runs (close waits for them, then kills what is left).
+        self._sessions: set[ServerSession] = set()
         self._closing = False
         self._stopped = backend.Condition()
+        #: Notified whenever a connection or a session ends.
+        self._ended = backend.Condition()
+        self.close_grace = close_grace
         self.port = 0
 
     def listen(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -269,7 +284,6 @@ class SSHServer:
             # Not the peer's doing: a bug of ours or of a handler. Say so, with the trace.
             log.exception("connection from %s failed", peer[0] or "a stream")
         finally:
-            self._transports.discard(transport)
             if pending:
                 self._release()
             try:
@@ -277,6 +291,9 @@ class SSHServer:
             except Exception:
                 log.exception("closing the connection from %s failed", peer[0] or "a stream")
                 stream.close()
+            with self._ended:
+                self._transports.discard(transport)
+                self._ended.notify_all()
 
     def connection_settings(self) -> ConnectionSettings:
         """The settings a connection gets unless ``serve_stream`` is told otherwise."""
@@ -308,15 +325,50 @@ class SSHServer:
             with self._startups_lock:
                 self.startups.release()
 
-    def close(self) -> None:
-        """Stop listening and end every connection (DISCONNECT by application)."""
+    def close(self, grace: float | None = None) -> None:
+        """Stop listening and end every connection at once (DISCONNECT by application);
+        wait up to ``grace`` (``close_grace`` by default) for their sessions to end, then
+        kill what they still run and wait a little more for it."""
         self._closing = True
         if self._listener is not None:
             self._listener.close()
-        for transport in list(self._transports):
-            transport.close("server shutting down")
+        deadline = backend.monotonic() + (self.close_grace if grace is None else grace)
+        closers = [backend.spawn(self._closer(t)) for t in list(self._transports)]
+        self._wait_ended(deadline)
+        with self._ended:
+            left = [s for s in list(self._sessions) if s.on_kill is not None]
+        for session in left:
+            log.info("killing what a session runs: it outlived close_grace")
+            kill = session.on_kill
+            if kill is not None:
+                try:
+                    kill()
+                except Exception as exc:
+                    log.warning("killing a session failed: %s", exc)
+        if left:
+            self._wait_ended(backend.monotonic() + _KILL_WAIT)
+        for closer in closers:
+            backend.join(closer, cancel=True)
         with self._stopped:
             self._stopped.notify_all()
+
+    def _closer(self, transport: SyncTransport) -> backend.Background:
+        def close_one() -> None:
+            try:
+                transport.close("server shutting down")
+            except Exception as exc:
+                log.debug("closing a connection: %s", exc)
+
+        return close_one
+
+    def _wait_ended(self, deadline: float) -> None:
+        """Until no connection and no session is left, or ``deadline``."""
+        with self._ended:
+            while self._transports or self._sessions:
+                left = deadline - backend.monotonic()
+                if left <= 0:
+                    return
+                backend.wait_condition(self._ended, left)
 
     def __enter__(self) -> SSHServer:
         return self
@@ -571,14 +623,20 @@ class _ServerConnection:
             session.original_command = session.command
             session.command = forced
             name = se.EXEC
-        if handler is None:
+        if handler is None or self.server._closing:
             return False
         session.kind = name
         session.env.update(dict(self.restrictions.environment))
         chosen = handler
+        self.server._sessions.add(session)  # before close() can look (it runs under no lock)
 
         def run() -> None:
-            self._run_session(session, chosen)
+            try:
+                self._run_session(session, chosen)
+            finally:
+                with self.server._ended:
+                    self.server._sessions.discard(session)
+                    self.server._ended.notify_all()
 
         backend.spawn(run)
         return True
