@@ -523,9 +523,10 @@ def test_login_grace_time_ends_a_silent_connection(sshd_py: SshdPy) -> None:
     assert "[preauth]" in log.read_text()
 
 
-def test_max_startups_drops_connections_past_the_limit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keyword", ["MaxStartups", "PerSourceMaxStartups"])
+def test_max_startups_drops_connections_past_the_limit(tmp_path: Path, keyword: str) -> None:
     port = free_port()
-    config = write_config(tmp_path, {"main": port}, MaxStartups="1")
+    config = write_config(tmp_path, {"main": port}, **{keyword: "1"})
     log = tmp_path / "startups.log"
     process = subprocess.Popen(
         [*SSHD_PY, "-D", "-f", str(config), "-E", str(log)], stdin=subprocess.DEVNULL

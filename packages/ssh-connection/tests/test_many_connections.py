@@ -107,3 +107,46 @@ def test_500_concurrent_clients_log_in_run_a_command_and_leave_nothing_behind() 
             await server.close()
 
     asyncio.run(main())
+
+
+def test_per_source_max_startups_drops_a_source_past_its_limit() -> None:
+    """Two silent connections from 127.0.0.1 hold the per-source limit: a third is closed
+    before the version line (as past MaxStartups); once one leaves, a client logs in."""
+    user_key = generate_private_key("ed25519")
+    keys = AuthorizedKeys.from_text(user_key.public_key.to_line())
+
+    async def main() -> None:
+        server = AsyncSSHServer(
+            [generate_private_key("ed25519")],
+            StandardPolicy(authorized_keys=lambda user: keys),
+            session_handler=hello,
+            max_startups=None,
+            per_source_max_startups=2,
+        )
+        port = await server.listen("127.0.0.1", 0)
+        try:
+            silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+            for reader, _ in silent:
+                assert (await reader.readline()).startswith(b"SSH-2.0-")
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert await asyncio.wait_for(reader.read(), 30) == b""  # dropped
+            writer.close()
+            silent[0][1].close()
+            await silent[0][1].wait_closed()
+            for _ in range(100):  # until the server saw it go
+                if server.source_startups is not None and (
+                    server.source_startups.pending("127.0.0.1") < 2
+                ):
+                    break
+                await asyncio.sleep(0.05)
+            conn = await aio.connect(
+                "127.0.0.1", port, "load", signers=[user_key],
+                host_key_check=aio.insecure_accept_any_host_key, timeout=30,
+            )  # fmt: skip
+            async with conn:
+                assert (await conn.run("#x", timeout=30)).stdout == b"hello #x"
+            silent[1][1].close()
+        finally:
+            await server.close()
+
+    asyncio.run(main())

@@ -42,7 +42,7 @@ from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
 from .server_settings import ConnectionSettings
 from .source_rate import REFUSED_LINE, SourceRateLimit
-from .startups import DEFAULT_MAX_STARTUPS, MaxStartups, StartupLimit
+from .startups import DEFAULT_MAX_STARTUPS, MaxStartups, SourceStartups, StartupLimit
 
 if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts faster
     from ._aio_server_agent import AsyncAgentForwarder
@@ -148,6 +148,10 @@ class AsyncSSHServer:
     IPv6 /64), or a :class:`~ssh_connection.source_rate.SourceRateLimit`: a connection past
     it reads "Not allowed at this time" and is closed before any key exchange (the DHEat
     defence; None, the default: no limit).
+    ``per_source_max_startups`` is sshd's PerSourceMaxStartups: at most that many
+    unauthenticated connections from one address (or a
+    :class:`~ssh_connection.startups.SourceStartups` grouping addresses into networks);
+    past it new ones are closed at once, as past ``max_startups``.
     :meth:`close` ends every connection at once and waits up to ``close_grace`` seconds
     for their sessions to finish (a command whose client is gone gets SIGHUP); what still
     runs then is killed (``on_kill``).
@@ -175,6 +179,7 @@ class AsyncSSHServer:
         login_grace_time: float | None = 120.0,
         max_startups: MaxStartups = DEFAULT_MAX_STARTUPS,
         per_source_rate: tuple[float, int] | SourceRateLimit | None = None,
+        per_source_max_startups: int | SourceStartups | None = None,
         max_auth_tries: int = 6,
         connection_limits: Mapping[str, Any] | None = None,
         channel_timeouts: Sequence[tuple[str, float]] = (),
@@ -206,6 +211,9 @@ class AsyncSSHServer:
         if isinstance(per_source_rate, tuple):
             per_source_rate = SourceRateLimit(*per_source_rate)
         self.source_rate = per_source_rate
+        if isinstance(per_source_max_startups, int):
+            per_source_max_startups = SourceStartups(per_source_max_startups)
+        self.source_startups = per_source_max_startups
         self._startups_lock = backend.Lock()  # the blocking server counts in many threads
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
@@ -264,7 +272,7 @@ class AsyncSSHServer:
                 await stream.write(REFUSED_LINE)
             await stream.close()
             return
-        if not await self._admit():
+        if not await self._admit(peer[0]):
             if on_dropped is not None:
                 on_dropped()
             else:
@@ -276,7 +284,7 @@ class AsyncSSHServer:
             transport = AsyncTransport(stream, Role.SERVER, self.config)
         except Exception:
             log.exception("cannot serve a connection from %s", peer[0] or "a stream")
-            await self._release()
+            await self._release(peer[0])
             await stream.close()
             return
         self._transports.add(transport)
@@ -289,7 +297,7 @@ class AsyncSSHServer:
                 login_grace_time=self.login_grace_time,
             )
             pending = False
-            await self._release()
+            await self._release(peer[0])
             if on_authenticated is not None:
                 on_authenticated(auth)
             settings = self.connection_settings()
@@ -304,7 +312,7 @@ class AsyncSSHServer:
             log.exception("connection from %s failed", peer[0] or "a stream")
         finally:
             if pending:
-                await self._release()
+                await self._release(peer[0])
             try:
                 await transport.close()
             except Exception:
@@ -333,16 +341,27 @@ class AsyncSSHServer:
         async with self._startups_lock:
             return self.source_rate.admit(address, backend.monotonic())
 
-    async def _admit(self) -> bool:
-        if self.startups is None:
+    async def _admit(self, address: str) -> bool:
+        if self.startups is None and self.source_startups is None:
             return True
         async with self._startups_lock:
-            return self.startups.admit()
+            per_source = self.source_startups
+            if per_source is not None and not per_source.admit(address):
+                return False
+            if self.startups is not None and not self.startups.admit():
+                if per_source is not None:
+                    per_source.release(address)
+                return False
+            return True
 
-    async def _release(self) -> None:
-        if self.startups is not None:
-            async with self._startups_lock:
+    async def _release(self, address: str) -> None:
+        if self.startups is None and self.source_startups is None:
+            return
+        async with self._startups_lock:
+            if self.startups is not None:
                 self.startups.release()
+            if self.source_startups is not None:
+                self.source_startups.release(address)
 
     async def close(self, grace: float | None = None) -> None:
         """Stop listening and end every connection at once (DISCONNECT by application);

@@ -38,6 +38,7 @@ from .sshd_config import (
 from .sshd_config_keywords import parse_time
 from .sshd_config_match import split_keyword
 from .sshd_log import log
+from .startups import SourceStartups
 
 __all__ = [
     "DEFAULT_PORT",
@@ -351,6 +352,7 @@ def server_options(settings: SshdSettings) -> dict[str, Any]:
         "max_sessions": settings.integer("maxsessions"),
         "login_grace_time": float(grace) if grace else None,
         "max_startups": _max_startups(settings),
+        "per_source_max_startups": _per_source_startups(settings),
         "max_auth_tries": settings.integer("maxauthtries"),
         "connection_limits": _keepalives(settings),
         "channel_timeouts": _channel_timeouts(settings),
@@ -358,6 +360,15 @@ def server_options(settings: SshdSettings) -> dict[str, Any]:
         "forwarding_check": _streamlocal_check(settings),
     }
     return options
+
+
+def _per_source_startups(settings: SshdSettings) -> SourceStartups | None:
+    limit = settings["persourcemaxstartups"]
+    if not isinstance(limit, int):
+        return None  # "none"
+    block = settings["persourcenetblocksize"]
+    assert isinstance(block, tuple)
+    return SourceStartups(limit, int(block[0]), int(block[1]))
 
 
 def _split_timeouts(settings: SshdSettings) -> list[tuple[str, str, str]]:

@@ -32,7 +32,7 @@ from .host_key_proofs import HostKeyProofError, announced_blobs, prove_host_keys
 from .restrictions import ForwardRequest, Restrictions
 from .server_settings import ConnectionSettings
 from .source_rate import REFUSED_LINE, SourceRateLimit
-from .startups import DEFAULT_MAX_STARTUPS, MaxStartups, StartupLimit
+from .startups import DEFAULT_MAX_STARTUPS, MaxStartups, SourceStartups, StartupLimit
 
 if TYPE_CHECKING:  # imported when a client asks (ssh -A, -X): sshd-py -i starts faster
     from ._sync_server_agent import AgentForwarder
@@ -129,6 +129,10 @@ class SSHServer:
     IPv6 /64), or a :class:`~ssh_connection.source_rate.SourceRateLimit`: a connection past
     it reads "Not allowed at this time" and is closed before any key exchange (the DHEat
     defence; None, the default: no limit).
+    ``per_source_max_startups`` is sshd's PerSourceMaxStartups: at most that many
+    unauthenticated connections from one address (or a
+    :class:`~ssh_connection.startups.SourceStartups` grouping addresses into networks);
+    past it new ones are closed at once, as past ``max_startups``.
     :meth:`close` ends every connection at once and waits up to ``close_grace`` seconds
     for their sessions to finish (a command whose client is gone gets SIGHUP); what still
     runs then is killed (``on_kill``).
@@ -156,6 +160,7 @@ class SSHServer:
         login_grace_time: float | None = 120.0,
         max_startups: MaxStartups = DEFAULT_MAX_STARTUPS,
         per_source_rate: tuple[float, int] | SourceRateLimit | None = None,
+        per_source_max_startups: int | SourceStartups | None = None,
         max_auth_tries: int = 6,
         connection_limits: Mapping[str, Any] | None = None,
         channel_timeouts: Sequence[tuple[str, float]] = (),
@@ -187,6 +192,9 @@ class SSHServer:
         if isinstance(per_source_rate, tuple):
             per_source_rate = SourceRateLimit(*per_source_rate)
         self.source_rate = per_source_rate
+        if isinstance(per_source_max_startups, int):
+            per_source_max_startups = SourceStartups(per_source_max_startups)
+        self.source_startups = per_source_max_startups
         self._startups_lock = backend.Lock()  # the blocking server counts in many threads
         self.max_auth_tries = max_auth_tries
         self.connection_limits = dict(connection_limits or {})
@@ -245,7 +253,7 @@ class SSHServer:
                 stream.write(REFUSED_LINE)
             stream.close()
             return
-        if not self._admit():
+        if not self._admit(peer[0]):
             if on_dropped is not None:
                 on_dropped()
             else:
@@ -257,7 +265,7 @@ class SSHServer:
             transport = SyncTransport(stream, Role.SERVER, self.config)
         except Exception:
             log.exception("cannot serve a connection from %s", peer[0] or "a stream")
-            self._release()
+            self._release(peer[0])
             stream.close()
             return
         self._transports.add(transport)
@@ -270,7 +278,7 @@ class SSHServer:
                 login_grace_time=self.login_grace_time,
             )
             pending = False
-            self._release()
+            self._release(peer[0])
             if on_authenticated is not None:
                 on_authenticated(auth)
             settings = self.connection_settings()
@@ -285,7 +293,7 @@ class SSHServer:
             log.exception("connection from %s failed", peer[0] or "a stream")
         finally:
             if pending:
-                self._release()
+                self._release(peer[0])
             try:
                 transport.close()
             except Exception:
@@ -314,16 +322,27 @@ class SSHServer:
         with self._startups_lock:
             return self.source_rate.admit(address, backend.monotonic())
 
-    def _admit(self) -> bool:
-        if self.startups is None:
+    def _admit(self, address: str) -> bool:
+        if self.startups is None and self.source_startups is None:
             return True
         with self._startups_lock:
-            return self.startups.admit()
+            per_source = self.source_startups
+            if per_source is not None and not per_source.admit(address):
+                return False
+            if self.startups is not None and not self.startups.admit():
+                if per_source is not None:
+                    per_source.release(address)
+                return False
+            return True
 
-    def _release(self) -> None:
-        if self.startups is not None:
-            with self._startups_lock:
+    def _release(self, address: str) -> None:
+        if self.startups is None and self.source_startups is None:
+            return
+        with self._startups_lock:
+            if self.startups is not None:
                 self.startups.release()
+            if self.source_startups is not None:
+                self.source_startups.release(address)
 
     def close(self, grace: float | None = None) -> None:
         """Stop listening and end every connection at once (DISCONNECT by application);
