@@ -336,6 +336,7 @@ def script_environment(
     marker: str,
     fail_fatal: bool = False,
     pycache: Path | None = None,
+    sshd_options: str = "",
 ) -> dict[str, str]:
     """The variables make passes in Debian's run-tests, with our programs and port.
 
@@ -364,6 +365,8 @@ def script_environment(
     )
     if fail_fatal:  # stop at the first failure (a known failure then costs little time)
         env["TEST_SSH_FAIL_FATAL"] = "yes"
+    if sshd_options:  # test-exec.sh appends it to sshd_config (and so to sshd_proxy)
+        env["TEST_SSH_SSHD_CONFOPTS"] = sshd_options
     return env
 
 
@@ -377,12 +380,14 @@ def run_script(
     fail_fatal: bool = False,
     log_lines: int = 60,
     pycache: Path | None = None,
+    sshd_options: str = "",
 ) -> Result:
     """Run one regress script in a fresh copy of the suite under ``workdir``.
 
     ``leave_out`` names key types to drop from the script's key type lists;
     ``fail_fatal`` ends the script at its first failure; ``pycache`` (default
-    ``workdir/pycache``, shared by the scripts of one run) keeps our programs' bytecode.
+    ``workdir/pycache``, shared by the scripts of one run) keeps our programs' bytecode;
+    ``sshd_options`` is an sshd_config line for the server (TEST_SSH_SSHD_CONFOPTS).
     """
     if "hostkey" in str(workdir).lower():
         # hostkey-rotate.sh drops every sshd_config line matching "hostkey" (grep -vi),
@@ -395,7 +400,9 @@ def run_script(
     leave_out_key_types(script, leave_out)
     marker = uuid.uuid4().hex
     cache = workdir / "pycache" if pycache is None else pycache
-    env = script_environment(obj, programs, free_port_pair(), marker, fail_fatal, cache)
+    env = script_environment(
+        obj, programs, free_port_pair(), marker, fail_fatal, cache, sshd_options
+    )
     started = time.monotonic()
     # stdin is /dev/zero as in Debian's run-tests: the scripts were made to pass that way.
     # Output goes to a file, not a pipe: a process the script leaves behind may hold it open.
