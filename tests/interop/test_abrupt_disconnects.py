@@ -3,8 +3,8 @@ gives exactly one error per connection at the API (SECURITY.md, "Above").
 
 The connection runs through a relay in this process that cuts both sides with a reset
 (SO_LINGER 0) at a chosen moment: during the key exchange, during authentication, in the
-middle of an exec with data flowing, and with a port forward carrying a connection. Our
-client (blocking and asyncio) talks to OpenSSH's sshd; OpenSSH's ssh talks to our server
+middle of an exec with data flowing, with a port forward carrying a connection, and in
+an SFTP upload (put() must raise). Our client (blocking and asyncio) talks to OpenSSH's sshd; OpenSSH's ssh talks to our server
 (blocking and asyncio). Afterwards /proc/self/fd, threading.enumerate() and, for asyncio,
 the loop's tasks must be back where they were before the connection; the client's call
 raised one error and close() none; the server logged one end for the connection, no
@@ -38,6 +38,8 @@ from ssh_connection.sync_process import ProcessHandler
 from ssh_connection.sync_server import SSHServer
 from ssh_keys import PrivateKey, generate_private_key
 from ssh_keys.keyfile import read_private_key_file
+from ssh_sftp.aio import AsyncSFTPClient
+from ssh_sftp.sync import SFTPClient
 from ssh_wire import SSHError
 
 pytestmark = [
@@ -242,6 +244,7 @@ def sshd(sshd_factory: SshdFactory, key_path: Path) -> Sshd:
         PermitRootLogin="yes",
         AuthorizedKeysFile=str(key_path.parent / "authorized_keys"),
         AllowTcpForwarding="yes",
+        Subsystem="sftp /usr/lib/openssh/sftp-server",
     )
 
 
@@ -565,3 +568,59 @@ def test_our_asyncio_server_cut_off(
         loop.close()
     check_server_side(server_log, unhandled)
     assert loop_errors == []
+
+
+# -- an SFTP upload cut off -------------------------------------------------------------------
+
+#: The upload, and where the relay cuts it (bytes towards sshd, the login's few KB
+#: included): early, in the middle, and near its end with most writes answered.
+UPLOAD = 8 << 20
+UPLOAD_CUTS = [100_000, 3 << 20, 8_000_000]
+
+
+@pytest.mark.parametrize("cut_after", UPLOAD_CUTS)
+@pytest.mark.parametrize("front", ["blocking", "asyncio"])
+def test_sftp_upload_cut_off_raises_and_leaves_nothing(
+    front: str, cut_after: int, sshd: Sshd, user_key: PrivateKey, tmp_path: Path,
+    unhandled: list[str],
+) -> None:  # fmt: skip
+    """put() raises, never returns as if the file were written, when the connection dies
+    under it (what sftp-server wrote so far may stay: a partial file the caller was told
+    of); the connection's threads, tasks and descriptors go."""
+    source, remote = tmp_path / "source", tmp_path / "remote"
+    source.write_bytes(os.urandom(UPLOAD))
+    fds, threads = open_fds(), live_threads()
+    errors: list[BaseException] = []
+    with CutRelay(sshd.port, cut_up_after=cut_after) as relay:
+        if front == "blocking":
+            conn = sync.connect(
+                "127.0.0.1", relay.port, "root", signers=[user_key],
+                host_key_check=sync.insecure_accept_any_host_key, timeout=30,
+            )  # fmt: skip
+            try:
+                with SFTPClient.from_connection(conn) as sftp:
+                    sftp.put(source, str(remote))
+            except (SSHError, OSError) as exc:
+                errors.append(exc)
+            finally:
+                conn.close()
+        else:
+
+            async def upload() -> None:
+                conn = await aio.connect(
+                    "127.0.0.1", relay.port, "root", signers=[user_key],
+                    host_key_check=aio.insecure_accept_any_host_key, timeout=30,
+                )  # fmt: skip
+                try:
+                    async with await AsyncSFTPClient.from_connection(conn) as sftp:
+                        await sftp.put(source, str(remote))
+                except (SSHError, OSError) as exc:
+                    errors.append(exc)
+                finally:
+                    await conn.close()
+
+            asyncio.run(upload())
+    assert relay.was_cut.is_set()
+    assert len(errors) == 1, f"put() returned after the cut: {errors}"
+    settle(fds, threads)
+    assert unhandled == []
