@@ -161,8 +161,10 @@ def _is_open(fd: int) -> bool:
 
 
 def live_threads() -> set[threading.Thread]:
-    # asyncio's default executor keeps its worker threads for reuse: not leaks.
-    return {t for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+    # asyncio's default executor and the asyncio server's spawner pool (_aio_spawn: at most
+    # four) keep their worker threads for reuse: not leaks.
+    pools = ("asyncio_", "ssh-spawn")
+    return {t for t in threading.enumerate() if not t.name.startswith(pools)}
 
 
 def settle(baseline_fds: set[int], baseline_threads: set[threading.Thread]) -> None:
