@@ -310,12 +310,12 @@ def test_refused_like_sshd(name: str, tmp_path: Path, keys: tuple[Path, Path]) -
 def test_unsupported_accepted_like_sshd(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     text = (
         f"HostKey {keys[0]}\nUsePAM yes\nUseDNS no\nPrintMotd no\nProtocol 2\n"
-        "Match User x\n  ChrootDirectory /srv\n  X11UseLocalhost no\n"
+        "Match User x\n  IPQoS lowdelay\n  X11UseLocalhost no\n"
     )
     config = tmp_path / "sshd_config"
     config.write_text(text)
     subprocess.run([SSHD, "-t", "-f", str(config)], check=True, capture_output=True)
     parsed = load_sshd_config(config)
     assert [u.keyword for u in parsed.unsupported] == [
-        "usepam", "usedns", "printmotd", "protocol", "chrootdirectory", "x11uselocalhost"
+        "usepam", "usedns", "printmotd", "protocol", "ipqos", "x11uselocalhost"
     ]  # fmt: skip
