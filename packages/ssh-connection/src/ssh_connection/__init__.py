@@ -97,7 +97,7 @@ if TYPE_CHECKING:  # at run time each name is imported on first use: __getattr__
         system_groups,
     )
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     # guarded_fd (a descriptor closed once, never while in use)

@@ -92,7 +92,7 @@ _LAZY = {
     "StatVFSFlag": "numbers",
 }
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     # the sans-I/O client (front ends: ssh_sftp.sync.SFTPClient, ssh_sftp.aio.AsyncSFTPClient)
