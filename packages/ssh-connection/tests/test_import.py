@@ -21,4 +21,4 @@ def test_import_pulls_in_no_driver_modules() -> None:
 def test_all_names_exist() -> None:
     for name in ssh_connection.__all__:
         assert hasattr(ssh_connection, name), name
-    assert ssh_connection.__version__ == "0.3.0"
+    assert ssh_connection.__version__ == "0.4.0"

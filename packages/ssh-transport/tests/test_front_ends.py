@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -49,6 +50,16 @@ def server_port() -> Iterator[tuple[int, list[SyncTransport]]]:
     thread.join(10)
     for server in servers:
         server.close()
+
+
+def first(servers: list[SyncTransport]) -> SyncTransport:
+    """The first accepted server: the accept thread adds it once its key exchange is done,
+    which may be just after the client's connect() returned."""
+    deadline = time.monotonic() + 10
+    while not servers:
+        assert time.monotonic() < deadline, "the server never accepted the connection"
+        time.sleep(0.01)
+    return servers[0]
 
 
 def nodelay(sock: socket.socket) -> bool:
@@ -120,9 +131,8 @@ def test_sync_request_service_raises_the_real_cause(
 ) -> None:
     port, servers = server_port
     with SyncTransport.connect("127.0.0.1", port, host_key_check=trust, timeout=10) as t:
-        servers[0].call(
-            lambda: servers[0].transport.close(DisconnectReason.PROTOCOL_ERROR, "go away")
-        )
+        server = first(servers)
+        server.call(lambda: server.transport.close(DisconnectReason.PROTOCOL_ERROR, "go away"))
         with pytest.raises(DisconnectError) as info:
             t.request_service("ssh-userauth", 10)
         assert info.value.reason == DisconnectReason.PROTOCOL_ERROR
@@ -136,9 +146,8 @@ def test_asyncio_request_service_raises_the_real_cause(
 
     async def run() -> None:
         t = await AsyncTransport.connect("127.0.0.1", port, host_key_check=trust, timeout=10)
-        servers[0].call(
-            lambda: servers[0].transport.close(DisconnectReason.PROTOCOL_ERROR, "go away")
-        )
+        server = first(servers)
+        server.call(lambda: server.transport.close(DisconnectReason.PROTOCOL_ERROR, "go away"))
         with pytest.raises(DisconnectError) as info:
             await t.request_service("ssh-userauth", 10)
         assert info.value.reason == DisconnectReason.PROTOCOL_ERROR
@@ -178,7 +187,7 @@ def test_a_blocking_thread_waiting_does_not_stop_another_from_being_served(
         t.request_service("ssh-userauth", 10)
         blocked = threading.Thread(target=wait_in_vain, args=(t,))
         blocked.start()
-        servers[0].send_message(payload)
+        first(servers).send_message(payload)
         assert t.receive_message(1.5) == payload  # answered while the other thread waits
         assert blocked.is_alive()
         blocked.join(5)
