@@ -3,12 +3,13 @@ gives exactly one error per connection at the API (SECURITY.md, "Above").
 
 The connection runs through a relay in this process that cuts both sides with a reset
 (SO_LINGER 0) at a chosen moment: during the key exchange, during authentication, in the
-middle of an exec with data flowing, with a port forward carrying a connection, and in
-an SFTP upload (put() must raise). Our client (blocking and asyncio) talks to OpenSSH's sshd; OpenSSH's ssh talks to our server
-(blocking and asyncio). Afterwards /proc/self/fd, threading.enumerate() and, for asyncio,
-the loop's tasks must be back where they were before the connection; the client's call
-raised one error and close() none; the server logged one end for the connection, no
-warning, and no thread or callback died with an unhandled exception.
+middle of an exec with data flowing, with a port forward carrying a connection, and in an
+SFTP upload (put() must raise). Our client (blocking and asyncio) talks to OpenSSH's sshd;
+OpenSSH's ssh talks to our server (blocking and asyncio). Afterwards /proc/self/fd,
+threading.enumerate() and, for asyncio, the loop's tasks must be back where they were
+before the connection; the client's call raised one error and close() none; the server
+logged one end for the connection, no warning, and no thread or callback died with an
+unhandled exception.
 """
 
 from __future__ import annotations
