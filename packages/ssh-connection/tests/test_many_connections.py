@@ -9,13 +9,14 @@ import asyncio
 import os
 import resource
 import time
+from typing import Any
 
 import pytest
 
 from ssh_auth import StandardPolicy
 from ssh_connection import aio
 from ssh_connection.aio_server import AsyncServerSession, AsyncSSHServer
-from ssh_keys import AuthorizedKeys, generate_private_key
+from ssh_keys import AuthorizedKeys, PrivateKey, generate_private_key
 
 COUNT = 500
 
@@ -49,6 +50,17 @@ async def wait_until_back(baseline_fds: int, baseline_tasks: int) -> tuple[int, 
     return open_fds(), len(asyncio.all_tasks())
 
 
+def load_server(user_key: PrivateKey, **options: Any) -> AsyncSSHServer:
+    """An asyncio server taking ``user_key``'s logins and answering each exec with hello."""
+    keys = AuthorizedKeys.from_text(user_key.public_key.to_line())
+    return AsyncSSHServer(
+        [generate_private_key("ed25519")],
+        StandardPolicy(authorized_keys=lambda user: keys),
+        session_handler=hello,
+        **options,
+    )
+
+
 def _rss_kib() -> int:
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
@@ -58,15 +70,9 @@ def _rss_kib() -> int:
 def test_500_concurrent_clients_log_in_run_a_command_and_leave_nothing_behind() -> None:
     raise_fd_limit(4 * COUNT + 256)
     user_key = generate_private_key("ed25519")
-    keys = AuthorizedKeys.from_text(user_key.public_key.to_line())
 
     async def main() -> None:
-        server = AsyncSSHServer(
-            [generate_private_key("ed25519")],
-            StandardPolicy(authorized_keys=lambda user: keys),
-            session_handler=hello,
-            max_startups=None,  # all 200 are unauthenticated at once
-        )
+        server = load_server(user_key, max_startups=None)  # all are unauthenticated at once
         port = await server.listen("127.0.0.1", 0)
         baseline_fds, baseline_tasks = open_fds(), len(asyncio.all_tasks())
 
@@ -113,16 +119,9 @@ def test_per_source_max_startups_drops_a_source_past_its_limit() -> None:
     """Two silent connections from 127.0.0.1 hold the per-source limit: a third is closed
     before the version line (as past MaxStartups); once one leaves, a client logs in."""
     user_key = generate_private_key("ed25519")
-    keys = AuthorizedKeys.from_text(user_key.public_key.to_line())
 
     async def main() -> None:
-        server = AsyncSSHServer(
-            [generate_private_key("ed25519")],
-            StandardPolicy(authorized_keys=lambda user: keys),
-            session_handler=hello,
-            max_startups=None,
-            per_source_max_startups=2,
-        )
+        server = load_server(user_key, max_startups=None, per_source_max_startups=2)
         port = await server.listen("127.0.0.1", 0)
         try:
             silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]

@@ -76,7 +76,7 @@ class Chroots:
         told why) when the session may not run: the directory fails sshd's checks, or the
         session is not internal-sftp (sshd-py confines only SFTP: see sshd_chroot)."""
         settings = self._settings.get(id(session.auth))
-        if settings is None:
+        if settings is None or settings.text("chrootdirectory") == "none":
             return True
         me = pwd.getpwuid(os.getuid())
         root = settings.chroot_directory(me.pw_name, me.pw_dir, me.pw_uid)
